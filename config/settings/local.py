@@ -1,0 +1,8 @@
+"""Quick start on one machine (the README's run command)."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DEBUG", default=True)
+if not SECRET_KEY:  # noqa: F405
+    SECRET_KEY = "django-insecure-dev-only-key-do-not-use-in-production"

@@ -1,0 +1,352 @@
+"""The registry: geography, users with roles and scopes, households, cadre assignments, audit.
+
+Every model that officials list carries `scope_paths`: how to reach its township, village and
+cadre. `households.scoping.scoped()` is the one place that turns a user into a queryset filter.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .idcard import validate_id_number
+from .scoping import ScopePaths
+
+
+class Role(models.TextChoices):
+    CADRE = "cadre", _("挂包干部")
+    VILLAGE = "village", _("村（村委会/驻村工作队）")
+    TOWNSHIP = "township", _("乡镇")
+    CITY = "city", _("市指挥部")
+    APPROVER = "approver", _("产业办/分管领导")
+    AUDITOR = "auditor", _("纪检/审计")
+
+
+class Township(models.Model):
+    """乡镇, from the 2017 statistical division codes (9 digits)."""
+
+    code = models.CharField(_("统计用区划代码"), max_length=9, unique=True)
+    name = models.CharField(_("名称"), max_length=32, unique=True)
+    kind = models.CharField(_("类别"), max_length=4)  # 镇 / 乡
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="pk", village="villages", cadre="villages__households__cadre"
+    )
+
+    class Meta:
+        verbose_name = _("乡镇")
+        verbose_name_plural = _("乡镇")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Village(models.Model):
+    """村委会 or 社区 (12-digit code). `is_poor_village` marks the 20 villages of the collective programme."""
+
+    class Kind(models.TextChoices):
+        VILLAGE = "村", _("村委会")
+        COMMUNITY = "社区", _("社区")
+
+    code = models.CharField(_("统计用区划代码"), max_length=12, unique=True)
+    township = models.ForeignKey(
+        Township, on_delete=models.PROTECT, related_name="villages", verbose_name=_("乡镇")
+    )
+    name = models.CharField(_("名称"), max_length=32)
+    kind = models.CharField(_("类别"), max_length=4, choices=Kind.choices)
+    is_poor_village = models.BooleanField(_("2017年贫困村"), default=False)
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="township", village="pk", cadre="households__cadre"
+    )
+
+    class Meta:
+        verbose_name = _("村委会/社区")
+        verbose_name_plural = _("村委会/社区")
+        ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(fields=["township", "name"], name="village_name_unique_in_township"),
+            models.CheckConstraint(condition=Q(kind__in=["村", "社区"]), name="village_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class VillageGroup(models.Model):
+    """村民小组: created on first use under its village (roster import)."""
+
+    village = models.ForeignKey(
+        Village, on_delete=models.PROTECT, related_name="groups", verbose_name=_("村委会")
+    )
+    name = models.CharField(_("村民小组"), max_length=32)
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="village__township", village="village", cadre="households__cadre"
+    )
+
+    class Meta:
+        verbose_name = _("村民小组")
+        verbose_name_plural = _("村民小组")
+        ordering = ["village__code", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["village", "name"], name="group_name_unique_in_village"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.village.name}{self.name}"
+
+
+class User(AbstractUser):
+    """A user of the system. The role decides what they may do; township/village decide where."""
+
+    name = models.CharField(_("姓名"), max_length=32, blank=True)
+    phone = models.CharField(_("电话"), max_length=20, blank=True)
+    role = models.CharField(_("角色"), max_length=16, choices=Role.choices, blank=True)
+    township = models.ForeignKey(
+        Township,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("所属乡镇"),
+    )
+    village = models.ForeignKey(
+        Village,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("所属村委会"),
+    )
+
+    objects: ClassVar[UserManager[User]] = UserManager()
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(township="township", village="village", cadre="pk")
+
+    class Meta:
+        verbose_name = _("用户")
+        verbose_name_plural = _("用户")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role__in=[*Role.values, ""]), name="user_role_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(role=Role.VILLAGE) | Q(village__isnull=False),
+                name="village_user_has_village",
+            ),
+            models.CheckConstraint(
+                condition=~Q(role=Role.TOWNSHIP) | Q(township__isnull=False),
+                name="township_user_has_township",
+            ),
+            models.CheckConstraint(
+                condition=~Q(role=Role.CADRE) | ~Q(phone=""), name="cadre_has_phone"
+            ),
+        ]
+
+    def save(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        # The township follows from the village, so that township-level scoping finds village users.
+        if self.village_id and not self.township_id:
+            self.township_id = self.village.township_id
+        if self.role:
+            self.is_staff = True  # every role works in the admin
+        super().save(*args, **kwargs)
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.username
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.phone}）" if self.name and self.phone else self.display_name
+
+
+class ImportBatch(models.Model):
+    """One run of an Excel import (admin or command): who, which file, what happened."""
+
+    class Kind(models.TextChoices):
+        ROSTER = "roster", _("户花名册")
+
+    class Status(models.TextChoices):
+        PREVIEWED = "previewed", _("已预览（未写入）")
+        IMPORTED = "imported", _("已导入")
+        REFUSED = "refused", _("有错误，未写入")
+
+    kind = models.CharField(_("类别"), max_length=16, choices=Kind.choices)
+    actor = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, related_name="+", verbose_name=_("操作人")
+    )
+    file_name = models.CharField(_("文件名"), max_length=255)
+    file_sha256 = models.CharField(_("文件 SHA-256"), max_length=64)
+    dry_run = models.BooleanField(_("仅预览"), default=False)
+    status = models.CharField(_("结果"), max_length=16, choices=Status.choices)
+    started_at = models.DateTimeField(_("开始时间"), default=timezone.now)
+    finished_at = models.DateTimeField(_("结束时间"), null=True)
+    rows_total = models.PositiveIntegerField(_("数据行数"), default=0)
+    rows_new = models.PositiveIntegerField(_("新增"), default=0)
+    rows_updated = models.PositiveIntegerField(_("修改"), default=0)
+    rows_unchanged = models.PositiveIntegerField(_("未变"), default=0)
+    errors = models.JSONField(_("错误"), default=list)
+    warnings = models.JSONField(_("提示"), default=list)
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="actor__township", village="actor__village", cadre="actor"
+    )
+
+    class Meta:
+        verbose_name = _("导入记录")
+        verbose_name_plural = _("导入记录")
+        ordering = ["-started_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["previewed", "imported", "refused"]), name="import_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.file_name} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class Household(models.Model):
+    """建档立卡贫困户: the roster of `excel-formats.md` §1, keyed by 户编号."""
+
+    code = models.CharField(_("户编号"), max_length=32, unique=True)
+    head_name = models.CharField(_("户主姓名"), max_length=32)
+    id_number = models.CharField(
+        _("身份证号"), max_length=18, unique=True, validators=[validate_id_number]
+    )
+    village = models.ForeignKey(
+        Village, on_delete=models.PROTECT, related_name="households", verbose_name=_("村委会")
+    )
+    group = models.ForeignKey(
+        VillageGroup, on_delete=models.PROTECT, related_name="households", verbose_name=_("村民小组")
+    )
+    size = models.PositiveSmallIntegerField(_("家庭人口"))
+    labour = models.PositiveSmallIntegerField(_("劳动力"))
+    exit_year = models.PositiveSmallIntegerField(_("脱贫年度"), db_index=True)
+    consolidation = models.BooleanField(_("巩固提升"), default=False)
+    phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    ethnicity = models.CharField(_("民族"), max_length=16, blank=True)
+    bank_name = models.CharField(_("开户银行"), max_length=64, blank=True)
+    bank_account = models.CharField(_("银行账号"), max_length=32, blank=True)
+    cadre = models.ForeignKey(
+        User,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="households",
+        verbose_name=_("挂包干部"),
+        limit_choices_to={"role": Role.CADRE},
+    )
+    created_at = models.DateTimeField(_("登记时间"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("最后修改"), default=timezone.now, editable=False)
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="village__township", village="village", cadre="cadre"
+    )
+
+    class Meta:
+        verbose_name = _("贫困户")
+        verbose_name_plural = _("贫困户")
+        ordering = ["code"]
+        permissions = [
+            ("import_household", _("可导入户花名册")),
+            ("export_household", _("可导出户花名册")),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(size__gte=1), name="household_size_at_least_one"),
+            models.CheckConstraint(condition=Q(labour__lte=F("size")), name="labour_not_above_size"),
+            models.CheckConstraint(
+                condition=Q(exit_year__gte=2014) & Q(exit_year__lte=2020), name="exit_year_in_programme"
+            ),
+            models.CheckConstraint(condition=~Q(head_name=""), name="household_head_named"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.head_name}"
+
+    @property
+    def township(self) -> Township:
+        return self.village.township
+
+
+class CadreAssignment(models.Model):
+    """Who held a household when (挂包关系). Closed by setting `ended_at`, never overwritten."""
+
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, related_name="cadre_assignments", verbose_name=_("贫困户")
+    )
+    cadre = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="assignments", verbose_name=_("挂包干部")
+    )
+    started_at = models.DateTimeField(_("开始"), default=timezone.now)
+    ended_at = models.DateTimeField(_("结束"), null=True, blank=True)
+    assigned_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, related_name="+", verbose_name=_("操作人")
+    )
+    import_batch = models.ForeignKey(
+        ImportBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="household__village__township", village="household__village", cadre="household__cadre"
+    )
+
+    class Meta:
+        verbose_name = _("挂包关系")
+        verbose_name_plural = _("挂包关系")
+        ordering = ["household", "-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["household"], condition=Q(ended_at__isnull=True), name="one_current_cadre"
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("started_at")),
+                name="assignment_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.household} ← {self.cadre}"
+
+
+class HouseholdChange(models.Model):
+    """Append-only audit of every change to a household, written by the services (also in bulk)."""
+
+    class Action(models.TextChoices):
+        CREATE = "create", _("新增")
+        UPDATE = "update", _("修改")
+
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, related_name="changes", verbose_name=_("贫困户")
+    )
+    actor = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, related_name="+", verbose_name=_("操作人")
+    )
+    at = models.DateTimeField(_("时间"), default=timezone.now, db_index=True)
+    action = models.CharField(_("操作"), max_length=8, choices=Action.choices)
+    # {"字段名": [旧值, 新值]} with the verbose (Chinese) field names, as users read them.
+    changes = models.JSONField(_("变更内容"), default=dict)
+    import_batch = models.ForeignKey(
+        ImportBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("导入批次")
+    )
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="household__village__township", village="household__village", cadre="household__cadre"
+    )
+
+    class Meta:
+        verbose_name = _("户信息变更记录")
+        verbose_name_plural = _("户信息变更记录")
+        ordering = ["-at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(action__in=["create", "update"]), name="change_action_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.household_id} {self.get_action_display()} {self.at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,80 @@
+"""What each role may do, as data. Where they may do it is `scoping`'s business.
+
+Permissions come from the role, not from per-user grants, so that a new cadre or official works
+the moment their role is set and a role's rights are reviewed in one table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.backends import ModelBackend
+
+VIEW_REGISTRY = {
+    "households.view_household",
+    "households.view_village",
+    "households.view_township",
+    "households.view_villagegroup",
+    "households.view_cadreassignment",
+    "households.view_householdchange",
+}
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "cadre": frozenset({"households.view_household", "households.view_householdchange"}),
+    "village": frozenset(
+        VIEW_REGISTRY
+        | {
+            "households.change_household",
+            "households.export_household",
+            "households.view_user",
+        }
+    ),
+    "township": frozenset(
+        VIEW_REGISTRY
+        | {
+            "households.add_household",
+            "households.change_household",
+            "households.import_household",
+            "households.export_household",
+            "households.view_importbatch",
+            "households.view_user",
+        }
+    ),
+    "city": frozenset(
+        VIEW_REGISTRY
+        | {
+            "households.add_household",
+            "households.change_household",
+            "households.import_household",
+            "households.export_household",
+            "households.view_importbatch",
+            "households.change_village",  # sets the 2017 贫困村 flag
+            "households.view_user",
+            "households.add_user",
+            "households.change_user",
+        }
+    ),
+    "approver": frozenset(VIEW_REGISTRY | {"households.export_household"}),
+    # Reads everything, changes nothing.
+    "auditor": frozenset(
+        VIEW_REGISTRY
+        | {"households.export_household", "households.view_importbatch", "households.view_user"}
+    ),
+}
+
+
+def role_permissions(role: str) -> frozenset[str]:
+    return ROLE_PERMISSIONS.get(role, frozenset())
+
+
+class RoleBackend(ModelBackend):
+    """Django's model backend plus the permissions of the user's role."""
+
+    def get_all_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:
+        if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
+            return set()
+        if not hasattr(user_obj, "_role_perm_cache"):
+            user_obj._role_perm_cache = set(super().get_all_permissions(user_obj)) | set(
+                role_permissions(getattr(user_obj, "role", ""))
+            )
+        return user_obj._role_perm_cache

@@ -1,0 +1,82 @@
+"""Test data built the way users build it: through the services and the real import."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from itertools import count
+from typing import Any
+
+import openpyxl
+from stdnum.cn import ric
+
+from households.models import Role, Township, User, Village
+
+ROSTER_HEADER = [
+    "户编号",
+    "户主姓名",
+    "身份证号",
+    "乡镇",
+    "村委会",
+    "村民小组",
+    "家庭人口",
+    "劳动力",
+    "脱贫年度",
+    "巩固提升",
+    "联系电话",
+    "挂包干部",
+    "挂包干部电话",
+]
+
+_serial = count(1)
+
+
+def id_number(birth: str = "19800101", region: str = "533421", seq: int | None = None) -> str:
+    body = f"{region}{birth}{(seq if seq is not None else next(_serial)) % 1000:03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+def roster_row(**overrides: Any) -> list[Any]:
+    n = next(_serial)
+    row = {
+        "户编号": f"HH{n:06d}",
+        "户主姓名": "扎西",
+        "身份证号": id_number(seq=n),
+        "乡镇": "建塘镇",
+        "村委会": "红坡村",
+        "村民小组": "一组",
+        "家庭人口": 4,
+        "劳动力": 2,
+        "脱贫年度": 2017,
+        "巩固提升": "否",
+        "联系电话": "13988776655",
+        "挂包干部": "李明",
+        "挂包干部电话": "13800000001",
+    }
+    row.update(overrides)
+    return [row[h] for h in ROSTER_HEADER]
+
+
+def xlsx_bytes(rows: Iterable[Sequence[Any]], header: Sequence[Any] = ROSTER_HEADER) -> bytes:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(list(header))
+    for row in rows:
+        sheet.append(list(row))
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def make_user(role: str, username: str | None = None, **kwargs: Any) -> User:
+    if role == Role.TOWNSHIP and "township" not in kwargs:
+        kwargs["township"] = Township.objects.get(name="建塘镇")
+    if role == Role.VILLAGE and "village" not in kwargs:
+        kwargs["village"] = Village.objects.get(name="红坡村")
+    if role == Role.CADRE and "phone" not in kwargs:
+        kwargs["phone"] = f"139{next(_serial):08d}"
+    user = User(username=username or f"{role}{next(_serial)}", role=role, **kwargs)
+    user.set_password("pw-for-tests-only")
+    user.save()
+    return user
