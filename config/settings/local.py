@@ -6,3 +6,4 @@ from .base import env
 DEBUG = env.bool("DEBUG", default=True)
 if not SECRET_KEY:  # noqa: F405
     SECRET_KEY = "django-insecure-dev-only-key-do-not-use-in-production"
+WHITENOISE_AUTOREFRESH = True  # serve from the apps' static folders without collectstatic

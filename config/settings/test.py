@@ -9,3 +9,4 @@ STORAGES["staticfiles"] = {  # noqa: F405
     "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
 }
 ALLOWED_HOSTS = ["*"]
+WHITENOISE_AUTOREFRESH = True  # no collectstatic in tests
