@@ -135,7 +135,10 @@ class HouseholdAdmin(ScopedAdminMixin, ImportExportMixin, admin.ModelAdmin):
 
     def get_export_resource_kwargs(self, request: HttpRequest, **kwargs: Any) -> dict[str, Any]:
         # Whole ID numbers only for those who import (and so need a re-importable file).
-        return {"user": request.user, "whole_id_numbers": request.user.has_perm("households.import_household")}
+        return {
+            "user": request.user,
+            "whole_id_numbers": request.user.has_perm("households.import_household"),
+        }
 
     def get_import_data_kwargs(self, **kwargs: Any) -> dict[str, Any]:
         form = kwargs.pop("form", None)
@@ -146,7 +149,10 @@ class HouseholdAdmin(ScopedAdminMixin, ImportExportMixin, admin.ModelAdmin):
         return kwargs
 
     def add_data_read_fail_error_to_form(self, form: Any, e: Exception) -> None:
-        form.add_error("import_file", "文件不是有效的 Excel 工作簿（.xlsx），无法读取。请在 Excel 中“另存为 .xlsx”后再导入。")
+        form.add_error(
+            "import_file",
+            "文件不是有效的 Excel 工作簿（.xlsx），无法读取。请在 Excel 中“另存为 .xlsx”后再导入。",
+        )
 
     def add_success_message(self, result: ReportResult, request: HttpRequest) -> None:  # type: ignore[override]
         report = result.report
@@ -170,7 +176,9 @@ def _uploaded_sha256(model_admin: ImportExportMixin, form: Any) -> str:
     name = data.get("import_file_name")
     if not name:
         return ""
-    storage = model_admin.get_tmp_storage_class()(name=name, read_mode="rb", **model_admin.get_tmp_storage_class_kwargs())
+    storage = model_admin.get_tmp_storage_class()(
+        name=name, read_mode="rb", **model_admin.get_tmp_storage_class_kwargs()
+    )
     return sha256_of(io.BytesIO(storage.read()))
 
 
@@ -258,7 +266,6 @@ class UserAdmin(ScopedAdminMixin, DjangoUserAdmin):
 
     def formfield_for_choice_field(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_choice_field(db_field, request, **kwargs)
-        if db_field.name == "role":
+        if db_field.name == "role" and field is not None:
             field.required = not request.user.is_superuser
         return field
-

@@ -44,7 +44,9 @@ class ReadOnlyAdminMixin:
 class ScopedRelatedFilter(admin.RelatedOnlyFieldListFilter):
     """A related-field filter whose choices are only the related rows the user may see."""
 
-    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> Any:
         related = field.related_model
-        queryset = visible(related, request.user) if hasattr(related, "scope_paths") else related._default_manager
+        queryset = (
+            visible(related, request.user) if hasattr(related, "scope_paths") else related._default_manager
+        )
         return [(obj.pk, str(obj)) for obj in queryset.all()]

@@ -95,11 +95,11 @@ class ImportReport:
     def summary(self) -> str:
         if not self.ok:
             return f"发现 {len(self.errors)} 处错误，未写入任何数据。"
-        verb = "预览：将" if self.dry_run else "已"
         if self.nothing_changed:
             return f"共 {self.rows_total} 行，与系统中的数据完全一致，没有任何改动。"
+        prefix, verb = ("预览（尚未写入）：", "将") if self.dry_run else ("", "已")
         return (
-            f"共 {self.rows_total} 行：{verb}新增 {self.rows_new} 户，"
+            f"{prefix}共 {self.rows_total} 行，{verb}新增 {self.rows_new} 户，"
             f"{verb}修改 {self.rows_updated} 户，{self.rows_unchanged} 户未变。"
         )
 
@@ -229,7 +229,9 @@ def read_xlsx(stream: IO[bytes]) -> tuple[Row, Iterator[Row]]:
     from openpyxl.utils.exceptions import InvalidFileException
 
     if not zipfile.is_zipfile(stream):
-        raise ImportFileError("文件不是 Excel 工作簿（.xlsx），无法读取。请在 Excel 中“另存为 .xlsx”后再导入。")
+        raise ImportFileError(
+            "文件不是 Excel 工作簿（.xlsx），无法读取。请在 Excel 中“另存为 .xlsx”后再导入。"
+        )
     stream.seek(0)
     try:
         book = openpyxl.load_workbook(stream, read_only=True, data_only=True)
@@ -243,7 +245,9 @@ def read_xlsx(stream: IO[bytes]) -> tuple[Row, Iterator[Row]]:
     return header, rows
 
 
-def iterate_numbered(rows: Iterable[Row], on_progress: Callable[[int], None] | None = None) -> Iterator[tuple[int, Row]]:
+def iterate_numbered(
+    rows: Iterable[Row], on_progress: Callable[[int], None] | None = None
+) -> Iterator[tuple[int, Row]]:
     """(Excel row number, row) for each non-blank row; the header is row 1."""
     for number, row in enumerate(rows, start=2):
         if on_progress is not None and number % 1000 == 0:

@@ -126,7 +126,7 @@ class User(AbstractUser):
         verbose_name=_("所属村委会"),
     )
 
-    objects: ClassVar[UserManager[User]] = UserManager()
+    objects = UserManager()  # type: ignore[assignment,misc]
 
     scope_paths: ClassVar[ScopePaths] = ScopePaths(township="township", village="village", cadre="pk")
 
@@ -134,9 +134,7 @@ class User(AbstractUser):
         verbose_name = _("用户")
         verbose_name_plural = _("用户")
         constraints = [
-            models.CheckConstraint(
-                condition=Q(role__in=[*Role.values, ""]), name="user_role_valid"
-            ),
+            models.CheckConstraint(condition=Q(role__in=[*Role.values, ""]), name="user_role_valid"),
             models.CheckConstraint(
                 condition=~Q(role=Role.VILLAGE) | Q(village__isnull=False),
                 name="village_user_has_village",
@@ -145,15 +143,13 @@ class User(AbstractUser):
                 condition=~Q(role=Role.TOWNSHIP) | Q(township__isnull=False),
                 name="township_user_has_township",
             ),
-            models.CheckConstraint(
-                condition=~Q(role=Role.CADRE) | ~Q(phone=""), name="cadre_has_phone"
-            ),
+            models.CheckConstraint(condition=~Q(role=Role.CADRE) | ~Q(phone=""), name="cadre_has_phone"),
         ]
 
     def save(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         # The township follows from the village, so that township-level scoping finds village users.
         if self.village_id and not self.township_id:
-            self.township_id = self.village.township_id
+            self.township_id = self.village.township_id  # type: ignore[union-attr]
         if self.role:
             self.is_staff = True  # every role works in the admin
         super().save(*args, **kwargs)
@@ -217,9 +213,7 @@ class Household(models.Model):
 
     code = models.CharField(_("户编号"), max_length=32, unique=True)
     head_name = models.CharField(_("户主姓名"), max_length=32)
-    id_number = models.CharField(
-        _("身份证号"), max_length=18, unique=True, validators=[validate_id_number]
-    )
+    id_number = models.CharField(_("身份证号"), max_length=18, unique=True, validators=[validate_id_number])
     village = models.ForeignKey(
         Village, on_delete=models.PROTECT, related_name="households", verbose_name=_("村委会")
     )
@@ -333,7 +327,12 @@ class HouseholdChange(models.Model):
     # {"字段名": [旧值, 新值]} with the verbose (Chinese) field names, as users read them.
     changes = models.JSONField(_("变更内容"), default=dict)
     import_batch = models.ForeignKey(
-        ImportBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("导入批次")
+        ImportBatch,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("导入批次"),
     )
 
     scope_paths: ClassVar[ScopePaths] = ScopePaths(

@@ -57,8 +57,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "approver": frozenset(VIEW_REGISTRY | {"households.export_household"}),
     # Reads everything, changes nothing.
     "auditor": frozenset(
-        VIEW_REGISTRY
-        | {"households.export_household", "households.view_importbatch", "households.view_user"}
+        VIEW_REGISTRY | {"households.export_household", "households.view_importbatch", "households.view_user"}
     ),
 }
 

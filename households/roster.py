@@ -149,7 +149,9 @@ class Cadres:
     def __init__(self) -> None:
         self.by_phone: dict[str, tuple[int | None, str, str]] = {
             phone: (pk, name, role)
-            for pk, phone, name, role in User.objects.exclude(phone="").values_list("pk", "phone", "name", "role")
+            for pk, phone, name, role in User.objects.exclude(phone="").values_list(
+                "pk", "phone", "name", "role"
+            )
         }
         self.pending: dict[str, User] = {}
         self.names = {pk: f"{name}（{phone}）" for phone, (pk, name, _) in self.by_phone.items() if pk}
@@ -186,7 +188,9 @@ class Cadres:
         for user in users:
             user.set_unusable_password()
         User.objects.bulk_create(users)
-        created = {u.phone: u.pk for u in User.objects.filter(phone__in=list(self.pending)).only("pk", "phone")}
+        created = {
+            u.phone: u.pk for u in User.objects.filter(phone__in=list(self.pending)).only("pk", "phone")
+        }
         for phone, pk in created.items():
             self.by_phone[phone] = (pk, self.by_phone[phone][1], Role.CADRE)
             self.names[pk] = f"{self.by_phone[phone][1]}（{phone}）"
@@ -402,15 +406,21 @@ class RosterImport:
             )
         }
         holders = dict(
-            Household.objects.filter(id_number__in=[r.id_number for r in chunk]).values_list("id_number", "code")
+            Household.objects.filter(id_number__in=[r.id_number for r in chunk]).values_list(
+                "id_number", "code"
+            )
         )
         for row in chunk:
             holder = holders.get(row.id_number)
             if holder is not None and holder != row.code:
-                self.report.add_error(row.number, "身份证号", row.id_number, f"已登记在户 {holder}，一人只能属于一户")
+                self.report.add_error(
+                    row.number, "身份证号", row.id_number, f"已登记在户 {holder}，一人只能属于一户"
+                )
             old = existing.get(row.code)
             if old is not None and not self._may_touch(old):
-                self.report.add_error(row.number, "户编号", row.code, "该户属于您管辖范围以外的地区，不能修改")
+                self.report.add_error(
+                    row.number, "户编号", row.code, "该户属于您管辖范围以外的地区，不能修改"
+                )
         if self.report.errors:
             self.writing = False
         if not self.writing:
@@ -456,7 +466,9 @@ class RosterImport:
             }
             old = existing.get(row.code)
             if old is None:
-                new.append((row, Household(code=row.code, created_at=self.now, updated_at=self.now, **values)))
+                new.append(
+                    (row, Household(code=row.code, created_at=self.now, updated_at=self.now, **values))
+                )
                 continue
             diff = {f: (old[f], v) for f, v in values.items() if old[f] != v}
             if not diff:
@@ -487,7 +499,7 @@ class RosterImport:
             [
                 CadreAssignment(
                     household_id=h.pk,
-                    cadre_id=h.cadre_id,
+                    cadre_id=h.cadre_id,  # type: ignore[misc]
                     started_at=self.now,
                     assigned_by=self.actor,
                     import_batch=self.batch,
@@ -509,7 +521,9 @@ class RosterImport:
             audit.append(self._audit(household.pk, HouseholdChange.Action.CREATE, fields))
             self.report.note_new(Change(row.number, row.code, row.head_name, fields))
         for row, household, diff in changed:
-            fields = {TRACKED[f]: (self._show(f, old), self._show(f, value)) for f, (old, value) in diff.items()}
+            fields = {
+                TRACKED[f]: (self._show(f, old), self._show(f, value)) for f, (old, value) in diff.items()
+            }
             audit.append(self._audit(household.pk, HouseholdChange.Action.UPDATE, fields))
             self.report.note_changed(Change(row.number, row.code, row.head_name, fields))
         HouseholdChange.objects.bulk_create(audit, batch_size=1000)

@@ -14,7 +14,7 @@ this module decides, from the user's role, which of those lookups applies.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from django.db.models import Q
@@ -23,8 +23,6 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
 
     from .models import User
-
-M = TypeVar("M", bound=models.Model)
 
 GLOBAL_ROLES = frozenset({"city", "approver", "auditor"})
 
@@ -86,7 +84,7 @@ def scope_q(model: type[models.Model], user: User | AnonymousUser) -> Q | None:
     return Q(pk__in=model._base_manager.filter(**{path: value}).values("pk"))
 
 
-def scoped(queryset: models.QuerySet[M], user: User | AnonymousUser) -> models.QuerySet[M]:
+def scoped[M: models.Model](queryset: models.QuerySet[M], user: User | AnonymousUser) -> models.QuerySet[M]:
     """`queryset` narrowed to what `user` may see."""
     q = scope_q(queryset.model, user)
     if q is None:
@@ -94,5 +92,5 @@ def scoped(queryset: models.QuerySet[M], user: User | AnonymousUser) -> models.Q
     return queryset.filter(q)
 
 
-def visible(model: type[M], user: User | AnonymousUser) -> models.QuerySet[M]:
+def visible[M: models.Model](model: type[M], user: User | AnonymousUser) -> models.QuerySet[M]:
     return scoped(model._default_manager.all(), user)

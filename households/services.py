@@ -46,11 +46,11 @@ def _show(household: Household, field: str) -> str:
 
 
 def _verbose(field: str) -> str:
-    return str(Household._meta.get_field(field).verbose_name)
+    return str(Household._meta.get_field(field).verbose_name)  # type: ignore[union-attr]
 
 
 def check_household(household: Household) -> None:
-    if household.cadre_id and household.cadre.role != Role.CADRE:
+    if household.cadre is not None and household.cadre.role != Role.CADRE:
         raise ValidationError({"cadre": MSG_NOT_A_CADRE})
     if household.group_id and household.group.village_id != household.village_id:
         raise ValidationError({"group": MSG_GROUP_ELSEWHERE})
@@ -86,9 +86,7 @@ def household_create(*, household: Household, actor: User) -> Household:
 @transaction.atomic
 def household_update(*, household: Household, actor: User) -> Household:
     """Save the edited `household`; returns it unchanged (and writes nothing) if nothing changed."""
-    current = (
-        scoped(Household.objects.select_for_update(no_key=True), actor).filter(pk=household.pk).first()
-    )
+    current = scoped(Household.objects.select_for_update(no_key=True), actor).filter(pk=household.pk).first()
     if current is None:
         raise ValidationError(MSG_OUT_OF_SCOPE)
     check_household(household)

@@ -43,7 +43,9 @@ def auditor_user(db: Any) -> User:
 def import_rows(db: Any):  # type: ignore[no-untyped-def]
     """Import rows as a roster file through the real service; returns the report."""
 
-    def run(rows: list[list[Any]], *, actor: User | None = None, dry_run: bool = False, header: Any = None) -> ImportReport:
+    def run(
+        rows: list[list[Any]], *, actor: User | None = None, dry_run: bool = False, header: Any = None
+    ) -> ImportReport:
         from openpyxl import load_workbook
 
         data = xlsx_bytes(rows, header) if header is not None else xlsx_bytes(rows)

@@ -80,7 +80,10 @@ def test_editing_a_household_in_the_admin_is_audited_with_cadre_history(roster, 
     change = HouseholdChange.objects.filter(household=household, action="update").get()
     assert change.actor == township_user
     assert change.changes["户主姓名"][1] == "次仁"
-    assert [a.cadre.name for a in CadreAssignment.objects.filter(household=household).order_by("pk")] == ["李明", "赵敏"]
+    assert [a.cadre.name for a in CadreAssignment.objects.filter(household=household).order_by("pk")] == [
+        "李明",
+        "赵敏",
+    ]
 
 
 def test_bad_id_number_in_the_admin_form_is_explained(roster, township_user) -> None:  # type: ignore[no-untyped-def]

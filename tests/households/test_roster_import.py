@@ -117,7 +117,10 @@ def test_what_clerks_really_write_is_accepted(import_rows) -> None:  # type: ign
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        ({"身份证号": 5.33421198001011e17}, "第 2 行 身份证号 5.33421198001011e+17：身份证号被 Excel 存成了数字"),
+        (
+            {"身份证号": 5.33421198001011e17},
+            "第 2 行 身份证号 5.33421198001011e+17：身份证号被 Excel 存成了数字",
+        ),
         ({"身份证号": "533421800101123"}, "第 2 行 身份证号 533421800101123：15 位旧身份证号不再受理"),
         ({"身份证号": "533421198001011230"}, "校验位错误"),
         ({"身份证号": "533421198002301234"}, "出生日期无效"),
@@ -157,7 +160,11 @@ def test_every_bad_row_is_reported_and_nothing_written(import_rows) -> None:  # 
 def test_duplicates_in_the_file_name_the_first_row(import_rows) -> None:  # type: ignore[no-untyped-def]
     same_id = id_number(seq=777)
     report = import_rows(
-        [roster_row(户编号="E1", 身份证号=same_id), roster_row(户编号="E1"), roster_row(户编号="E3", 身份证号=same_id)]
+        [
+            roster_row(户编号="E1", 身份证号=same_id),
+            roster_row(户编号="E1"),
+            roster_row(户编号="E3", 身份证号=same_id),
+        ]
     )
     rendered = errors(report)
     assert "第 3 行 户编号 E1：与第 2 行重复" in rendered
@@ -198,7 +205,9 @@ def test_header_spacing_and_width_do_not_matter(import_rows) -> None:  # type: i
     assert report.ok, errors(report)
 
 
-def test_township_user_cannot_import_into_another_township(import_rows, township_user, other_township_user) -> None:  # type: ignore[no-untyped-def]
+def test_township_user_cannot_import_into_another_township(
+    import_rows, township_user, other_township_user
+) -> None:  # type: ignore[no-untyped-def]
     report = import_rows([roster_row(乡镇="虎跳峡镇", 村委会="红旗村")], actor=township_user)
     assert "第 2 行 乡镇 虎跳峡镇：超出您的管辖范围" in errors(report)
     # …nor rewrite a household of another township by reusing its code.

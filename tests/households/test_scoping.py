@@ -22,8 +22,21 @@ def city_with_two_townships(import_rows) -> dict[str, Household]:  # type: ignor
         [
             roster_row(户编号="JT-HP-1", 户主姓名="红坡户一", 挂包干部="李明", 挂包干部电话="13800000001"),
             roster_row(户编号="JT-HP-2", 户主姓名="红坡户二", 挂包干部="王芳", 挂包干部电话="13800000002"),
-            roster_row(户编号="JT-JD-1", 户主姓名="吉迪户一", 村委会="吉迪村", 挂包干部="李明", 挂包干部电话="13800000001"),
-            roster_row(户编号="HT-1", 户主姓名="虎跳户一", 乡镇="虎跳峡镇", 村委会="红旗村", 挂包干部="张伟", 挂包干部电话="13800000003"),
+            roster_row(
+                户编号="JT-JD-1",
+                户主姓名="吉迪户一",
+                村委会="吉迪村",
+                挂包干部="李明",
+                挂包干部电话="13800000001",
+            ),
+            roster_row(
+                户编号="HT-1",
+                户主姓名="虎跳户一",
+                乡镇="虎跳峡镇",
+                村委会="红旗村",
+                挂包干部="张伟",
+                挂包干部电话="13800000003",
+            ),
         ]
     )
     assert report.ok, report.errors
@@ -131,16 +144,37 @@ def test_posting_a_village_outside_the_scope_is_refused(city_with_two_townships)
 
 
 @pytest.mark.parametrize(("role", "expected"), [("township", 3), ("village", 2), ("city", 4)])
-def test_export_is_scoped_and_masks_ids_for_those_who_do_not_import(city_with_two_townships, role: str, expected: int) -> None:  # type: ignore[no-untyped-def]
+def test_export_is_scoped_and_masks_ids_for_those_who_do_not_import(
+    city_with_two_townships, role: str, expected: int
+) -> None:  # type: ignore[no-untyped-def]
     user = make_user(role)
     client = Client()
     client.force_login(user)
-    response = client.post("/admin/households/household/export/", {"format": "0", "resource": "0", **{
-        f"householdresource_{f}": "on" for f in (
-            "code", "head_name", "id_number", "township", "village", "group", "size", "labour",
-            "exit_year", "consolidation", "phone", "cadre_name", "cadre_phone",
-        )
-    }})
+    response = client.post(
+        "/admin/households/household/export/",
+        {
+            "format": "0",
+            "resource": "0",
+            **{
+                f"householdresource_{f}": "on"
+                for f in (
+                    "code",
+                    "head_name",
+                    "id_number",
+                    "township",
+                    "village",
+                    "group",
+                    "size",
+                    "labour",
+                    "exit_year",
+                    "consolidation",
+                    "phone",
+                    "cadre_name",
+                    "cadre_phone",
+                )
+            },
+        },
+    )
     assert response.status_code == 200, response.content[:500]
     sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
     assert sheet is not None

@@ -26,8 +26,26 @@ DEMO_USERS = [
 
 # The 20 poor villages of the collective programme (demo choice; city HQ sets the real ones).
 POOR_VILLAGES = [
-    "红坡村", "吉迪村", "尼史村", "联合村", "红旗村", "长胜村", "东坡村", "松鹤村", "格咱村", "翁上村",
-    "浪都村", "洛吉村", "九龙村", "尼汝村", "茨卡通村", "吾竹村", "士旺村", "巴拉村", "东旺村", "五境村",
+    "红坡村",
+    "吉迪村",
+    "尼史村",
+    "联合村",
+    "红旗村",
+    "长胜村",
+    "东坡村",
+    "松鹤村",
+    "格咱村",
+    "翁上村",
+    "浪都村",
+    "洛吉村",
+    "九龙村",
+    "尼汝村",
+    "茨卡通村",
+    "吾竹村",
+    "士旺村",
+    "巴拉村",
+    "东旺村",
+    "五境村",
 ]
 
 
@@ -74,7 +92,7 @@ class Command(BaseCommand):
 
         self.stdout.write(
             self.style.SUCCESS(
-                f"演示数据就绪：{Household.objects.count()} 户，{len(DEMO_USERS)} 个演示账号（密码 {DEMO_PASSWORD}）。"
-                f" {report.summary()}"
+                f"演示数据就绪：{Household.objects.count()} 户，"
+                f"{len(DEMO_USERS)} 个演示账号（密码 {DEMO_PASSWORD}）。{report.summary()}"
             )
         )
