@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 admin.site.site_header = "香格里拉市精准扶贫特色产业扶持管理系统"
@@ -9,4 +9,5 @@ admin.site.index_title = "工作台"
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("cadre/", include("subsidies.urls")),
 ]

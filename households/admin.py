@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
-from import_export.admin import ImportExportMixin
-from import_export.formats.base_formats import XLSX
 
 from . import services
-from .admin_base import ReadOnlyAdminMixin, ScopedAdminMixin, ScopedRelatedFilter
-from .imports import sha256_of
+from .admin_base import ReadOnlyAdminMixin, ScopedAdminMixin, ScopedRelatedFilter, ServiceImportMixin
 from .masking import mask_id_number
 from .models import (
     CadreAssignment,
@@ -26,7 +23,7 @@ from .models import (
     Village,
     VillageGroup,
 )
-from .resources import HouseholdResource, ReportResult
+from .resources import HouseholdResource
 from .scoping import visible
 
 
@@ -61,7 +58,7 @@ class HouseholdChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Household)
-class HouseholdAdmin(ScopedAdminMixin, ImportExportMixin, admin.ModelAdmin):
+class HouseholdAdmin(ScopedAdminMixin, ServiceImportMixin, admin.ModelAdmin):
     list_display = (
         "code",
         "head_name",
@@ -96,9 +93,6 @@ class HouseholdAdmin(ScopedAdminMixin, ImportExportMixin, admin.ModelAdmin):
     )
 
     resource_classes = [HouseholdResource]
-    formats = [XLSX]
-    import_template_name = "admin/households/household/import.html"
-    skip_admin_log = True
 
     @admin.display(description=_("身份证号"), ordering="id_number")
     def masked_id_number(self, obj: Household) -> str:
@@ -130,8 +124,12 @@ class HouseholdAdmin(ScopedAdminMixin, ImportExportMixin, admin.ModelAdmin):
 
     # --- import / export -----------------------------------------------------------------------
 
-    def get_import_resource_kwargs(self, request: HttpRequest, **kwargs: Any) -> dict[str, Any]:
-        return {"user": request.user}
+    import_title = "户花名册"
+    import_command = "import_households"
+    import_help = (
+        "必填列：户编号、户主姓名、身份证号、乡镇、村委会、村民小组、家庭人口、劳动力、脱贫年度；"
+        "选填：巩固提升、联系电话、挂包干部、挂包干部电话。身份证号列请设为“文本”。"
+    )
 
     def get_export_resource_kwargs(self, request: HttpRequest, **kwargs: Any) -> dict[str, Any]:
         # Whole ID numbers only for those who import (and so need a re-importable file).
@@ -140,46 +138,8 @@ class HouseholdAdmin(ScopedAdminMixin, ImportExportMixin, admin.ModelAdmin):
             "whole_id_numbers": request.user.has_perm("households.import_household"),
         }
 
-    def get_import_data_kwargs(self, **kwargs: Any) -> dict[str, Any]:
-        form = kwargs.pop("form", None)
-        request = kwargs.pop("request", None)
-        kwargs["file_sha256"] = _uploaded_sha256(self, form) if form is not None else ""
-        kwargs.pop("user", None)
-        del request
-        return kwargs
-
-    def add_data_read_fail_error_to_form(self, form: Any, e: Exception) -> None:
-        form.add_error(
-            "import_file",
-            "文件不是有效的 Excel 工作簿（.xlsx），无法读取。请在 Excel 中“另存为 .xlsx”后再导入。",
-        )
-
-    def add_success_message(self, result: ReportResult, request: HttpRequest) -> None:  # type: ignore[override]
-        report = result.report
-        if report.ok:
-            messages.success(request, report.summary())
-        else:
-            messages.error(request, report.summary() + " " + "；".join(str(e) for e in report.errors[:20]))
-
     def get_export_filename(self, request: HttpRequest, queryset: Any, file_format: Any) -> str:
         return f"户花名册.{file_format.get_extension()}"
-
-
-def _uploaded_sha256(model_admin: ImportExportMixin, form: Any) -> str:
-    """SHA-256 of the uploaded file: from the upload on preview, from temp storage on confirm."""
-    import io
-
-    data = form.cleaned_data
-    upload = data.get("import_file")
-    if upload is not None:
-        return sha256_of(upload)
-    name = data.get("import_file_name")
-    if not name:
-        return ""
-    storage = model_admin.get_tmp_storage_class()(
-        name=name, read_mode="rb", **model_admin.get_tmp_storage_class_kwargs()
-    )
-    return sha256_of(io.BytesIO(storage.read()))
 
 
 @admin.register(Township)

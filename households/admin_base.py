@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import models
 from django.http import HttpRequest
+from import_export.admin import ImportExportMixin
+from import_export.formats.base_formats import XLSX
 
+from .imports import sha256_of
 from .scoping import scoped, visible
 
 
@@ -50,3 +54,63 @@ class ScopedRelatedFilter(admin.RelatedOnlyFieldListFilter):
             visible(related, request.user) if hasattr(related, "scope_paths") else related._default_manager
         )
         return [(obj.pk, str(obj)) for obj in queryset.all()]
+
+
+class ServiceImportMixin(ImportExportMixin):
+    """django-import-export's upload → preview → confirm, with our services doing the import.
+
+    The resource's `import_data` hands the rows to an import service (see `resources.ServiceResource`);
+    this mixin passes the user and the file's SHA-256, and renders our report instead of the library's.
+    """
+
+    formats = [XLSX]
+    import_template_name = "admin/import_report.html"
+    skip_admin_log = True
+    import_title = ""
+    import_help = ""
+    import_command = ""
+
+    def get_import_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {
+            "import_title": self.import_title,
+            "import_help": self.import_help,
+            "import_command": self.import_command,
+            **kwargs,
+        }
+
+    def get_import_resource_kwargs(self, request: HttpRequest, **kwargs: Any) -> dict[str, Any]:
+        return {"user": request.user}
+
+    def get_import_data_kwargs(self, **kwargs: Any) -> dict[str, Any]:
+        form = kwargs.pop("form", None)
+        kwargs.pop("request", None)
+        kwargs.pop("user", None)
+        kwargs["file_sha256"] = self._uploaded_sha256(form) if form is not None else ""
+        return kwargs
+
+    def _uploaded_sha256(self, form: Any) -> str:
+        """SHA-256 of the uploaded file: from the upload on preview, from temp storage on confirm."""
+        data = form.cleaned_data
+        upload = data.get("import_file")
+        if upload is not None:
+            return sha256_of(upload)
+        name = data.get("import_file_name")
+        if not name:
+            return ""
+        storage = self.get_tmp_storage_class()(
+            name=name, read_mode="rb", **self.get_tmp_storage_class_kwargs()
+        )
+        return sha256_of(io.BytesIO(storage.read()))
+
+    def add_data_read_fail_error_to_form(self, form: Any, e: Exception) -> None:
+        form.add_error(
+            "import_file",
+            "文件不是有效的 Excel 工作簿（.xlsx），无法读取。请在 Excel 中“另存为 .xlsx”后再导入。",
+        )
+
+    def add_success_message(self, result: Any, request: HttpRequest) -> None:
+        report = result.report
+        if report.ok:
+            messages.success(request, report.summary())
+        else:
+            messages.error(request, report.summary() + " " + "；".join(str(e) for e in report.errors[:20]))

@@ -14,9 +14,11 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
 
 Cell = Any
 Row = Sequence[Cell]
@@ -70,6 +72,7 @@ class ImportReport:
     changed_rows: list[Change] = field(default_factory=list)  # first MAX_PREVIEW_CHANGES only
     extra: dict[str, int] = field(default_factory=dict)  # e.g. groups and cadres created
     batch_id: int | None = None
+    unit: str = "户"  # what a row is, in the summary: 户 (roster), 份 (plans)
 
     @property
     def ok(self) -> bool:
@@ -99,8 +102,8 @@ class ImportReport:
             return f"共 {self.rows_total} 行，与系统中的数据完全一致，没有任何改动。"
         prefix, verb = ("预览（尚未写入）：", "将") if self.dry_run else ("", "已")
         return (
-            f"{prefix}共 {self.rows_total} 行，{verb}新增 {self.rows_new} 户，"
-            f"{verb}修改 {self.rows_updated} 户，{self.rows_unchanged} 户未变。"
+            f"{prefix}共 {self.rows_total} 行，{verb}新增 {self.rows_new} {self.unit}，"
+            f"{verb}修改 {self.rows_updated} {self.unit}，{self.rows_unchanged} {self.unit}未变。"
         )
 
 
@@ -255,3 +258,69 @@ def iterate_numbered(
         if is_blank(row):
             continue
         yield number, row
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+class ImportJob(Protocol):
+    def run(self, positions: dict[str, int], rows: Iterator[tuple[int, Row]]) -> None: ...
+
+
+def run_import(
+    *,
+    kind: str,
+    columns: Sequence[Column],
+    header: Row,
+    rows: Iterable[Row],
+    actor: Any,
+    file_name: str,
+    file_sha256: str,
+    dry_run: bool,
+    make_job: Callable[[ImportReport, Any], ImportJob],
+    lock: Callable[[], None],
+    on_progress: Callable[[int], None] | None = None,
+    unit: str = "户",
+) -> ImportReport:
+    """The frame every import runs in: an ImportBatch record, one transaction (rolled back on any
+    error or in a dry run), the header check, and the report. `lock` serialises imports of a kind."""
+    from .models import ImportBatch
+
+    report = ImportReport(file_name=file_name, dry_run=dry_run, unit=unit)
+    batch = ImportBatch.objects.create(
+        kind=kind,
+        actor=actor,
+        file_name=file_name[:255],
+        file_sha256=file_sha256,
+        dry_run=dry_run,
+        status=ImportBatch.Status.REFUSED,
+    )
+    try:
+        positions = map_columns(header, columns, report)
+        if positions is not None:
+            with transaction.atomic():
+                lock()
+                make_job(report, batch).run(positions, iterate_numbered(rows, on_progress))
+                if dry_run or report.errors:
+                    transaction.set_rollback(True)
+    except ImportFileError as exc:
+        report.add_error(0, "", "", exc.messages[0])
+    if report.errors:  # nothing was written, so nothing is new or changed
+        report.rows_new = report.rows_updated = report.rows_unchanged = 0
+        report.new_rows.clear()
+        report.changed_rows.clear()
+        batch.status = ImportBatch.Status.REFUSED
+    else:
+        batch.status = ImportBatch.Status.PREVIEWED if dry_run else ImportBatch.Status.IMPORTED
+    batch.finished_at = timezone.now()
+    batch.rows_total = report.rows_total
+    batch.rows_new, batch.rows_updated, batch.rows_unchanged = (
+        report.rows_new,
+        report.rows_updated,
+        report.rows_unchanged,
+    )
+    batch.errors = [str(e) for e in report.errors[:1000]]
+    batch.warnings = report.warnings
+    batch.save()
+    report.batch_id = batch.pk
+    return report

@@ -167,6 +167,7 @@ class ImportBatch(models.Model):
 
     class Kind(models.TextChoices):
         ROSTER = "roster", _("户花名册")
+        PLANS = "plans", _("产业计划汇总表")
 
     class Status(models.TextChoices):
         PREVIEWED = "previewed", _("已预览（未写入）")

@@ -35,7 +35,28 @@ class ReportResult(Result):
         return False
 
 
-class HouseholdResource(resources.ModelResource):
+class ServiceResource(resources.ModelResource):
+    """A resource whose import is one of our import services (`importer`), not the library's rows."""
+
+    importer: Any = None
+
+    def __init__(self, *, user: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.user = user
+
+    def import_data(self, dataset: Any, dry_run: bool = False, **kwargs: Any) -> ReportResult:  # type: ignore[override]
+        report = type(self).importer(
+            header=dataset.headers or [],
+            rows=iter(dataset),
+            actor=kwargs.get("user") or self.user,
+            file_name=kwargs.get("file_name") or "",
+            file_sha256=kwargs.get("file_sha256", ""),
+            dry_run=dry_run,
+        )
+        return ReportResult(report)
+
+
+class HouseholdResource(ServiceResource):
     code = fields.Field(attribute="code", column_name="户编号")
     head_name = fields.Field(attribute="head_name", column_name="户主姓名")
     id_number = fields.Field(column_name="身份证号")
@@ -56,9 +77,10 @@ class HouseholdResource(resources.ModelResource):
         export_order = fields
         import_id_fields = ("code",)
 
-    def __init__(self, *, user: Any = None, whole_id_numbers: bool = False, **kwargs: Any) -> None:
+    importer = staticmethod(roster_import)
+
+    def __init__(self, *, whole_id_numbers: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.user = user
         self.whole_id_numbers = whole_id_numbers
 
     def dehydrate_id_number(self, household: Household) -> str:
@@ -69,14 +91,3 @@ class HouseholdResource(resources.ModelResource):
 
     def filter_export(self, queryset: Any, **kwargs: Any) -> Any:
         return queryset.select_related("village__township", "group", "cadre")
-
-    def import_data(self, dataset: Any, dry_run: bool = False, **kwargs: Any) -> ReportResult:  # type: ignore[override]
-        report = roster_import(
-            header=dataset.headers or [],
-            rows=iter(dataset),
-            actor=kwargs.get("user") or self.user,
-            file_name=kwargs.get("file_name") or "",
-            file_sha256=kwargs.get("file_sha256", ""),
-            dry_run=dry_run,
-        )
-        return ReportResult(report)

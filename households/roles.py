@@ -19,18 +19,47 @@ VIEW_REGISTRY = {
     "households.view_householdchange",
 }
 
+VIEW_PLANS = {
+    "subsidies.view_householdplan",
+    "subsidies.view_commitmentletter",
+    "subsidies.view_policy",
+    "subsidies.view_breedingcategory",
+    "subsidies.view_species",
+    "subsidies.view_policyrevision",
+}
+EDIT_PLANS = {
+    "subsidies.add_householdplan",
+    "subsidies.change_householdplan",
+    "subsidies.add_commitmentletter",
+    "subsidies.change_commitmentletter",
+}
+EDIT_POLICY = {
+    "subsidies.change_policy",
+    "subsidies.add_breedingcategory",
+    "subsidies.change_breedingcategory",
+    "subsidies.add_species",
+    "subsidies.change_species",
+}
+
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "cadre": frozenset({"households.view_household", "households.view_householdchange"}),
+    "cadre": frozenset(
+        {"households.view_household", "households.view_householdchange"} | VIEW_PLANS | EDIT_PLANS
+    ),
     "village": frozenset(
         VIEW_REGISTRY
         | {
             "households.change_household",
             "households.export_household",
             "households.view_user",
+            "subsidies.export_householdplan",
         }
+        | VIEW_PLANS
+        | EDIT_PLANS
     ),
     "township": frozenset(
         VIEW_REGISTRY
+        | VIEW_PLANS
+        | EDIT_PLANS
         | {
             "households.add_household",
             "households.change_household",
@@ -38,10 +67,15 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "households.export_household",
             "households.view_importbatch",
             "households.view_user",
+            "subsidies.import_householdplan",
+            "subsidies.export_householdplan",
         }
     ),
     "city": frozenset(
         VIEW_REGISTRY
+        | VIEW_PLANS
+        | EDIT_PLANS
+        | EDIT_POLICY
         | {
             "households.add_household",
             "households.change_household",
@@ -52,12 +86,23 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "households.view_user",
             "households.add_user",
             "households.change_user",
+            "subsidies.import_householdplan",
+            "subsidies.export_householdplan",
         }
     ),
-    "approver": frozenset(VIEW_REGISTRY | {"households.export_household"}),
+    "approver": frozenset(
+        VIEW_REGISTRY | VIEW_PLANS | {"households.export_household", "subsidies.export_householdplan"}
+    ),
     # Reads everything, changes nothing.
     "auditor": frozenset(
-        VIEW_REGISTRY | {"households.export_household", "households.view_importbatch", "households.view_user"}
+        VIEW_REGISTRY
+        | VIEW_PLANS
+        | {
+            "households.export_household",
+            "households.view_importbatch",
+            "households.view_user",
+            "subsidies.export_householdplan",
+        }
     ),
 }
 

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from .idcard import normalise_id_number
@@ -25,8 +24,7 @@ from .imports import (
     ImportFileError,
     ImportReport,
     Row,
-    iterate_numbered,
-    map_columns,
+    run_import,
     text,
     whole_number,
     yes_no,
@@ -579,48 +577,21 @@ def roster_import(
     on_progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Validate and (unless dry_run or any row is bad) write a roster. Always records an ImportBatch."""
-    report = ImportReport(file_name=file_name, dry_run=dry_run)
-    batch = ImportBatch.objects.create(
+
+    def lock() -> None:
+        # One roster import at a time (PostgreSQL); SQLite's IMMEDIATE transaction already serialises.
+        list(Township.objects.select_for_update(no_key=True).order_by("pk").values_list("pk"))
+
+    return run_import(
         kind=ImportBatch.Kind.ROSTER,
+        columns=COLUMNS,
+        header=header,
+        rows=rows,
         actor=actor,
-        file_name=file_name[:255],
+        file_name=file_name,
         file_sha256=file_sha256,
         dry_run=dry_run,
-        status=ImportBatch.Status.REFUSED,
+        make_job=lambda report, batch: RosterImport(actor=actor, report=report, batch=batch),
+        lock=lock,
+        on_progress=on_progress,
     )
-    try:
-        positions = map_columns(header, COLUMNS, report)
-        if positions is not None:
-            with transaction.atomic():
-                # One roster import at a time (PostgreSQL); SQLite's IMMEDIATE transaction already serialises.
-                list(Township.objects.select_for_update(no_key=True).order_by("pk").values_list("pk"))
-                job = RosterImport(actor=actor, report=report, batch=batch)
-                job.run(positions, iterate_numbered(rows, on_progress))
-                if dry_run or report.errors:
-                    transaction.set_rollback(True)
-    except ImportFileError as exc:
-        report.add_error(0, "", "", exc.messages[0])
-    if report.errors:
-        report.rows_new = report.rows_updated = report.rows_unchanged = 0
-        report.new_rows.clear()
-        report.changed_rows.clear()
-    _finish_batch(batch, report)
-    return report
-
-
-def _finish_batch(batch: ImportBatch, report: ImportReport) -> None:
-    if report.errors:
-        batch.status = ImportBatch.Status.REFUSED
-    else:
-        batch.status = ImportBatch.Status.PREVIEWED if report.dry_run else ImportBatch.Status.IMPORTED
-    batch.finished_at = timezone.now()
-    batch.rows_total = report.rows_total
-    batch.rows_new, batch.rows_updated, batch.rows_unchanged = (
-        report.rows_new,
-        report.rows_updated,
-        report.rows_unchanged,
-    )
-    batch.errors = [str(e) for e in report.errors[:1000]]
-    batch.warnings = report.warnings
-    batch.save()
-    report.batch_id = batch.pk

@@ -32,7 +32,10 @@ def test_check_deploy_is_clean_with_the_production_profile(tmp_path: Path) -> No
 
 def test_production_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
-    env |= {"DJANGO_SETTINGS_MODULE": "config.settings.production", "DATABASE_URL": f"sqlite:///{tmp_path / 'x'}"}
+    env |= {
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'x'}",
+    }
     result = subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
     )

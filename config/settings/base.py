@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "axes",
     "import_export",
     "households",
+    "subsidies",
 ]
 
 MIDDLEWARE = [

@@ -62,7 +62,14 @@ def test_import_query_count_does_not_grow_with_rows(import_rows) -> None:  # typ
     """Set-based: 20 rows and 400 rows (one chunk each) cost the same number of queries."""
     counts = []
     for n, prefix in ((20, "Q"), (400, "R")):
-        rows = [roster_row(户编号=f"{prefix}{i}", 挂包干部=f"干部{i % 7}", 挂包干部电话=f"1370000{int(prefix == 'R')}{i % 7:03d}") for i in range(n)]
+        rows = [
+            roster_row(
+                户编号=f"{prefix}{i}",
+                挂包干部=f"干部{i % 7}",
+                挂包干部电话=f"1370000{int(prefix == 'R')}{i % 7:03d}",
+            )
+            for i in range(n)
+        ]
         with CaptureQueriesContext(connection) as ctx:
             report = import_rows(rows)
         assert report.ok, report.errors[:3]

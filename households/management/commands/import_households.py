@@ -1,83 +1,9 @@
 """python manage.py import_households FILE.xlsx [--dry-run] — the roster import of the admin, from a shell."""
 
-from __future__ import annotations
-
-import sys
-import time
-from pathlib import Path
-from typing import Any
-
-from django.core.management.base import BaseCommand, CommandError, CommandParser
-
-from households.imports import ImportFileError, ImportReport, read_xlsx, sha256_of
+from households.import_command import ExcelImportCommand
 from households.roster import roster_import
 
 
-class Progress:
-    """One line on stderr, rewritten in place: rows read and rate. Quiet when not a terminal."""
-
-    def __init__(self, stream: Any, enabled: bool) -> None:
-        self.stream = stream
-        self.enabled = enabled
-        self.started = time.monotonic()
-
-    def __call__(self, rows: int) -> None:
-        if self.enabled:
-            elapsed = max(time.monotonic() - self.started, 1e-6)
-            bar = "#" * min(30, rows // 5000) if rows else ""
-            self.stream.write(f"\r已读取 {rows:>7} 行 [{bar:<30}] {rows / elapsed:,.0f} 行/秒")
-            self.stream.flush()
-
-    def done(self, rows: int) -> None:
-        if self.enabled:
-            self(rows)
-            self.stream.write("\n")
-
-
-def print_report(command: BaseCommand, report: ImportReport) -> None:
-    for warning in report.warnings:
-        command.stdout.write(command.style.WARNING(warning))
-    for error in report.errors:
-        command.stdout.write(str(error))
-    if report.ok:
-        for change in report.changed_rows[:20]:
-            fields = "，".join(f"{k}：{old or '（空）'} → {new}" for k, (old, new) in change.fields.items())
-            command.stdout.write(f"第 {change.row} 行 {change.key} {change.label}：{fields}")
-        if report.rows_updated > 20:
-            command.stdout.write(f"……另有 {report.rows_updated - 20} 户修改，详见后台“户信息变更记录”。")
-    style = command.style.SUCCESS if report.ok else command.style.ERROR
-    command.stdout.write(style(report.summary()))
-
-
-class Command(BaseCommand):
+class Command(ExcelImportCommand):
     help = "导入户花名册（.xlsx）。全部正确才写入；--dry-run 只检查不写入。"
-
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("file", type=Path, help="户花名册 .xlsx 文件")
-        parser.add_argument("--dry-run", action="store_true", help="只检查并报告，不写入")
-        parser.add_argument("--no-progress", action="store_true", help="不显示进度")
-
-    def handle(self, *args: Any, **options: Any) -> None:
-        path: Path = options["file"]
-        if not path.is_file():
-            raise CommandError(f"找不到文件：{path}")
-        progress = Progress(sys.stderr, enabled=not options["no_progress"] and sys.stderr.isatty())
-        with path.open("rb") as stream:
-            digest = sha256_of(stream)
-            try:
-                header, rows = read_xlsx(stream)
-            except ImportFileError as exc:
-                raise CommandError(exc.messages[0]) from None
-            report = roster_import(
-                header=header,
-                rows=rows,
-                actor=None,
-                file_name=path.name,
-                file_sha256=digest,
-                dry_run=options["dry_run"],
-                on_progress=progress,
-            )
-        progress.done(report.rows_total)
-        print_report(self, report)
-        if not report.ok:
-            raise CommandError(f"导入未完成：{len(report.errors)} 处错误。")
+    importer = staticmethod(roster_import)

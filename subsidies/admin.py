@@ -1,0 +1,195 @@
+"""Policy (city HQ), plans and commitment letters in the admin. Reads scoped, writes through services."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
+from django.utils import timezone
+
+from households.admin_base import ReadOnlyAdminMixin, ScopedAdminMixin, ServiceImportMixin
+
+from . import services
+from .entitlements import write_entitlements
+from .models import BreedingCategory, CommitmentLetter, HouseholdPlan, Policy, PolicyRevision, Species
+from .resources import PlanResource
+from .selectors import plans_for
+
+
+class BreedingCategoryInline(admin.TabularInline):
+    model = BreedingCategory
+    extra = 0
+    fields = ("code", "name", "unit", "rate", "cap", "fractional")
+
+
+class SpeciesInline(admin.TabularInline):
+    model = Species
+    extra = 1
+    fields = ("name", "category", "special")
+    verbose_name_plural = "养殖品种（含市指挥部增补的特种养殖，参照所选品类补助和封顶）"
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "category":
+            policy_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+            kwargs["queryset"] = BreedingCategory.objects.filter(policy_id=policy_id or 0)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class PolicyRevisionInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = PolicyRevision
+    fields = ("version", "changed_at", "changed_by", "reason", "snapshot")
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(Policy)
+class PolicyAdmin(admin.ModelAdmin):
+    list_display = (
+        "year",
+        "version",
+        "planting_rate",
+        "planting_area_cap",
+        "household_cap",
+        "commitment_deadline",
+    )
+    readonly_fields = ("version", "updated_at", "updated_by")
+    inlines = (BreedingCategoryInline, SpeciesInline, PolicyRevisionInline)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # plans name their policy version: a policy is revised, never removed
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        revision = services.policy_record_revision(  # type: ignore[arg-type]
+            policy=form.instance,
+            actor=request.user,
+            reason=request.POST.get("revision_reason", ""),  # type: ignore[arg-type]
+        )
+        if revision is not None:
+            messages.info(request, f"政策已更新为第 {revision.version} 版；已保存的计划仍按原版本的金额。")
+
+
+class CommitmentInline(ReadOnlyAdminMixin, admin.StackedInline):
+    model = CommitmentLetter
+    fields = ("signed_on", "scan", "uploaded_by", "uploaded_at")
+    readonly_fields = fields
+    extra = 0
+
+
+class YearFilter(admin.SimpleListFilter):
+    title = "年度"
+    parameter_name = "year"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
+        return [(y, str(y)) for y in Policy.objects.order_by("-year").values_list("year", flat=True)]
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        return queryset.filter(year=self.value()) if self.value() else queryset
+
+
+@admin.register(HouseholdPlan)
+class HouseholdPlanAdmin(ScopedAdminMixin, ServiceImportMixin, admin.ModelAdmin):
+    list_display = (
+        "household",
+        "year",
+        "status",
+        "crops",
+        "planting_area",
+        "species",
+        "breeding_quantity",
+        "grant_total",
+        "tranche1",
+        "tranche2",
+        "tranche3",
+        "policy_version",
+    )
+    list_filter = (YearFilter, "status", "species")
+    list_select_related = ("household",)
+    search_fields = ("household__code", "household__head_name")
+    readonly_fields = [f.name for f in HouseholdPlan._meta.fields]
+    inlines = (CommitmentInline,)
+    actions = ("submit_plans", "amend_plans")
+    change_list_template = "admin/subsidies/householdplan/change_list.html"
+
+    resource_classes = [PlanResource]
+    import_title = "产业计划汇总表"
+    import_command = "import_plans"
+    import_help = (
+        "必填列：户编号、年度；选填：种植品种、种植面积（亩）、养殖品种、养殖数量（每行最多一个养殖品种）。"
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # plans are entered on the cadre pages or imported
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # amounts come from the rules; edits go through the cadre form or an amendment
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("subsidies.import_householdplan")
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return False  # the download is the 补助测算表 below
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "entitlements/",
+                self.admin_site.admin_view(self.entitlements_view),
+                name="subsidies_entitlements",
+            ),
+            *super().get_urls(),
+        ]
+
+    def entitlements_view(self, request: HttpRequest) -> HttpResponse:
+        """补助测算表 for the households this user may see (`excel-formats.md` §3)."""
+        if not request.user.has_perm("subsidies.export_householdplan"):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        try:
+            year = int(request.GET.get("year", timezone.localdate().year))
+        except ValueError:
+            year = 2017
+        buffer = io.BytesIO()
+        write_entitlements(plans_for(request.user, year), buffer)  # type: ignore[arg-type]
+        response = HttpResponse(
+            buffer.getvalue(),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+        response["Content-Disposition"] = f"attachment; filename*=UTF-8''{year}-entitlements.xlsx"
+        return response
+
+    @admin.action(description="提交审批（冻结计划）", permissions=["submit"])
+    def submit_plans(self, request: HttpRequest, queryset: Any) -> None:
+        self._each(request, queryset, services.plan_submit, "已提交")
+
+    @admin.action(description="发起计划变更", permissions=["submit"])
+    def amend_plans(self, request: HttpRequest, queryset: Any) -> None:
+        self._each(request, queryset, services.plan_amend, "已发起变更")
+
+    def has_submit_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("subsidies.change_householdplan")
+
+    def _each(self, request: HttpRequest, queryset: Any, action: Any, verb: str) -> None:
+        done = 0
+        for plan in queryset.select_related("household"):
+            try:
+                action(plan=plan, actor=request.user)
+                done += 1
+            except ValidationError as exc:
+                messages.error(request, f"{plan}：{exc.messages[0]}")
+        if done:
+            messages.success(request, f"{verb} {done} 份计划。")
+
+
+@admin.register(CommitmentLetter)
+class CommitmentLetterAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("plan", "signed_on", "uploaded_by", "uploaded_at")
+    list_select_related = ("plan__household", "uploaded_by")

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class SubsidiesConfig(AppConfig):
+    name = "subsidies"
+    verbose_name = _("到户产业扶持")
+    default_auto_field = "django.db.models.BigAutoField"

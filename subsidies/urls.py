@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+app_name = "cadre"
+
+urlpatterns = [
+    path("", views.my_households, name="households"),
+    path("households/<int:pk>/", views.household_plan, name="household"),
+    path("households/<int:pk>/quote/", views.quote_preview, name="quote"),
+    path("plans/<int:pk>/commitment.pdf", views.commitment_pdf, name="commitment_pdf"),
+    path("plans/<int:pk>/commitment/", views.commitment_upload, name="commitment_upload"),
+]

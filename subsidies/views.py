@@ -1,0 +1,223 @@
+"""The cadre's own pages, for a phone in the field: my households, the plan form with a live quote,
+the commitment letter (PDF and signed scan). Thin: reads via selectors/scoping, writes via services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.response import TemplateResponse
+from django.views.decorators.http import require_POST
+
+from households.masking import mask_id_number
+from households.models import Household
+from households.pdf import render_pdf
+from households.scoping import scoped
+
+from . import rules, services
+from .forms import CommitmentForm, PlanForm
+from .models import HouseholdPlan
+from .selectors import households_with_plans
+
+DEFAULT_YEAR = 2017
+
+
+def _year(request: HttpRequest) -> int:
+    try:
+        return int(request.GET.get("year", DEFAULT_YEAR))
+    except ValueError:
+        return DEFAULT_YEAR
+
+
+def _household(request: HttpRequest, pk: int) -> Household:
+    household = (
+        scoped(Household.objects.select_related("village__township", "group", "cadre"), request.user)  # type: ignore[arg-type]
+        .filter(pk=pk)
+        .first()
+    )
+    if household is None:
+        raise Http404("没有这一户，或不在您的管辖范围内。")
+    return household
+
+
+def _plan(request: HttpRequest, pk: int) -> HouseholdPlan:
+    plan = (
+        scoped(
+            HouseholdPlan.objects.select_related(
+                "household__village__township", "household__group", "household__cadre", "policy"
+            ),
+            request.user,
+        )  # type: ignore[arg-type]
+        .filter(pk=pk)
+        .first()
+    )
+    if plan is None:
+        raise Http404("没有这份计划，或不在您的管辖范围内。")
+    return plan
+
+
+@login_required
+def my_households(request: HttpRequest) -> HttpResponse:
+    year = _year(request)
+    rows = households_with_plans(request.user, year)  # type: ignore[arg-type]
+    return render(
+        request,
+        "subsidies/my_households.html",
+        {"rows": rows, "year": year, "with_plan": sum(1 for _, p in rows if p is not None)},
+    )
+
+
+def _quote_context(form: PlanForm, household: Household, year: int) -> dict[str, Any]:
+    """The quote for the form's values, or the reason it is refused (never raises)."""
+    if not form.is_valid():
+        return {"refusal": "；".join(str(e) for errors in form.errors.values() for e in errors)}
+    data = form.cleaned_data
+    facts = services.plan_facts(
+        crops=data["crops"],
+        planting_area=data["planting_area"],
+        species=data["species"],
+        quantity=data["quantity"],
+    )
+    try:
+        _, quote = services.plan_quote(household=household, year=year, facts=facts, ratios=form.ratios())
+    except (rules.PlanRefused, ValidationError) as exc:
+        message = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
+        return {"refusal": message}
+    return {
+        "quote": quote,
+        "tranches": zip(("产前", "产中", "产后"), quote.ratios, quote.tranches, strict=True),
+    }
+
+
+def _initial(plan: HouseholdPlan | None) -> dict[str, Any]:
+    if plan is None:
+        return {"tranche1_percent": 60, "tranche2_percent": 20, "tranche3_percent": 20}
+    return {
+        "crops": plan.crops,
+        "planting_area": plan.planting_area or None,
+        "species": plan.species,
+        "quantity": rules.number(plan.breeding_quantity) if plan.species else None,
+        "custom_ratio": bool(plan.ratio_reason),
+        "tranche1_percent": plan.tranche1_percent,
+        "tranche2_percent": plan.tranche2_percent,
+        "tranche3_percent": plan.tranche3_percent,
+        "ratio_reason": plan.ratio_reason,
+    }
+
+
+@login_required
+def household_plan(request: HttpRequest, pk: int) -> HttpResponse:
+    year = _year(request)
+    household = _household(request, pk)
+    plan = services.live_plan(household, year)
+    may_edit = request.user.has_perm("subsidies.change_householdplan") and (plan is None or plan.is_editable)
+    form = PlanForm(request.POST or None, initial=_initial(plan))
+    context: dict[str, Any] = {"household": household, "plan": plan, "year": year, "may_edit": may_edit}
+    if request.method == "POST":
+        if not may_edit:
+            raise PermissionDenied
+        if form.is_valid():
+            data = form.cleaned_data
+            ratios = form.ratios()
+            try:
+                plan = services.plan_save(
+                    household=household,
+                    year=year,
+                    crops=data["crops"],
+                    planting_area=data["planting_area"],
+                    species=data["species"],
+                    quantity=data["quantity"],
+                    ratios=ratios,
+                    ratio_reason=data["ratio_reason"] or "",
+                    actor=request.user,  # type: ignore[arg-type]
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                return redirect(f"{request.path}?year={year}&saved=1")
+    context["form"] = form
+    context.update(_quote_context(form, household, year) if form.is_bound else _stored_quote(plan))
+    context["species_names"] = _species_names(year)
+    context["commitment_form"] = CommitmentForm()
+    context["saved"] = request.GET.get("saved") == "1"
+    context["late"] = plan.commitment_late() if plan else False
+    return render(request, "subsidies/household_plan.html", context)
+
+
+def _stored_quote(plan: HouseholdPlan | None) -> dict[str, Any]:
+    if plan is None:
+        return {}
+    ratios = (plan.tranche1_percent, plan.tranche2_percent, plan.tranche3_percent)
+    tranches = (plan.tranche1, plan.tranche2, plan.tranche3)
+    return {"stored": plan, "tranches": zip(("产前", "产中", "产后"), ratios, tranches, strict=True)}
+
+
+def _species_names(year: int) -> list[str]:
+    try:
+        return list(services.policy_for_year(year).terms().species)
+    except ValidationError:
+        return []
+
+
+@login_required
+@require_POST
+def quote_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    """The quote fragment for the plan form's current values (fetched as the cadre types)."""
+    household = _household(request, pk)
+    form = PlanForm(request.POST)
+    return TemplateResponse(
+        request, "subsidies/household_plan.html#quote", _quote_context(form, household, _year(request))
+    )
+
+
+@login_required
+def commitment_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    plan = _plan(request, pk)
+    household = plan.household
+    category = plan.policy.categories.filter(species__name=plan.species).first() if plan.species else None
+    pdf = render_pdf(
+        "subsidies/commitment_letter.html",
+        {
+            "plan": plan,
+            "household": household,
+            "id_masked": mask_id_number(household.id_number),
+            "deadline": plan.commitment_deadline,
+            "quantity": rules.number(plan.breeding_quantity),
+            "unit": category.unit if category else "",
+        },
+    )
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="commitment-{household.code}-{plan.year}.pdf"'
+    return response
+
+
+@login_required
+@require_POST
+def commitment_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    plan = _plan(request, pk)
+    form = CommitmentForm(request.POST, request.FILES)
+    url = f"/cadre/households/{plan.household_id}/?year={plan.year}"
+    if form.is_valid():
+        try:
+            services.commitment_record(
+                plan=plan,
+                signed_on=form.cleaned_data["signed_on"],
+                scan=form.cleaned_data["scan"],
+                actor=request.user,  # type: ignore[arg-type]
+            )
+        except ValidationError as exc:
+            return _back_with_error(request, url, exc.messages[0])
+        return redirect(url + "&saved=1")
+    return _back_with_error(
+        request, url, "；".join(str(e) for errors in form.errors.values() for e in errors)
+    )
+
+
+def _back_with_error(request: HttpRequest, url: str, message: str) -> HttpResponse:
+    from django.contrib import messages
+
+    messages.error(request, message)
+    return redirect(url)
