@@ -64,10 +64,10 @@ class PolicyAdmin(admin.ModelAdmin):
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        revision = services.policy_record_revision(  # type: ignore[arg-type]
+        revision = services.policy_record_revision(
             policy=form.instance,
-            actor=request.user,
-            reason=request.POST.get("revision_reason", ""),  # type: ignore[arg-type]
+            actor=request.user,  # type: ignore[arg-type]
+            reason=request.POST.get("revision_reason", ""),
         )
         if revision is not None:
             messages.info(request, f"政策已更新为第 {revision.version} 版；已保存的计划仍按原版本的金额。")
@@ -113,7 +113,7 @@ class HouseholdPlanAdmin(ScopedAdminMixin, ServiceImportMixin, admin.ModelAdmin)
     readonly_fields = [f.name for f in HouseholdPlan._meta.fields]
     inlines = (CommitmentInline,)
     actions = ("submit_plans", "amend_plans")
-    change_list_template = "admin/subsidies/householdplan/change_list.html"
+    import_export_change_list_template = "admin/subsidies/householdplan/change_list.html"
 
     resource_classes = [PlanResource]
     import_title = "产业计划汇总表"

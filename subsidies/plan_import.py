@@ -154,7 +154,7 @@ class PlanImport:
             else set()
         )
         plans: dict[tuple[int, int], HouseholdPlan] = {}
-        for plan in (
+        for existing in (
             HouseholdPlan.objects.filter(
                 household__in=households.values(), year__in={v["year"] for _, v in chunk}
             )
