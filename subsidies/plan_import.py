@@ -30,7 +30,7 @@ from households.scoping import scoped, sees_everything
 
 from . import rules
 from .models import HouseholdPlan, PlanStatus, Policy
-from .services import _split_species
+from .services import _split_species, check_one_species
 
 CHUNK = 2000
 
@@ -189,6 +189,7 @@ class PlanImport:
                 quote = rules.quote(
                     terms, facts, exit_year=household.exit_year, consolidation=household.consolidation
                 )
+                check_one_species(facts)
             except rules.PlanRefused as exc:
                 column = _column_for(str(exc))
                 raw = {

@@ -125,7 +125,17 @@ def plan_quote(
         consolidation=household.consolidation,
         ratios=ratios,
     )
+    check_one_species(facts)
     return policy, quote
+
+
+MSG_ONE_SPECIES = "每户计划只填一个养殖品种（同一品类的几种请合并为一种填写）"
+
+
+def check_one_species(facts: rules.PlanFacts) -> None:
+    """A plan row holds one species (excel-formats §2); the rules would add up same-category ones."""
+    if len([s for s, _ in facts.breeding if s]) > 1:
+        raise rules.PlanRefused(MSG_ONE_SPECIES)
 
 
 def live_plan(household: Household, year: int) -> HouseholdPlan | None:
