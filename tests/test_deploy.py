@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_check_deploy_is_clean_with_the_production_profile(tmp_path: Path) -> None:
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "SECRET_KEY": "x7#kq!2vP9@mZ4$wL8^tR6&yN3*bH5(jD1)fG0_sC-eU+aW=iO{oQ}lE[rT]uY|p",
         "ALLOWED_HOSTS": "fupin.example.cn",

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "import_export",
     "households",
     "subsidies",
+    "disbursements",
 ]
 
 MIDDLEWARE = [

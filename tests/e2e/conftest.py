@@ -1,15 +1,26 @@
 """Browser journeys: a real Chromium (Playwright, sync API) against pytest-django's live server.
 
     .venv/bin/python -m pytest -m e2e            # only the journeys
-    CHROMIUM_PATH=/path/to/chrome ...            # another browser binary
+    CHROMIUM_PATH=/path/to/chrome ...            # another browser binary (default /usr/bin/chromium)
     E2E_OPTIONAL=1 ...                           # skip (instead of fail) when there is no browser
 
-The live server runs in a thread of this process and shares the in-memory SQLite connection, so
-the test builds its data with the ORM and the services and the browser sees it at once. Each test is
-transactional (the live server must see committed rows); the DB is flushed afterwards, and
-`serialized_rollback` (on the test module's `django_db` mark) brings the geography of the data
-migration back before the next test. `_geography` below re-loads it should a test be marked
-without it.
+The live server runs in a thread of this process; the test builds its data with the ORM and the
+services, and the browser sees it at once. So every journey is transactional (the server must see
+committed rows) and the database is flushed after each one.
+
+Playwright's sync API runs an asyncio loop in the test's thread, and three things follow:
+
+* Django refuses ORM calls from a thread with a running loop unless DJANGO_ALLOW_ASYNC_UNSAFE is
+  set (it is safe here: the loop only drives the browser). The variable is set only while the
+  browser runs: set for the whole session it would leak into later tests' subprocesses, and
+  `manage.py check --deploy` (tests/test_deploy.py) rightly warns about it.
+* For the same reason the browser is package-scoped: started for the first journey, stopped after
+  the last, so no loop is left running under the tests that pytest-django orders after them.
+* Django keeps connections in an asgiref `Local`, which is per-context, not per-thread, while a
+  loop runs. Once the browser is up, the test's ORM calls go through a *new* connection object, not
+  the one the test database was set up on, and that object lacks `_test_serialized_contents`:
+  `serialized_rollback=True` silently restores nothing. Hence `_geography` below reloads the
+  townships and villages of the data migration whenever a flush has removed them.
 """
 
 from __future__ import annotations
@@ -17,16 +28,13 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, ViewportSize, expect, sync_playwright
 from pytest_django.live_server_helper import LiveServer
-
-# Playwright's sync API runs an asyncio loop in this thread; Django refuses ORM calls from a thread
-# with a running loop unless told that it is safe (it is: the loop only drives the browser).
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 E2E_DIR = Path(__file__).resolve().parent
 CHROMIUM_ARGS = [
@@ -38,14 +46,14 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-VIEWPORT = {"width": 1280, "height": 800}
-TIMEOUT_MS = 10_000  # a local server answers in milliseconds; fail fast rather than hang for 30 s
+VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
+TIMEOUT_MS = 10_000  # a local server answers in milliseconds; fail in seconds, not after 30 s
 
 PASSWORD = "pw-for-tests-only"  # what tests.factories.make_user sets
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test under tests/e2e/ is an e2e test (`-m e2e` / `-m "not e2e"`)."""
+    """Every test under tests/e2e/ is an e2e test (select with `-m e2e`, leave out with `-m "not e2e"`)."""
     for item in items:
         if E2E_DIR in item.path.parents:
             item.add_marker(pytest.mark.e2e)
@@ -57,21 +65,34 @@ def chromium_path() -> str:
     if os.path.isfile(path) and os.access(path, os.X_OK):
         return path
     message = (
-        f"Chromium not found at {path!r} (set CHROMIUM_PATH, or install Debian's chromium: "
-        "apt-get install chromium). The e2e journeys need a real browser."
+        f"Chromium not found at {path!r}: install Debian's chromium (scripts/test does) or set "
+        "CHROMIUM_PATH. The browser journeys in tests/e2e/ need it."
     )
     if os.environ.get("E2E_OPTIONAL") == "1":
         pytest.skip(message + " Skipped because E2E_OPTIONAL=1.")
-    pytest.fail(message + " Set E2E_OPTIONAL=1 to skip them instead.", pytrace=False)
+    pytest.fail(message + " (Set E2E_OPTIONAL=1 to skip them instead.)", pytrace=False)
 
 
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as p:
+@contextmanager
+def async_unsafe_allowed() -> Iterator[None]:
+    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
+
+
+@pytest.fixture(scope="package")
+def playwright(chromium_path: str) -> Iterator[Playwright]:
+    with async_unsafe_allowed(), sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright, chromium_path: str) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
     yield browser
@@ -81,7 +102,7 @@ def browser(playwright: Playwright, chromium_path: str) -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     """A fresh browser context (no cookies, no session) per test."""
-    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")  # type: ignore[arg-type]
+    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     yield page
@@ -89,8 +110,8 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 @pytest.fixture(autouse=True)
-def _geography(transactional_db: Any) -> None:
-    """Townships and villages come from a data migration, which a transactional flush removes."""
+def _geography(transactional_db: None) -> None:
+    """The townships and villages of the data migration, which the previous test's flush removed."""
     from django.apps import apps
 
     from households.models import Township
@@ -102,7 +123,7 @@ def _geography(transactional_db: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def _import_storage(settings: Any, tmp_path: Path) -> None:
-    """Uploaded rosters (ID numbers!) wait in the test's tmp dir, not in the project's media/."""
+    """Uploaded rosters (whole ID numbers) wait in the test's tmp dir, not in the project's media/."""
     settings.STORAGES = {
         **settings.STORAGES,
         "import_export": {
@@ -118,5 +139,6 @@ def login(page: Page, live_server: LiveServer, username: str, password: str = PA
     page.locator("#id_username").fill(username)
     page.locator("#id_password").fill(password)
     page.locator("#login-form [type=submit]").click()
-    expect(page.locator("#login-form")).to_have_count(0)  # still there = wrong password or locked out
+    refused = f"{username} is still on the login page: wrong password, or locked out by django-axes?"
+    expect(page.locator("#login-form"), refused).to_have_count(0)
     expect(page.locator("#user-tools")).to_be_visible()

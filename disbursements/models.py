@@ -1,0 +1,366 @@
+"""Money: the ledger (accounts and immutable entries), payout batches through the approval chain,
+and the payouts themselves. Shared machinery: organisation incentives and village funds reuse it.
+
+Money moves only through `disbursements.ledger`; an entry is never edited or deleted, a mistake
+is corrected by a reversing entry.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from households.models import Household, Township, Village
+from households.scoping import ScopePaths
+
+
+def money(verbose: Any, **kwargs: Any) -> models.DecimalField:  # type: ignore[type-arg]
+    return models.DecimalField(verbose, max_digits=14, decimal_places=2, **kwargs)
+
+
+class Account(models.Model):
+    """Who holds money: the city, a township, a village, a cadre (per village), a household,
+    a township's finance office (乡财政, where recoveries go), a partner enterprise, or the
+    funding source (财政专项资金) that the city's money comes from."""
+
+    class Kind(models.TextChoices):
+        FUNDING = "funding", _("财政专项资金")
+        CITY = "city", _("市指挥部")
+        TOWNSHIP = "township", _("乡镇")
+        VILLAGE = "village", _("村委会")
+        CADRE = "cadre", _("挂包干部")
+        HOUSEHOLD = "household", _("贫困户")
+        TOWNSHIP_FINANCE = "township_finance", _("乡财政")
+        PARTNER = "partner", _("入股企业/合作社")
+
+    kind = models.CharField(_("类别"), max_length=20, choices=Kind.choices)
+    name = models.CharField(_("名称"), max_length=64)
+    township = models.ForeignKey(Township, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    village = models.ForeignKey(Village, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    cadre = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    partner = models.ForeignKey(
+        "disbursements.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(township="township", village="village", cadre="cadre")
+
+    class Meta:
+        verbose_name = _("资金账户")
+        verbose_name_plural = _("资金账户")
+        ordering = ["kind", "township", "village", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    kind__in=[
+                        "funding",
+                        "city",
+                        "township",
+                        "village",
+                        "cadre",
+                        "household",
+                        "township_finance",
+                        "partner",
+                    ]
+                ),
+                name="account_kind_valid",
+            ),
+            models.UniqueConstraint(
+                fields=["kind"], condition=Q(kind__in=["funding", "city"]), name="one_city_account"
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "township"],
+                condition=Q(kind__in=["township", "township_finance"]),
+                name="one_account_per_township",
+            ),
+            models.UniqueConstraint(
+                fields=["village"], condition=Q(kind="village"), name="one_account_per_village"
+            ),
+            models.UniqueConstraint(
+                fields=["cadre", "village"], condition=Q(kind="cadre"), name="one_account_per_cadre_village"
+            ),
+            models.UniqueConstraint(
+                fields=["household"], condition=Q(kind="household"), name="one_account_per_household"
+            ),
+            models.UniqueConstraint(
+                fields=["partner"], condition=Q(kind="partner"), name="one_account_per_partner"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}：{self.name}"
+
+
+class Partner(models.Model):
+    """An enterprise or cooperative taking a household's grant as equity (入股分红); minimal for now."""
+
+    name = models.CharField(_("名称"), max_length=100, unique=True)
+    kind = models.CharField(_("类别"), max_length=16, default="企业")
+    contact = models.CharField(_("联系人及电话"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("入股合作方")
+        verbose_name_plural = _("入股合作方")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Entry(models.Model):
+    """One movement of money from `source` to `target`. Immutable; balances are derived from entries."""
+
+    class Kind(models.TextChoices):
+        FUNDING = "funding", _("资金到位")
+        ALLOCATION = "allocation", _("下拨")
+        ALLOCATION_RETURN = "allocation_return", _("调减上缴")
+        PAYOUT = "payout", _("兑现到户")
+        RECOVERY = "recovery", _("收回")
+        EQUITY = "equity", _("入股")
+        EQUITY_RETURN = "equity_return", _("入股本金退还")
+        REVERSAL = "reversal", _("冲正")
+
+    year = models.PositiveSmallIntegerField(_("年度"), db_index=True)
+    kind = models.CharField(_("类别"), max_length=20, choices=Kind.choices)
+    source = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="outgoing", verbose_name=_("付出方")
+    )
+    target = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="incoming", verbose_name=_("收入方")
+    )
+    amount = money(_("金额"))
+    memo = models.CharField(_("摘要"), max_length=200, blank=True)
+    reverses = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversed_by",
+        verbose_name=_("冲正的分录"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        verbose_name=_("经办人"),
+    )
+    created_at = models.DateTimeField(_("记账时间"), default=timezone.now)
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="target__township", village="target__village", cadre="target__cadre"
+    )
+
+    class Meta:
+        verbose_name = _("资金分录")
+        verbose_name_plural = _("资金分录")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="entry_amount_positive"),
+            models.CheckConstraint(condition=~Q(source=F("target")), name="entry_moves_between_accounts"),
+            models.CheckConstraint(
+                condition=Q(
+                    kind__in=[
+                        "funding",
+                        "allocation",
+                        "allocation_return",
+                        "payout",
+                        "recovery",
+                        "equity",
+                        "equity_return",
+                        "reversal",
+                    ]
+                ),
+                name="entry_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="reversal", reverses__isnull=False)
+                | (~Q(kind="reversal") & Q(reverses__isnull=True)),
+                name="reversal_names_its_entry",
+            ),
+        ]
+        indexes = [models.Index(fields=["year", "kind"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} 元：{self.source.name} → {self.target.name}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise RuntimeError("ledger entries are immutable; post a reversal instead")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("ledger entries are never deleted; post a reversal instead")
+
+
+class Batch(models.Model):
+    """A payout batch: the households of one village for one tranche of one year (or a 以奖代补 reward),
+    passing the approval chain of rules.md §5. Its lines are the households and amounts."""
+
+    class Kind(models.TextChoices):
+        TRANCHE = "tranche", _("到户资金分期拨付")
+        REWARD = "reward", _("以奖代补")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("挂包干部准备中")
+        PREPARED = "prepared", _("待入户核实")
+        VERIFIED = "verified", _("待乡镇复核")
+        TOWNSHIP_REVIEWED = "township_reviewed", _("待市指挥部复核")
+        CITY_REVIEWED = "city_reviewed", _("待产业办审批")
+        APPROVED = "approved", _("已批准，待兑现")
+        PAID = "paid", _("已兑现")
+
+    kind = models.CharField(_("类别"), max_length=16, choices=Kind.choices, default=Kind.TRANCHE)
+    year = models.PositiveSmallIntegerField(_("年度"))
+    tranche = models.PositiveSmallIntegerField(_("期次"), help_text=_("1 产前，2 产中，3 产后"))
+    village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="+", verbose_name=_("村委会"))
+    status = models.CharField(_("状态"), max_length=20, choices=Status.choices, default=Status.DRAFT)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("准备人")
+    )
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    status_changed_at = models.DateTimeField(_("状态时间"), default=timezone.now)
+    total = money(_("合计金额"), default=0)
+    line_count = models.PositiveIntegerField(_("户数"), default=0)
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="village__township", village="village", cadre="lines__household__cadre"
+    )
+
+    class Meta:
+        verbose_name = _("拨付批次")
+        verbose_name_plural = _("拨付批次")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=[
+                        "draft",
+                        "prepared",
+                        "verified",
+                        "township_reviewed",
+                        "city_reviewed",
+                        "approved",
+                        "paid",
+                    ]
+                ),
+                name="batch_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(tranche__gte=1) & Q(tranche__lte=3), name="batch_tranche_valid"
+            ),
+            models.CheckConstraint(condition=Q(total__gte=0), name="batch_total_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.year}年 {self.village.name} 第{self.tranche}期（{self.get_status_display()}）"
+
+
+class BatchLine(models.Model):
+    """One household in a batch: the tranche amount of its plan of record."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="lines")
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, related_name="+", verbose_name=_("贫困户")
+    )
+    plan = models.ForeignKey("subsidies.HouseholdPlan", on_delete=models.PROTECT, related_name="+")
+    year = models.PositiveSmallIntegerField(_("年度"))
+    tranche = models.PositiveSmallIntegerField(_("期次"))
+    amount = money(_("金额"))
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="household__village__township", village="household__village", cadre="household__cadre"
+    )
+
+    class Meta:
+        verbose_name = _("批次明细")
+        verbose_name_plural = _("批次明细")
+        ordering = ["batch", "household__code"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="line_amount_positive"),
+            # A household's tranche can be in one batch only: a second batch cannot even propose it.
+            models.UniqueConstraint(fields=["household", "year", "tranche"], name="one_line_per_tranche"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.household} 第{self.tranche}期 {self.amount}"
+
+
+class Transition(models.Model):
+    """Append-only log of every step a batch takes: who, when, from, to, and what they wrote."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="transitions")
+    action = models.CharField(_("操作"), max_length=24)
+    from_status = models.CharField(_("原状态"), max_length=20)
+    to_status = models.CharField(_("新状态"), max_length=20)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("操作人")
+    )
+    at = models.DateTimeField(_("时间"), default=timezone.now)
+    note = models.TextField(_("意见/说明"), blank=True)
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="batch__village__township", village="batch__village", cadre="actor"
+    )
+
+    class Meta:
+        verbose_name = _("审批记录")
+        verbose_name_plural = _("审批记录")
+        ordering = ["batch", "at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id} {self.action} {self.from_status}→{self.to_status}"
+
+
+def receipt_upload_to(instance: Payout, filename: str) -> str:
+    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"receipts/{instance.year}/{instance.household_id}-{instance.tranche}.{suffix}"
+
+
+class Payout(models.Model):
+    """兑现: the money of one tranche handed to one household. At most one per household-year-tranche."""
+
+    class Method(models.TextChoices):
+        CASH = "cash", _("现金")
+        BANK = "bank", _("银行转账")
+
+    line = models.OneToOneField(BatchLine, on_delete=models.PROTECT, related_name="payout")
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, related_name="payouts", verbose_name=_("贫困户")
+    )
+    year = models.PositiveSmallIntegerField(_("年度"))
+    tranche = models.PositiveSmallIntegerField(_("期次"))
+    amount = money(_("金额"))
+    entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="payout")
+    method = models.CharField(_("方式"), max_length=8, choices=Method.choices)
+    paid_on = models.DateField(_("兑现日期"))
+    paid_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("兑现人")
+    )
+    receipt = models.FileField(_("签字/手印回执"), upload_to=receipt_upload_to, blank=True)
+    recorded_at = models.DateTimeField(_("登记时间"), default=timezone.now)
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="household__village__township", village="household__village", cadre="household__cadre"
+    )
+
+    class Meta:
+        verbose_name = _("兑现记录")
+        verbose_name_plural = _("兑现记录")
+        ordering = ["-recorded_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["household", "year", "tranche"], name="one_payout_per_tranche"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payout_amount_positive"),
+            models.CheckConstraint(condition=Q(method__in=["cash", "bank"]), name="payout_method_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.household} {self.year}年第{self.tranche}期 {self.amount} 元"
