@@ -154,6 +154,7 @@ class Level:
     recovered: Decimal = ZERO
     held: Decimal = ZERO
     paid_here: Decimal = ZERO  # paid from this level's own purse (villages: their cadres)
+    expected: Decimal = ZERO  # 应拨: 3,000 × the eligible households on today's roster
     children: list[Level] = field(default_factory=list)
 
     @property
@@ -213,8 +214,19 @@ def reconcile(*, year: int) -> tuple[Level, list[str]]:
         recovered_by_township[account.township_id] += amount  # type: ignore[index]
         recovered_by_village[account.village_id] += amount  # type: ignore[index]
 
+    expected_township: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    expected_village: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    try:
+        eligible, per_household = eligible_households(year)
+    except ValidationError:
+        eligible, per_household = Household.objects.none(), ZERO
+    for township_id, village_id in eligible.values_list("village__township_id", "village_id"):
+        expected_township[township_id] += per_household
+        expected_village[village_id] += per_household
+
     city_account = next(iter(by_kind[Account.Kind.CITY]), None)
     city = Level("香格里拉市")
+    city.expected = sum(expected_township.values(), ZERO)
     if city_account is not None:
         city.allocated, city.passed_on = alloc_in(city_account.pk), alloc_out(city_account.pk)
         city.held = balance[city_account.pk]
@@ -226,6 +238,7 @@ def reconcile(*, year: int) -> tuple[Level, list[str]]:
         township.allocated, township.passed_on = alloc_in(account.pk), alloc_out(account.pk)
         township.held = balance[account.pk]
         township.recovered = recovered_by_township[account.township_id]  # type: ignore[index]
+        township.expected = expected_township[account.township_id]  # type: ignore[index]
         township_villages = villages_by_township[account.township_id]  # type: ignore[index]
         for village_account in sorted(township_villages, key=lambda a: a.village.code):  # type: ignore[union-attr]
             purse = [village_account, *cadres_by_village[village_account.village_id]]  # type: ignore[index]
@@ -234,6 +247,7 @@ def reconcile(*, year: int) -> tuple[Level, list[str]]:
             village.paid = village.paid_here = sum((paid_out(a.pk) for a in purse), ZERO)
             village.held = sum((balance[a.pk] for a in purse), ZERO)
             village.recovered = recovered_by_village[village_account.village_id]  # type: ignore[index]
+            village.expected = expected_village[village_account.village_id]  # type: ignore[index]
             township.paid += village.paid
             township.children.append(village)
         city.paid += township.paid
@@ -242,6 +256,13 @@ def reconcile(*, year: int) -> tuple[Level, list[str]]:
 
     problems: list[str] = []
     for level in [city, *city.children, *(v for t in city.children for v in t.children)]:
+        if level.allocated != level.expected:
+            problems.append(
+                f"{level.name}：应拨 {level.expected} 元（按现有花名册），实拨 {level.allocated} 元，"
+                f"差 {level.expected - level.allocated} 元（请核实，或重新运行 allocate）"
+            )
+        if level.held < 0:
+            problems.append(f"{level.name}：结存为负 {level.held} 元")
         if level.difference != 0:
             problems.append(
                 f"{level.name}：下拨 {level.allocated} ≠ 转拨 {level.passed_on} + 兑现 {level.paid_here}"

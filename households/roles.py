@@ -41,12 +41,25 @@ EDIT_POLICY = {
     "subsidies.change_species",
 }
 
+VIEW_MONEY = {
+    "disbursements.view_batch",
+    "disbursements.view_batchline",
+    "disbursements.view_transition",
+    "disbursements.view_payout",
+    "disbursements.view_entry",
+    "disbursements.view_account",
+}
+
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "cadre": frozenset(
-        {"households.view_household", "households.view_householdchange"} | VIEW_PLANS | EDIT_PLANS
+        VIEW_MONEY
+        | {"households.view_household", "households.view_householdchange"}
+        | VIEW_PLANS
+        | EDIT_PLANS
     ),
     "village": frozenset(
-        VIEW_REGISTRY
+        VIEW_MONEY
+        | VIEW_REGISTRY
         | {
             "households.change_household",
             "households.export_household",
@@ -57,7 +70,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | EDIT_PLANS
     ),
     "township": frozenset(
-        VIEW_REGISTRY
+        VIEW_MONEY
+        | VIEW_REGISTRY
         | VIEW_PLANS
         | EDIT_PLANS
         | {
@@ -72,7 +86,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         }
     ),
     "city": frozenset(
-        VIEW_REGISTRY
+        VIEW_MONEY
+        | VIEW_REGISTRY
         | VIEW_PLANS
         | EDIT_PLANS
         | EDIT_POLICY
@@ -91,11 +106,15 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         }
     ),
     "approver": frozenset(
-        VIEW_REGISTRY | VIEW_PLANS | {"households.export_household", "subsidies.export_householdplan"}
+        VIEW_MONEY
+        | VIEW_REGISTRY
+        | VIEW_PLANS
+        | {"households.export_household", "subsidies.export_householdplan"}
     ),
     # Reads everything, changes nothing.
     "auditor": frozenset(
-        VIEW_REGISTRY
+        VIEW_MONEY
+        | VIEW_REGISTRY
         | VIEW_PLANS
         | {
             "households.export_household",

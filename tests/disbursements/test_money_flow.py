@@ -211,3 +211,47 @@ def test_approving_many_batches_costs_a_constant_number_of_queries(city_year: di
     with CaptureQueriesContext(connection) as two:
         advance(many, action="township_review", actor=city_year["township_user"])
     assert len(two.captured_queries) == len(one.captured_queries)
+
+
+def test_allocate_and_reconcile_commands(city_year: dict[str, Any]) -> None:
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("allocate", "--year", "2017", "--dry-run", stdout=out)
+    assert "将记账" in out.getvalue() and not Entry.objects.exists()
+    call_command("allocate", "--year", "2017", stdout=(out := io.StringIO()))
+    assert "符合条件 6 户，应下拨 18,000.00 元" in out.getvalue()
+    call_command("allocate", "--year", "2017", stdout=(out := io.StringIO()))
+    assert "无需下拨" in out.getvalue()
+    call_command("reconcile", "--year", "2017", "--json", stdout=(out := io.StringIO()))
+    report = json.loads(out.getvalue())
+    jiantang = next(t for t in report if t["township"] == "建塘镇")
+    assert (
+        jiantang["allocated"] == "15000.00"
+        and jiantang["passed_on"] == "15000.00"
+        and jiantang["held"] == "0.00"
+    )
+    hongpo = next(v for v in jiantang["villages"] if v["village"] == "红坡村")
+    assert set(hongpo) >= {"village", "allocated", "passed_on", "paid", "recovered", "held"}
+    assert hongpo["allocated"] == "9000.00"
+
+
+def test_reconcile_exits_1_and_names_the_difference(city_year: dict[str, Any]) -> None:
+    import io
+
+    from django.core.management import call_command
+
+    services.allocate(year=2017, actor=None)
+    # Tamper with the books behind the ledger's back: a raw update the services would never do.
+    entry = Entry.objects.filter(
+        kind="allocation", target__kind="village", target__village__name="红坡村"
+    ).get()
+    Entry.objects.filter(pk=entry.pk).update(amount=entry.amount - Decimal("0.01"))
+    err = io.StringIO()
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("reconcile", "--year", "2017", stdout=io.StringIO(), stderr=err)
+    assert exit_info.value.code == 1
+    assert "差 0.01 元" in err.getvalue() or "差 -0.01 元" in err.getvalue()

@@ -1,0 +1,300 @@
+"""Approval queues, payouts, the ledger and the reconciliation report in the admin.
+
+Thin: every button calls `approval.advance` / `approval.send_back` / the services, which check
+role, scope, order and maker-checker themselves; the admin only decides what to show.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.options import ActionLocation
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
+
+from households.admin_base import ReadOnlyAdminMixin, ScopedAdminMixin, ScopedRelatedFilter
+from subsidies.rules import to_fen
+
+from . import services
+from .approval import STEPS, advance, send_back
+from .models import Account, Batch, BatchLine, Entry, Payout, Transition
+
+
+class WaitingForMeFilter(admin.SimpleListFilter):
+    title = "待办"
+    parameter_name = "queue"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("mine", "待我办理")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Batch]) -> QuerySet[Batch]:
+        if self.value() != "mine":
+            return queryset
+        role = getattr(request.user, "role", "")
+        statuses = [s.from_status for s in STEPS.values() if s.role == role]
+        if role in ("cadre", "village"):
+            statuses.append(Batch.Status.APPROVED)  # waiting to be paid out
+        return queryset.filter(status__in=statuses)
+
+
+class BatchLineInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = BatchLine
+    fields = ("household", "tranche", "amount", "paid")
+    readonly_fields = fields
+    extra = 0
+
+    @admin.display(description="兑现")
+    def paid(self, line: BatchLine) -> str:
+        payout = getattr(line, "payout", None)
+        return f"{payout.paid_on:%Y-%m-%d} {payout.get_method_display()}" if payout else "—"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[BatchLine]:
+        return super().get_queryset(request).select_related("household", "payout")
+
+
+class TransitionInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Transition
+    fields = ("at", "action", "from_status", "to_status", "actor", "note")
+    readonly_fields = fields
+    extra = 0
+    verbose_name_plural = "审批记录（谁、何时、做了什么、意见）"
+
+
+def _step_action(action: str) -> Any:
+    step = STEPS[action]
+
+    def run(model_admin: BatchAdmin, request: HttpRequest, queryset: QuerySet[Batch]) -> None:
+        try:
+            moved = advance(list(queryset), action=action, actor=request.user)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            model_admin.message_user(request, exc.messages[0], messages.ERROR)
+            return
+        total = sum((b.total for b in moved), Decimal("0.00"))
+        model_admin.message_user(request, f"{step.label}：{len(moved)} 个批次，合计 {total:,.2f} 元。")
+
+    run.__name__ = f"do_{action}"
+    run.short_description = step.label  # type: ignore[attr-defined]
+    return run
+
+
+@admin.register(Batch)
+class BatchAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    list_display = ("__str__", "village", "tranche", "status", "line_count", "total", "status_changed_at")
+    list_filter = (WaitingForMeFilter, "status", "year", "tranche", ("village", ScopedRelatedFilter))
+    list_select_related = ("village",)
+    readonly_fields = [f.name for f in Batch._meta.fields]
+    inlines = (BatchLineInline, TransitionInline)
+    change_list_template = "admin/disbursements/batch/change_list.html"
+    actions = [
+        *(_step_action(a) for a in STEPS),
+        "send_back_action",
+        "pay_today_cash",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # batches are prepared on the cadre pages (batch_prepare)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_actions(
+        self, request: HttpRequest, action_location: Any = ActionLocation.CHANGE_LIST
+    ) -> dict[str, Any]:
+        """Only the buttons this user's role may press; the server checks again anyway."""
+        actions = super().get_actions(request, action_location)
+        role = getattr(request.user, "role", "")
+        keep = {f"do_{s.action}" for s in STEPS.values() if s.role == role}
+        if role in ("village", "township", "city", "approver"):
+            keep.add("send_back_action")
+        if role in ("cadre", "village"):
+            keep.add("pay_today_cash")
+        return {name: value for name, value in actions.items() if name in keep}
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        response = super().changelist_view(request, extra_context)
+        if hasattr(response, "context_data") and "cl" in response.context_data:
+            queryset = response.context_data["cl"].queryset
+            totals = list(queryset.values_list("total", "line_count"))
+            response.context_data["queue_total"] = sum((to_fen(t) for t, _ in totals), Decimal("0.00"))
+            response.context_data["queue_households"] = sum(n for _, n in totals)
+            response.context_data["queue_batches"] = len(totals)
+        return response
+
+    @admin.action(description="退回上一步（须写理由）")
+    def send_back_action(self, request: HttpRequest, queryset: QuerySet[Batch]) -> HttpResponse | None:
+        if request.POST.get("confirm") == "yes":
+            try:
+                moved = send_back(list(queryset), actor=request.user, reason=request.POST.get("reason", ""))  # type: ignore[arg-type]
+            except ValidationError as exc:
+                self.message_user(request, exc.messages[0], messages.ERROR)
+                return None
+            self.message_user(request, f"已退回 {len(moved)} 个批次。")
+            return None
+        return TemplateResponse(
+            request,
+            "admin/disbursements/batch/send_back.html",
+            {
+                **self.admin_site.each_context(request),
+                "batches": queryset,
+                "opts": self.model._meta,
+                "title": "退回批次",
+            },
+        )
+
+    @admin.action(description="登记兑现（今日，现金）")
+    def pay_today_cash(self, request: HttpRequest, queryset: QuerySet[Batch]) -> None:
+        paid = 0
+        amount = Decimal("0.00")
+        for batch in queryset:
+            try:
+                result = services.payouts_record(
+                    batch=batch,
+                    actor=request.user,  # type: ignore[arg-type]
+                    paid_on=timezone.localdate(),
+                )
+            except ValidationError as exc:
+                self.message_user(request, f"{batch}：{exc.messages[0]}", messages.ERROR)
+                continue
+            paid += result.paid
+            amount += result.amount
+        if paid:
+            self.message_user(request, f"已登记兑现 {paid} 户，合计 {amount:,.2f} 元。")
+
+
+@admin.register(Payout)
+class PayoutAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("household", "year", "tranche", "amount", "method", "paid_on", "paid_by", "receipt")
+    list_filter = ("year", "tranche", "method")
+    list_select_related = ("household", "paid_by")
+    search_fields = ("household__code", "household__head_name")
+
+
+@admin.register(Entry)
+class EntryAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "year",
+        "kind",
+        "source",
+        "target",
+        "amount",
+        "memo",
+        "created_by",
+        "reverses",
+    )
+    list_filter = ("year", "kind")
+    list_select_related = ("source", "target", "created_by", "reverses")
+    search_fields = ("memo", "source__name", "target__name")
+    actions = ["reverse_entries"]
+
+    def get_actions(
+        self, request: HttpRequest, action_location: Any = ActionLocation.CHANGE_LIST
+    ) -> dict[str, Any]:
+        actions = super().get_actions(request, action_location)
+        if getattr(request.user, "role", "") != "city":
+            actions.pop("reverse_entries", None)
+        return actions
+
+    @admin.action(description="冲正（须写原因）")
+    def reverse_entries(self, request: HttpRequest, queryset: QuerySet[Entry]) -> HttpResponse | None:
+        from . import ledger
+
+        if request.POST.get("confirm") != "yes":
+            return TemplateResponse(
+                request,
+                "admin/disbursements/entry/reverse.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "entries": queryset,
+                    "opts": self.model._meta,
+                    "title": "冲正分录",
+                },
+            )
+        for entry in queryset:
+            try:
+                ledger.reverse(entry, actor=request.user, reason=request.POST.get("reason", ""))  # type: ignore[arg-type]
+            except ValidationError as exc:
+                self.message_user(request, f"{entry}：{exc.messages[0]}", messages.ERROR)
+        return None
+
+
+@admin.register(Account)
+class AccountAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("name", "kind", "township", "village")
+    list_filter = ("kind", ("township", ScopedRelatedFilter))
+    list_select_related = ("township", "village")
+    search_fields = ("name",)
+    change_list_template = "admin/disbursements/account/change_list.html"
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "reconcile/", self.admin_site.admin_view(self.reconcile_view), name="disbursements_reconcile"
+            ),
+            path("allocate/", self.admin_site.admin_view(self.allocate_view), name="disbursements_allocate"),
+            *super().get_urls(),
+        ]
+
+    def reconcile_view(self, request: HttpRequest) -> HttpResponse:
+        """资金对账 for city HQ and auditors: the same report as `manage.py reconcile`."""
+        if (
+            getattr(request.user, "role", "") not in ("city", "auditor", "approver")
+            and not request.user.is_superuser
+        ):
+            raise PermissionDenied
+        year = _year(request)
+        city, problems = services.reconcile(year=year)
+        return TemplateResponse(
+            request,
+            "admin/disbursements/reconcile.html",
+            {
+                **self.admin_site.each_context(request),
+                "city": city,
+                "problems": problems,
+                "year": year,
+                "title": f"{year} 年度资金对账",
+                "opts": self.model._meta,
+            },
+        )
+
+    def allocate_view(self, request: HttpRequest) -> HttpResponse:
+        """资金下拨 for city HQ: preview (dry run) on GET, post on confirm."""
+        if getattr(request.user, "role", "") != "city":
+            raise PermissionDenied
+        year = _year(request)
+        confirm = request.method == "POST" and request.POST.get("confirm") == "yes"
+        try:
+            result = services.allocate(year=year, actor=request.user, dry_run=not confirm)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            messages.error(request, exc.messages[0])
+            result = None
+        if confirm and result is not None:
+            messages.success(request, f"已记账 {len(result.moves)} 笔，共 {result.amount_moved:,.2f} 元。")
+        return TemplateResponse(
+            request,
+            "admin/disbursements/allocate.html",
+            {
+                **self.admin_site.each_context(request),
+                "result": result,
+                "year": year,
+                "posted": confirm,
+                "title": f"{year} 年度资金下拨",
+                "opts": self.model._meta,
+            },
+        )
+
+
+def _year(request: HttpRequest) -> int:
+    try:
+        return int(request.GET.get("year") or request.POST.get("year") or 2017)
+    except ValueError:
+        return 2017

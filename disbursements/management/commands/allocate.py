@@ -1,0 +1,40 @@
+"""python manage.py allocate --year 2017 [--dry-run]: city → townships → villages → cadres."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from disbursements.services import allocate
+
+
+class Command(BaseCommand):
+    help = "按符合条件的贫困户数逐级下拨到户产业扶持资金（可重复运行，只补差额）。"
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--year", type=int, required=True)
+        parser.add_argument("--dry-run", action="store_true", help="只计算，不记账")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            result = allocate(year=options["year"], actor=None, dry_run=options["dry_run"])
+        except ValidationError as exc:
+            raise CommandError(exc.messages[0]) from None
+        for move in result.moves:
+            self.stdout.write(
+                f"{move.source.name} → {move.target.name}：{move.amount:,.2f} 元（{move.memo}）"
+            )
+        verb = "将记账" if options["dry_run"] else "已记账"
+        if not result.moves:
+            self.stdout.write(
+                self.style.SUCCESS(f"{result.year} 年度：与花名册一致，无需下拨（{result.households} 户）。")
+            )
+        else:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"{result.year} 年度：符合条件 {result.households} 户，"
+                    f"应下拨 {result.target_total:,.2f} 元；{verb} {len(result.moves)} 笔。"
+                )
+            )
