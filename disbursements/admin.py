@@ -23,7 +23,18 @@ from subsidies.rules import to_fen
 
 from . import services
 from .approval import STEPS, advance, send_back
-from .models import Account, Batch, BatchLine, Entry, Payout, Transition
+from .models import (
+    Account,
+    Batch,
+    BatchLine,
+    BenefitAnalysis,
+    Entry,
+    EquityInvestment,
+    Partner,
+    Payout,
+    RecoveryOrder,
+    Transition,
+)
 
 
 class WaitingForMeFilter(admin.SimpleListFilter):
@@ -298,3 +309,105 @@ def _year(request: HttpRequest) -> int:
         return int(request.GET.get("year") or request.POST.get("year") or 2017)
     except ValueError:
         return 2017
+
+
+@admin.register(BenefitAnalysis)
+class BenefitAnalysisAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "plan",
+        "assessment",
+        "verified_entitlement",
+        "paid_before",
+        "reward",
+        "shortfall",
+        "decision",
+        "income_per_member",
+    )
+    list_filter = ("assessment", "decision")
+    list_select_related = ("plan__household",)
+    search_fields = ("plan__household__code", "plan__household__head_name")
+    actions = ["decide_recover", "decide_waive"]
+
+    def get_actions(
+        self, request: HttpRequest, action_location: Any = ActionLocation.CHANGE_LIST
+    ) -> dict[str, Any]:
+        actions = super().get_actions(request, action_location)
+        if getattr(request.user, "role", "") != "township":
+            actions.pop("decide_recover", None)
+            actions.pop("decide_waive", None)
+        return actions
+
+    def _decide(self, request: HttpRequest, queryset: QuerySet[BenefitAnalysis], recover: bool) -> None:
+        from .settlement import shortfall_decide
+
+        for analysis in queryset:
+            try:
+                shortfall_decide(analysis=analysis, recover=recover, actor=request.user)  # type: ignore[arg-type]
+            except ValidationError as exc:
+                self.message_user(request, f"{analysis}：{exc.messages[0]}", messages.ERROR)
+
+    @admin.action(description="差额：决定收回（生成收回通知）")
+    def decide_recover(self, request: HttpRequest, queryset: QuerySet[BenefitAnalysis]) -> None:
+        self._decide(request, queryset, True)
+
+    @admin.action(description="差额：决定不收回")
+    def decide_waive(self, request: HttpRequest, queryset: QuerySet[BenefitAnalysis]) -> None:
+        self._decide(request, queryset, False)
+
+
+@admin.register(RecoveryOrder)
+class RecoveryOrderAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("household", "year", "amount", "repaid", "status", "reason", "raised_by", "approved_by")
+    list_filter = ("status", "year")
+    list_select_related = ("household", "raised_by", "approved_by")
+    search_fields = ("household__code", "household__head_name")
+    actions = ["approve_orders"]
+
+    @admin.display(description="已收回（元）")
+    def repaid(self, order: RecoveryOrder) -> Decimal:
+        return sum((r.amount for r in order.repayments.all()), Decimal("0.00"))
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[RecoveryOrder]:
+        return super().get_queryset(request).prefetch_related("repayments")
+
+    def get_actions(
+        self, request: HttpRequest, action_location: Any = ActionLocation.CHANGE_LIST
+    ) -> dict[str, Any]:
+        actions = super().get_actions(request, action_location)
+        if getattr(request.user, "role", "") != "township":
+            actions.pop("approve_orders", None)
+        return actions
+
+    @admin.action(description="批准收回")
+    def approve_orders(self, request: HttpRequest, queryset: QuerySet[RecoveryOrder]) -> None:
+        from .settlement import recovery_approve
+
+        for order in queryset:
+            try:
+                recovery_approve(order=order, actor=request.user)  # type: ignore[arg-type]
+            except ValidationError as exc:
+                self.message_user(request, f"{order}：{exc.messages[0]}", messages.ERROR)
+
+
+@admin.register(EquityInvestment)
+class EquityInvestmentAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "household",
+        "year",
+        "partner",
+        "principal",
+        "preserved_display",
+        "agreement",
+        "invested_on",
+    )
+    list_select_related = ("household", "partner")
+
+    @admin.display(description="本金保值中", boolean=True)
+    def preserved_display(self, investment: EquityInvestment) -> bool:
+        return investment.preserved
+
+
+@admin.register(Partner)
+class PartnerAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "contact")
+    search_fields = ("name",)

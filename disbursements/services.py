@@ -24,7 +24,7 @@ from subsidies.rules import to_fen
 
 from . import ledger
 from .approval import Step
-from .models import Account, Batch, BatchLine, Entry, Payout
+from .models import Account, Batch, BatchLine, Entry, EquityInvestment, Payout
 
 ZERO = Decimal("0.00")
 
@@ -308,6 +308,7 @@ def batch_prepare(*, village: Village, year: int, tranche: int, actor: User) -> 
         HouseholdPlan.objects.filter(household__in=households, year=year, amends__isnull=True)
         .exclude(status=PlanStatus.SUPERSEDED)
         .exclude(household_id__in=BatchLine.objects.filter(year=year, tranche=tranche).values("household_id"))
+        .exclude(household_id__in=EquityInvestment.objects.filter(year=year).values("household_id"))
     )
     extra = ""
     if tranche == 2:

@@ -48,6 +48,10 @@ VIEW_MONEY = {
     "disbursements.view_payout",
     "disbursements.view_entry",
     "disbursements.view_account",
+    "disbursements.view_benefitanalysis",
+    "disbursements.view_recoveryorder",
+    "disbursements.view_equityinvestment",
+    "disbursements.view_partner",
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {

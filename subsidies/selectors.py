@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 
 from households.models import Household, User
@@ -33,4 +35,13 @@ def plans_for(user: User, year: int) -> QuerySet[HouseholdPlan]:
         scoped(HouseholdPlan.objects.filter(year=year), user)
         .exclude(status=PlanStatus.SUPERSEDED)
         .exclude(status=PlanStatus.DRAFT, amends__isnull=False)
+    )
+
+
+def batches_for(user: User, year: int) -> list[Any]:
+    """The payout batches of the user's area for the year, newest first."""
+    from disbursements.models import Batch
+
+    return list(
+        scoped(Batch.objects.filter(year=year), user).select_related("village").order_by("-created_at")[:50]
     )

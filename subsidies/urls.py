@@ -10,4 +10,5 @@ urlpatterns = [
     path("households/<int:pk>/quote/", views.quote_preview, name="quote"),
     path("plans/<int:pk>/commitment.pdf", views.commitment_pdf, name="commitment_pdf"),
     path("plans/<int:pk>/commitment/", views.commitment_upload, name="commitment_upload"),
+    path("batches/prepare/", views.prepare_batch, name="prepare_batch"),
 ]

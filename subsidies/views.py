@@ -13,14 +13,14 @@ from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
 from households.masking import mask_id_number
-from households.models import Household
+from households.models import Household, Village
 from households.pdf import render_pdf
 from households.scoping import scoped
 
 from . import rules, services
 from .forms import CommitmentForm, PlanForm
 from .models import HouseholdPlan
-from .selectors import households_with_plans
+from .selectors import batches_for, households_with_plans
 
 DEFAULT_YEAR = 2017
 
@@ -63,11 +63,45 @@ def _plan(request: HttpRequest, pk: int) -> HouseholdPlan:
 def my_households(request: HttpRequest) -> HttpResponse:
     year = _year(request)
     rows = households_with_plans(request.user, year)  # type: ignore[arg-type]
+    villages = {h.village_id: h.village for h, _ in rows}
     return render(
         request,
         "subsidies/my_households.html",
-        {"rows": rows, "year": year, "with_plan": sum(1 for _, p in rows if p is not None)},
+        {
+            "rows": rows,
+            "year": year,
+            "with_plan": sum(1 for _, p in rows if p is not None),
+            "villages": sorted(villages.values(), key=lambda v: v.code),
+            "batches": batches_for(request.user, year),  # type: ignore[arg-type]
+            "may_prepare": getattr(request.user, "role", "") in ("cadre", "village"),
+        },
     )
+
+
+@login_required
+@require_POST
+def prepare_batch(request: HttpRequest) -> HttpResponse:
+    """准备拨付批次: the households of one village (that this user holds) for tranche 1 or 2."""
+    from disbursements.services import batch_prepare
+
+    year = _year(request)
+    village = scoped(Village.objects.all(), request.user).filter(pk=request.POST.get("village") or 0).first()  # type: ignore[arg-type]
+    if village is None:
+        raise Http404("没有这个村，或不在您的管辖范围内。")
+    try:
+        tranche = int(request.POST.get("tranche", "1"))
+        batch = batch_prepare(village=village, year=year, tranche=tranche, actor=request.user)  # type: ignore[arg-type]
+    except (ValueError, ValidationError) as exc:
+        message = exc.messages[0] if isinstance(exc, ValidationError) else "期次应为 1 或 2。"
+        return _back_with_error(request, f"/cadre/?year={year}", message)
+    from django.contrib import messages
+
+    messages.success(
+        request,
+        f"已准备批次：{batch}，{batch.line_count} 户，合计 {batch.total:,.2f} 元。"
+        "请到后台“拨付批次”提交入户核实。",
+    )
+    return redirect(f"/cadre/?year={year}")
 
 
 def _quote_context(form: PlanForm, household: Household, year: int) -> dict[str, Any]:

@@ -214,7 +214,7 @@ def test_cadre_plans_on_a_phone_prints_the_letter_and_is_refused_a_second_specie
 # --- known bugs: strict xfails, so a fix turns them into failures that ask for the marker's removal --
 
 
-@pytest.mark.xfail(strict=True, reason=GROUPING_BUG)
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=GROUPING_BUG)
 def test_amounts_are_written_with_thousands_separators(
     phone: Page, live_server: LiveServer, import_rows: ImportRows
 ) -> None:
@@ -239,6 +239,7 @@ def test_amounts_are_written_with_thousands_separators(
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason="the plan form has no action: a refused save posts to ?…&saved=1 and the page says 已保存",
 )
 def test_a_refused_save_does_not_say_saved(
