@@ -176,7 +176,7 @@ def household_plan(request: HttpRequest, pk: int) -> HttpResponse:
     context.update(_quote_context(form, household, year) if form.is_bound else _stored_quote(plan))
     context["species_names"] = _species_names(year)
     context["commitment_form"] = CommitmentForm()
-    context["saved"] = request.GET.get("saved") == "1"
+    context["saved"] = request.method == "GET" and request.GET.get("saved") == "1"
     context["late"] = plan.commitment_late() if plan else False
     return render(request, "subsidies/household_plan.html", context)
 

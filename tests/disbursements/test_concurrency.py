@@ -47,7 +47,9 @@ def test_concurrent_payouts_of_one_batch_pay_exactly_once(approved_batch: Any) -
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=pay, args=(actor,)) for actor in (cadre, cadre, village_user, village_user)]
+    threads = [
+        threading.Thread(target=pay, args=(actor,)) for actor in (cadre, cadre, village_user, village_user)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -43,19 +43,27 @@ def paid_two_tranches(city_year: dict[str, Any]) -> dict[str, Any]:
 
 def analyse(data: dict[str, Any], code: str, **kwargs: Any) -> BenefitAnalysis:
     defaults: dict[str, Any] = dict(
-        actual_planting_area=Decimal(0), actual_species="", actual_quantity=Decimal(0),
-        sales_income=Decimal("5000"), costs=Decimal("1200"), assessment="active",
+        actual_planting_area=Decimal(0),
+        actual_species="",
+        actual_quantity=Decimal(0),
+        sales_income=Decimal("5000"),
+        costs=Decimal("1200"),
+        assessment="active",
     )
     defaults.update(kwargs)
     return settlement.analysis_record(plan=data["plans"][code], actor=data["cadres"]["李明"], **defaults)
 
 
-def test_active_household_gets_the_rest_as_reward_through_the_chain(paid_two_tranches: dict[str, Any]) -> None:
+def test_active_household_gets_the_rest_as_reward_through_the_chain(
+    paid_two_tranches: dict[str, Any],
+) -> None:
     data = paid_two_tranches
     analysis = analyse(data, "H1", actual_species="猪", actual_quantity=Decimal(4))
     # G = 1,500; verified V = min(4 × 500, 2,000) = 2,000; paid 1,200 → reward min(G, V) − paid = 300
     assert (analysis.verified_entitlement, analysis.paid_before, analysis.reward) == (
-        Decimal("2000.00"), Decimal("1200.00"), Decimal("300.00"),
+        Decimal("2000.00"),
+        Decimal("1200.00"),
+        Decimal("300.00"),
     )
     household = Household.objects.get(code="H1")
     assert analysis.income_per_member == ((Decimal("3800.00")) / household.size).quantize(Decimal("0.01"))
@@ -67,10 +75,16 @@ def test_active_household_gets_the_rest_as_reward_through_the_chain(paid_two_tra
     assert services.reconcile(year=2017)[1] == []
 
 
-def test_verified_below_paid_is_shown_to_the_township_never_recovered_silently(paid_two_tranches: dict[str, Any]) -> None:
+def test_verified_below_paid_is_shown_to_the_township_never_recovered_silently(
+    paid_two_tranches: dict[str, Any],
+) -> None:
     data = paid_two_tranches
     analysis = analyse(data, "H2", actual_species="羊", actual_quantity=Decimal(2))  # V = 800 < paid 1,600
-    assert (analysis.reward, analysis.shortfall, analysis.decision) == (Decimal("0.00"), Decimal("800.00"), "pending")
+    assert (analysis.reward, analysis.shortfall, analysis.decision) == (
+        Decimal("0.00"),
+        Decimal("800.00"),
+        "pending",
+    )
     assert not RecoveryOrder.objects.exists()
     with pytest.raises(ValidationError, match="乡镇决定"):
         settlement.shortfall_decide(analysis=analysis, recover=True, actor=data["village_user"])
@@ -87,16 +101,26 @@ def test_inactive_household_is_recovered_into_township_finance(paid_two_tranches
         settlement.reward_batch_prepare(village=data["hongpo"], year=2017, actor=data["cadres"]["李明"])
     household = Household.objects.get(code="H1")
     with pytest.raises(ValidationError, match="村委会"):
-        settlement.recovery_raise(household=household, year=2017, actor=data["township_user"], reason="不发展产业")
-    order = settlement.recovery_raise(household=household, year=2017, actor=data["village_user"], reason="不积极发展产业")
+        settlement.recovery_raise(
+            household=household, year=2017, actor=data["township_user"], reason="不发展产业"
+        )
+    order = settlement.recovery_raise(
+        household=household, year=2017, actor=data["village_user"], reason="不积极发展产业"
+    )
     assert order.amount == Decimal("1200.00")
     with pytest.raises(ValidationError, match="先经乡镇审批"):
-        settlement.recovery_repay(order=order, amount=Decimal(100), received_on=DAY, actor=data["village_user"])
+        settlement.recovery_repay(
+            order=order, amount=Decimal(100), received_on=DAY, actor=data["village_user"]
+        )
     settlement.recovery_approve(order=order, actor=data["township_user"])
-    settlement.recovery_repay(order=order, amount=Decimal("500.00"), received_on=DAY, actor=data["village_user"])
+    settlement.recovery_repay(
+        order=order, amount=Decimal("500.00"), received_on=DAY, actor=data["village_user"]
+    )
     order.refresh_from_db()
     assert order.status == "approved"  # still open: 700 to go
-    settlement.recovery_repay(order=order, amount=Decimal("700.00"), received_on=DAY, actor=data["village_user"])
+    settlement.recovery_repay(
+        order=order, amount=Decimal("700.00"), received_on=DAY, actor=data["village_user"]
+    )
     order.refresh_from_db()
     assert order.status == "repaid"
     finance = Account.objects.get(kind="township_finance", township__name="建塘镇")
@@ -112,23 +136,37 @@ def test_equity_household_pays_the_partner_and_keeps_the_principal_visible(city_
     partner = Partner.objects.create(name="香格里拉市高原牦牛养殖专业合作社", kind="专业合作社")
     household = Household.objects.get(code="H2")
     investment = settlement.equity_invest(
-        household=household, year=2017, partner=partner, agreement="入股协议 2017-001",
-        consent_scan=SimpleUploadedFile("consent.pdf", b"%PDF"), invested_on=DAY, actor=data["cadres"]["李明"],
+        household=household,
+        year=2017,
+        partner=partner,
+        agreement="入股协议 2017-001",
+        consent_scan=SimpleUploadedFile("consent.pdf", b"%PDF"),
+        invested_on=DAY,
+        actor=data["cadres"]["李明"],
     )
     assert investment.principal == Decimal("2000.00") and investment.preserved
     partner_account = Account.objects.get(kind="partner", partner=partner)
     assert ledger.balances([partner_account], 2017)[partner_account.pk] == Decimal("2000.00")
-    settlement.dividend_record(investment=investment, year=2017, amount=Decimal("160.00"), paid_on=DAY, actor=data["cadres"]["李明"])
+    settlement.dividend_record(
+        investment=investment, year=2017, amount=Decimal("160.00"), paid_on=DAY, actor=data["cadres"]["李明"]
+    )
     with pytest.raises(ValidationError, match="已登记"):
-        settlement.dividend_record(investment=investment, year=2017, amount=Decimal("1"), paid_on=DAY, actor=data["cadres"]["李明"])
+        settlement.dividend_record(
+            investment=investment, year=2017, amount=Decimal("1"), paid_on=DAY, actor=data["cadres"]["李明"]
+        )
     # The equity household is not in the cash tranche batches.
     batch = services.batch_prepare(village=data["hongpo"], year=2017, tranche=1, actor=data["cadres"]["李明"])
     assert set(batch.lines.values_list("household__code", flat=True)) == {"H1"}
     assert services.reconcile(year=2017)[1] == []
     with pytest.raises(ValidationError, match="不能再改为入股"):
         settlement.equity_invest(
-            household=Household.objects.get(code="H1"), year=2017, partner=partner, agreement="x",
-            consent_scan=SimpleUploadedFile("c.pdf", b"%PDF"), invested_on=DAY, actor=data["cadres"]["李明"],
+            household=Household.objects.get(code="H1"),
+            year=2017,
+            partner=partner,
+            agreement="x",
+            consent_scan=SimpleUploadedFile("c.pdf", b"%PDF"),
+            invested_on=DAY,
+            actor=data["cadres"]["李明"],
         )
 
 
@@ -138,7 +176,13 @@ def test_analysis_needs_a_payout_and_the_cadre(city_year: dict[str, Any]) -> Non
     other = make_user(Role.VILLAGE)
     with pytest.raises(ValidationError, match="挂包干部填写"):
         settlement.analysis_record(
-            plan=city_year["plans"]["H1"], actor=other, actual_planting_area=Decimal(0), actual_species="",
-            actual_quantity=Decimal(0), sales_income=Decimal(0), costs=Decimal(0), assessment="active",
+            plan=city_year["plans"]["H1"],
+            actor=other,
+            actual_planting_area=Decimal(0),
+            actual_species="",
+            actual_quantity=Decimal(0),
+            sales_income=Decimal(0),
+            costs=Decimal(0),
+            assessment="active",
         )
     assert not Payout.objects.exists()

@@ -37,15 +37,10 @@ PDF_FILE = Path("/tmp/commitment.pdf")
 PDF_PAGE_PREFIX = Path("/tmp/commitment")  # pdftoppm -f 1 -l 1 writes /tmp/commitment-1.png
 PDF_TIMEOUT_MS = 30_000  # WeasyPrint lays out and subsets the CJK font: seconds, not milliseconds
 
-# The amounts outside the explanation lines are rendered with floatformat:"2g", and the zh-hans
-# locale has no thousands separator: "2500.00" where the issue (and rules.yuan) write "2,500.00".
-# The journey accepts both; test_amounts_are_written_with_thousands_separators pins the bug.
-GROUPING_BUG = "floatformat:'2g' under zh-hans has no thousands separator (2500.00, not 2,500.00)"
-
 
 def money(amount: str, suffix: str = "") -> re.Pattern[str]:
-    """'2,500.00' → a whole-text pattern that also accepts '2500.00' (see GROUPING_BUG)."""
-    return re.compile("^" + re.escape(amount).replace(",", ",?") + re.escape(suffix) + "$")
+    """'2,500.00' → a whole-text pattern: amounts are grouped as the plan's tables write them."""
+    return re.compile("^" + re.escape(amount) + re.escape(suffix) + "$")
 
 
 @pytest.fixture(autouse=True)
@@ -211,10 +206,9 @@ def test_cadre_plans_on_a_phone_prints_the_letter_and_is_refused_a_second_specie
     expect(households.filter(has_text=HEAD)).to_contain_text(re.compile(r"填报中 · 2,?500\.00 元"))
 
 
-# --- known bugs: strict xfails, so a fix turns them into failures that ask for the marker's removal --
+# --- regressions of bugs found by this journey -----------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=GROUPING_BUG)
 def test_amounts_are_written_with_thousands_separators(
     phone: Page, live_server: LiveServer, import_rows: ImportRows
 ) -> None:
@@ -237,11 +231,6 @@ def test_amounts_are_written_with_thousands_separators(
     assert "1,000.00" in text.split("补助合计")[0], text  # the 特色种植 row, before the total
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="the plan form has no action: a refused save posts to ?…&saved=1 and the page says 已保存",
-)
 def test_a_refused_save_does_not_say_saved(
     phone: Page, live_server: LiveServer, import_rows: ImportRows
 ) -> None:

@@ -1,4 +1,9 @@
-"""python manage.py seed_demo — a believable city for the quick start. Safe to run again."""
+"""python manage.py seed_demo — a believable city for the quick start, in the middle of its year.
+
+The registry (a few hundred households, cadres, one user per role), then a living 2017: plans,
+allocation, batches at every step of the chain, payouts, a settlement with its reward, one
+recovery and one equity household — all built through the real services. Safe to run again.
+"""
 
 from __future__ import annotations
 
@@ -90,9 +95,12 @@ class Command(BaseCommand):
             user.set_password(DEMO_PASSWORD)
             user.save()
 
+        from disbursements.demo import living_year
+
+        story = living_year(year=2017)
         self.stdout.write(
             self.style.SUCCESS(
-                f"演示数据就绪：{Household.objects.count()} 户，"
+                f"{story}演示数据就绪：{Household.objects.count()} 户，"
                 f"{len(DEMO_USERS)} 个演示账号（密码 {DEMO_PASSWORD}）。{report.summary()}"
             )
         )
