@@ -255,3 +255,17 @@ def test_reconcile_exits_1_and_names_the_difference(city_year: dict[str, Any]) -
         call_command("reconcile", "--year", "2017", stdout=io.StringIO(), stderr=err)
     assert exit_info.value.code == 1
     assert "差 0.01 元" in err.getvalue() or "差 -0.01 元" in err.getvalue()
+
+
+def test_paying_a_batch_costs_the_same_queries_for_3_or_60_households() -> None:
+    from disbursements.bench_support import approved_batch
+
+    counts = []
+    for size, village, prefix in ((3, "红坡村", "QA"), (60, "吉迪村", "QB")):
+        batch = approved_batch(households=size, village_name=village, prefix=prefix)
+        assert batch.line_count == size
+        with CaptureQueriesContext(connection) as ctx:
+            result = services.payouts_record(batch=batch, actor=batch.created_by, paid_on=TODAY)
+        assert result.paid == size and result.batch_paid
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1], counts
