@@ -79,7 +79,7 @@ def main() -> None:
         return
     OUT.mkdir(parents=True, exist_ok=True)
     rows = []
-    for size in (int(s) for s in args.sizes.split(",")):
+    for size in [int(s) for s in args.sizes.split(",")]:
         env = {
             **os.environ,
             "DATABASE_URL": fresh_database(size, args.database_url),
@@ -106,9 +106,11 @@ def main() -> None:
         "| households | approve s | approve queries | pay s | pay queries | approve+pay s |",
         "|---:|---:|---:|---:|---:|---:|",
     ]
-    for size, approve_s, approve_q, pay_s, pay_q in rows:
+    for row in rows:
+        households, approve_s, approve_q, pay_s, pay_q = row
         lines.append(
-            f"| {int(size):,} | {approve_s:.3f} | {int(approve_q)} | {pay_s:.3f} | {int(pay_q)} | {approve_s + pay_s:.3f} |"
+            f"| {int(households):,} | {approve_s:.3f} | {int(approve_q)} | {pay_s:.3f} | {int(pay_q)}"
+            f" | {approve_s + pay_s:.3f} |"
         )
     if len(rows) >= 2:
         small, large = rows[0], rows[-1]
