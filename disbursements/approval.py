@@ -135,11 +135,12 @@ def advance(batches: Iterable[Batch], *, action: str, actor: User, note: str = "
         for batch in rows:
             if last[batch.pk] == actor.pk:
                 raise ValidationError(MSG_FOUR_EYES.format(batch=batch))
+    from . import services  # the conditions and consequences of a step live with the batches
+
+    services.before_step(rows, step=step)
     moved = _move(
         rows, to_status=step.to_status, from_status=step.from_status, action=action, actor=actor, note=note
     )
-    from . import services  # the consequences of a step live with the batches
-
     services.after_step(moved, step=step, actor=actor)
     return moved
 

@@ -564,3 +564,151 @@ class Dividend(models.Model):
 
     def __str__(self) -> str:
         return f"{self.investment_id} {self.year}年分红 {self.amount} 元"
+
+
+def notice_upload_to(instance: Notice, filename: str) -> str:
+    return f"notices/{instance.year}/{instance.kind}-{instance.village_id}-{filename}"
+
+
+class Notice(models.Model):
+    """公示: a printed sheet posted in a village for a notice period (rules.md §9).
+
+    What it lists is frozen at issue (`rows`, `pdf`), so it reprints exactly as posted. A batch
+    that requires a notice cannot pass the township's step until the period is over and every
+    objection is resolved.
+    """
+
+    class Kind(models.TextChoices):
+        GRANT = "grant", _("到户产业扶持资金")
+        REWARD = "reward", _("以奖代补")
+        RECOVERY = "recovery", _("资金收回")
+
+    class Status(models.TextChoices):
+        ISSUED = "issued", _("已印发，待张贴")
+        POSTED = "posted", _("公示中")
+        CLOSED = "closed", _("公示结束")
+
+    kind = models.CharField(_("类别"), max_length=12, choices=Kind.choices)
+    year = models.PositiveSmallIntegerField(_("年度"))
+    village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="+", verbose_name=_("村委会"))
+    batch = models.ForeignKey(
+        Batch,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="notices",
+        verbose_name=_("拨付批次"),
+    )
+    title = models.CharField(_("标题"), max_length=120)
+    issuer = models.CharField(_("发布单位"), max_length=120)
+    contact = models.CharField(_("异议受理联系人及电话"), max_length=64)
+    period_start = models.DateField(_("公示开始"))
+    period_end = models.DateField(_("公示结束"))
+    period_days = models.PositiveSmallIntegerField(_("公示天数"))
+    rows = models.JSONField(_("公示名单（印发时）"), default=list)
+    total = money(_("合计金额"))
+    pdf = models.FileField(_("公示 PDF（印发原件）"), upload_to=notice_upload_to)
+    status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.ISSUED)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("印发人")
+    )
+    issued_at = models.DateTimeField(_("印发时间"), default=timezone.now)
+    posted_at = models.DateTimeField(_("张贴时间"), null=True, blank=True)
+    posted_photo = models.FileField(_("张贴照片"), upload_to="notices/photos/", blank=True)
+    closed_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="village__township", village="village", cadre="batch__lines__household__cadre"
+    )
+
+    class Meta:
+        verbose_name = _("公示")
+        verbose_name_plural = _("公示")
+        ordering = ["-issued_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["grant", "reward", "recovery"]), name="notice_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["issued", "posted", "closed"]), name="notice_status_valid"
+            ),
+            # Never under 7 days (rules.md §9); the service sets period_end = start + days − 1.
+            models.CheckConstraint(
+                condition=Q(period_days__gte=7),
+                name="notice_period_7_days",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Objection(models.Model):
+    """An objection received during a notice period, and how it was resolved."""
+
+    notice = models.ForeignKey(Notice, on_delete=models.PROTECT, related_name="objections")
+    received_on = models.DateField(_("收到日期"))
+    raised_by = models.CharField(_("反映人"), max_length=64)
+    content = models.TextField(_("异议内容"))
+    resolution = models.TextField(_("处理结果"), blank=True)
+    resolved_on = models.DateField(_("处理日期"), null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("处理人"),
+    )
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="notice__village__township", village="notice__village", cadre="recorded_by"
+    )
+
+    class Meta:
+        verbose_name = _("公示异议")
+        verbose_name_plural = _("公示异议")
+        ordering = ["notice", "received_on", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(resolved_on__isnull=True) & Q(resolution=""))
+                | (Q(resolved_on__isnull=False) & ~Q(resolution="")),
+                name="objection_resolution_complete",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.raised_by}：{self.content[:20]}"
+
+
+class PrintJob(models.Model):
+    """A township's batch print running as a background task; the page polls its progress."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("排队中")
+        RUNNING = "running", _("生成中")
+        DONE = "done", _("已完成")
+        FAILED = "failed", _("失败")
+
+    kind = models.CharField(_("类别"), max_length=12)
+    year = models.PositiveSmallIntegerField(_("年度"))
+    township = models.ForeignKey(Township, on_delete=models.PROTECT, related_name="+", verbose_name=_("乡镇"))
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.QUEUED)
+    done = models.PositiveIntegerField(_("已完成村数"), default=0)
+    total = models.PositiveIntegerField(_("村数"), default=0)
+    pdf = models.FileField(_("PDF"), upload_to="notices/print/", blank=True)
+    error = models.CharField(max_length=200, blank=True)
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="township", village="requested_by__village", cadre="requested_by"
+    )
+
+    class Meta:
+        verbose_name = _("批量打印任务")
+        verbose_name_plural = _("批量打印任务")
+
+    def __str__(self) -> str:
+        return f"{self.township} {self.year} {self.kind}（{self.done}/{self.total}）"

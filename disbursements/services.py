@@ -351,6 +351,20 @@ def batch_prepare(*, village: Village, year: int, tranche: int, actor: User) -> 
     return batch
 
 
+# The step after the village's (the township's review) waits for the notice of batches that need one.
+NOTICE_GATED_STEP = "township_review"
+
+
+def before_step(batches: list[Batch], *, step: Step) -> None:
+    """Conditions beyond order and roles: a 以奖代补 batch passes the township only after its 公示."""
+    if step.action == NOTICE_GATED_STEP:
+        from .notices import batches_blocked_by_notices
+
+        problems = batches_blocked_by_notices(batches)
+        if problems:
+            raise ValidationError("；".join(problems))
+
+
 def after_step(batches: list[Batch], *, step: Step, actor: User) -> None:
     """What a completed step means beyond the batch: approval of tranche 1 approves the plans."""
     if step.action == "approve":

@@ -150,7 +150,7 @@ class TownshipAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 @admin.register(Village)
 class VillageAdmin(ScopedAdminMixin, admin.ModelAdmin):
-    list_display = ("code", "name", "kind", "township", "is_poor_village")
+    list_display = ("code", "name", "kind", "township", "is_poor_village", "contact")
     list_filter = (("township", ScopedRelatedFilter), "kind", "is_poor_village")
     list_select_related = ("township",)
     search_fields = ("name", "code")

@@ -61,6 +61,7 @@ class Village(models.Model):
     name = models.CharField(_("名称"), max_length=32)
     kind = models.CharField(_("类别"), max_length=4, choices=Kind.choices)
     is_poor_village = models.BooleanField(_("2017年贫困村"), default=False)
+    contact = models.CharField(_("公示异议受理联系人及电话"), max_length=64, blank=True)
 
     scope_paths: ClassVar[ScopePaths] = ScopePaths(
         township="township", village="pk", cadre="households__cadre"

@@ -52,7 +52,11 @@ VIEW_MONEY = {
     "disbursements.view_recoveryorder",
     "disbursements.view_equityinvestment",
     "disbursements.view_partner",
+    "disbursements.view_notice",
+    "disbursements.view_objection",
+    "disbursements.view_printjob",
 }
+NOTICE_WORK = {"disbursements.change_notice", "disbursements.add_objection", "disbursements.change_objection"}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "cadre": frozenset(
@@ -62,7 +66,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | EDIT_PLANS
     ),
     "village": frozenset(
-        VIEW_MONEY
+        NOTICE_WORK
+        | VIEW_MONEY
         | VIEW_REGISTRY
         | {
             "households.change_household",
@@ -74,7 +79,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | EDIT_PLANS
     ),
     "township": frozenset(
-        VIEW_MONEY
+        NOTICE_WORK
+        | VIEW_MONEY
         | VIEW_REGISTRY
         | VIEW_PLANS
         | EDIT_PLANS

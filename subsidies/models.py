@@ -42,6 +42,11 @@ class Policy(models.Model):
     consolidation_exit_year = models.PositiveSmallIntegerField(
         _("须列为巩固提升才扶持的脱贫年度"), null=True, blank=True
     )
+    notice_days = models.PositiveSmallIntegerField(
+        _("公示天数（默认）"),
+        default=10,
+        help_text=_("扶贫资金项目公告公示原则上不少于 10 天；不得少于 7 天"),
+    )
     updated_at = models.DateTimeField(_("最后修改"), default=timezone.now)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -67,6 +72,7 @@ class Policy(models.Model):
                 condition=Q(tranche1_percent=Decimal(100) - F("tranche2_percent") - F("tranche3_percent")),
                 name="policy_ratios_add_to_100",
             ),
+            models.CheckConstraint(condition=Q(notice_days__gte=7), name="notice_at_least_7_days"),
         ]
 
     def __str__(self) -> str:

@@ -10,7 +10,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from disbursements import ledger, services, settlement
+from disbursements import ledger, notices, services, settlement
 from disbursements.approval import advance
 from disbursements.models import Account, BenefitAnalysis, Partner, Payout, RecoveryOrder
 from households.models import Household, Role
@@ -69,7 +69,43 @@ def test_active_household_gets_the_rest_as_reward_through_the_chain(
     assert analysis.income_per_member == ((Decimal("3800.00")) / household.size).quantize(Decimal("0.01"))
     batch = settlement.reward_batch_prepare(village=data["hongpo"], year=2017, actor=data["cadres"]["李明"])
     assert batch.kind == "reward" and batch.tranche == 3 and batch.total == Decimal("300.00")
-    chain(batch, data, data["cadres"]["李明"])
+    advance([batch], action="submit", actor=data["cadres"]["李明"])
+    advance([batch], action="verify", actor=data["village_user"], note="村委会同意以奖代补")
+    # The villager meeting publishes it (公示) before the township may pass it.
+    with pytest.raises(ValidationError, match="尚未印发公示"):
+        advance([batch], action="township_review", actor=data["township_user"])
+    notice = notices.notice_issue(
+        kind="reward",
+        year=2017,
+        village=data["hongpo"],
+        actor=data["village_user"],
+        batch=batch,
+        start=datetime.date(2017, 9, 1),
+    )
+    assert notice.rows[0][1] == "扎西" and notice.period_days == 10
+    with pytest.raises(ValidationError, match="尚未登记张贴"):
+        advance([batch], action="township_review", actor=data["township_user"])
+    notices.notice_post(
+        notice=notice, actor=data["village_user"], photo=SimpleUploadedFile("board.jpg", b"\xff\xd8")
+    )
+    objection = notices.objection_record(
+        notice=notice,
+        actor=data["village_user"],
+        raised_by="村民 次里",
+        content="H1 养猪数量是否属实？",
+        received_on=datetime.date(2017, 9, 3),
+    )
+    with pytest.raises(ValidationError, match="1 条异议尚未处理"):
+        advance([batch], action="township_review", actor=data["township_user"])
+    notices.objection_resolve(
+        objection=objection,
+        actor=data["village_user"],
+        resolution="入户核实存栏 4 头，属实",
+        resolved_on=datetime.date(2017, 9, 5),
+    )
+    advance([batch], action="township_review", actor=data["township_user"])
+    advance([batch], action="city_review", actor=data["city_user"])
+    advance([batch], action="approve", actor=data["approver"])
     services.payouts_record(batch=batch, actor=data["cadres"]["李明"], paid_on=DAY)
     assert settlement.paid_so_far(household.pk, 2017) == Decimal("1500.00")  # exactly the grant
     assert services.reconcile(year=2017)[1] == []
