@@ -154,8 +154,12 @@ def test_issued_notice_is_frozen_and_reprints_as_issued(city_year: dict[str, Any
     # The plan changes afterwards: the issued notice does not.
     household = Household.objects.get(code="H1")
     plan_services.plan_save(
-        household=household, year=2017, species="猪", quantity=Decimal(4), actor=household.cadre
-    )  # type: ignore[arg-type]
+        household=household,
+        year=2017,
+        species="猪",
+        quantity=Decimal(4),
+        actor=household.cadre,  # type: ignore[arg-type]
+    )
     notice.refresh_from_db()
     masked = household.id_number[:6] + "********" + household.id_number[-4:]
     assert [r[5] for r in notice.rows if r[2] == masked] == ["1,500.00"]  # as issued, not the new 2,000.00
