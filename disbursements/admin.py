@@ -20,7 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from households.admin_base import ReadOnlyAdminMixin, ScopedAdminMixin, ScopedRelatedFilter
+from households.admin_base import ReadOnlyAdminMixin, ScopedAdminMixin, ScopedRelatedFilter, money_column
 from households.models import Township, Village
 from households.scoping import visible
 from subsidies.rules import to_fen
@@ -103,7 +103,8 @@ def _step_action(action: str) -> Any:
 
 @admin.register(Batch)
 class BatchAdmin(ScopedAdminMixin, admin.ModelAdmin):
-    list_display = ("__str__", "village", "tranche", "status", "line_count", "total", "status_changed_at")
+    list_display = ("__str__", "status", "line_count", "total_yuan", "status_changed_at")
+    total_yuan = money_column("total", "合计金额（元）")
     list_filter = (WaitingForMeFilter, "status", "year", "tranche", ("village", ScopedRelatedFilter))
     list_select_related = ("village",)
     readonly_fields = [f.name for f in Batch._meta.fields]
@@ -190,7 +191,8 @@ class BatchAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 @admin.register(Payout)
 class PayoutAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("household", "year", "tranche", "amount", "method", "paid_on", "paid_by", "receipt")
+    list_display = ("household", "year", "tranche", "amount_yuan", "method", "paid_on", "paid_by", "receipt")
+    amount_yuan = money_column("amount", "金额（元）")
     list_filter = ("year", "tranche", "method")
     list_select_related = ("household", "paid_by")
     search_fields = ("household__code", "household__head_name")
@@ -204,11 +206,12 @@ class EntryAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         "kind",
         "source",
         "target",
-        "amount",
+        "amount_yuan",
         "memo",
         "created_by",
         "reverses",
     )
+    amount_yuan = money_column("amount", "金额（元）")
     list_filter = ("year", "kind")
     list_select_related = ("source", "target", "created_by", "reverses")
     search_fields = ("memo", "source__name", "target__name")
@@ -323,13 +326,18 @@ class BenefitAnalysisAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
     list_display = (
         "plan",
         "assessment",
-        "verified_entitlement",
-        "paid_before",
-        "reward",
-        "shortfall",
+        "verified_yuan",
+        "paid_yuan",
+        "reward_yuan",
+        "shortfall_yuan",
         "decision",
-        "income_per_member",
+        "per_member_yuan",
     )
+    verified_yuan = money_column("verified_entitlement", "核实应享（元）")
+    paid_yuan = money_column("paid_before", "已拨付（元）")
+    reward_yuan = money_column("reward", "以奖代补（元）")
+    shortfall_yuan = money_column("shortfall", "差额（元）")
+    per_member_yuan = money_column("income_per_member", "人均收入（元）")
     list_filter = ("assessment", "decision")
     list_select_related = ("plan__household",)
     search_fields = ("plan__household__code", "plan__household__head_name")
@@ -364,7 +372,17 @@ class BenefitAnalysisAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
 
 @admin.register(RecoveryOrder)
 class RecoveryOrderAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("household", "year", "amount", "repaid", "status", "reason", "raised_by", "approved_by")
+    list_display = (
+        "household",
+        "year",
+        "amount_yuan",
+        "repaid",
+        "status",
+        "reason",
+        "raised_by",
+        "approved_by",
+    )
+    amount_yuan = money_column("amount", "应收回（元）")
     list_filter = ("status", "year")
     list_select_related = ("household", "raised_by", "approved_by")
     search_fields = ("household__code", "household__head_name")
@@ -402,11 +420,12 @@ class EquityInvestmentAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
         "household",
         "year",
         "partner",
-        "principal",
+        "principal_yuan",
         "preserved_display",
         "agreement",
         "invested_on",
     )
+    principal_yuan = money_column("principal", "入股本金（元）")
     list_select_related = ("household", "partner")
 
     @admin.display(description="本金保值中", boolean=True)

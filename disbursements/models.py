@@ -23,6 +23,9 @@ def money(verbose: Any, **kwargs: Any) -> models.DecimalField:  # type: ignore[t
     return models.DecimalField(verbose, max_digits=14, decimal_places=2, **kwargs)
 
 
+TRANCHES = [(1, _("第一期（产前）")), (2, _("第二期（产中）")), (3, _("第三期（产后/以奖代补）"))]
+
+
 class Account(models.Model):
     """Who holds money: the city, a township, a village, a cadre (per village), a household,
     a township's finance office (乡财政, where recoveries go), a partner enterprise, or the
@@ -220,7 +223,7 @@ class Batch(models.Model):
 
     kind = models.CharField(_("类别"), max_length=16, choices=Kind.choices, default=Kind.TRANCHE)
     year = models.PositiveSmallIntegerField(_("年度"))
-    tranche = models.PositiveSmallIntegerField(_("期次"), help_text=_("1 产前，2 产中，3 产后"))
+    tranche = models.PositiveSmallIntegerField(_("期次"), choices=TRANCHES)
     village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="+", verbose_name=_("村委会"))
     status = models.CharField(_("状态"), max_length=20, choices=Status.choices, default=Status.DRAFT)
     created_by = models.ForeignKey(
@@ -261,7 +264,7 @@ class Batch(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.year}年 {self.village.name} 第{self.tranche}期（{self.get_status_display()}）"
+        return f"{self.year}年 {self.village.name} {self.get_tranche_display()} #{self.pk}"
 
 
 class BatchLine(models.Model):
@@ -273,7 +276,7 @@ class BatchLine(models.Model):
     )
     plan = models.ForeignKey("subsidies.HouseholdPlan", on_delete=models.PROTECT, related_name="+")
     year = models.PositiveSmallIntegerField(_("年度"))
-    tranche = models.PositiveSmallIntegerField(_("期次"))
+    tranche = models.PositiveSmallIntegerField(_("期次"), choices=TRANCHES)
     amount = money(_("金额"))
 
     scope_paths: ClassVar[ScopePaths] = ScopePaths(
@@ -298,9 +301,19 @@ class Transition(models.Model):
     """Append-only log of every step a batch takes: who, when, from, to, and what they wrote."""
 
     batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="transitions")
-    action = models.CharField(_("操作"), max_length=24)
-    from_status = models.CharField(_("原状态"), max_length=20)
-    to_status = models.CharField(_("新状态"), max_length=20)
+
+    class Action(models.TextChoices):
+        SUBMIT = "submit", _("提交入户核实")
+        VERIFY = "verify", _("入户核实")
+        TOWNSHIP_REVIEW = "township_review", _("乡镇复核汇总")
+        CITY_REVIEW = "city_review", _("市指挥部复核")
+        APPROVE = "approve", _("产业办和分管领导审批")
+        SEND_BACK = "send_back", _("退回")
+        PAY = "pay", _("兑现")
+
+    action = models.CharField(_("操作"), max_length=24, choices=Action.choices)
+    from_status = models.CharField(_("原状态"), max_length=20, choices=Batch.Status.choices)
+    to_status = models.CharField(_("新状态"), max_length=20, choices=Batch.Status.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("操作人")
     )
@@ -317,7 +330,9 @@ class Transition(models.Model):
         ordering = ["batch", "at", "pk"]
 
     def __str__(self) -> str:
-        return f"{self.batch_id} {self.action} {self.from_status}→{self.to_status}"
+        return (
+            f"{self.get_action_display()}：{self.get_from_status_display()} → {self.get_to_status_display()}"
+        )
 
 
 def receipt_upload_to(instance: Payout, filename: str) -> str:
@@ -337,7 +352,7 @@ class Payout(models.Model):
         Household, on_delete=models.PROTECT, related_name="payouts", verbose_name=_("贫困户")
     )
     year = models.PositiveSmallIntegerField(_("年度"))
-    tranche = models.PositiveSmallIntegerField(_("期次"))
+    tranche = models.PositiveSmallIntegerField(_("期次"), choices=TRANCHES)
     amount = money(_("金额"))
     entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="payout")
     method = models.CharField(_("方式"), max_length=8, choices=Method.choices)

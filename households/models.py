@@ -159,6 +159,9 @@ class User(AbstractUser):
     def display_name(self) -> str:
         return self.name or self.username
 
+    def get_short_name(self) -> str:
+        return self.display_name  # the admin greets 李明, not GB13800000001
+
     def __str__(self) -> str:
         return f"{self.name}（{self.phone}）" if self.name and self.phone else self.display_name
 

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.utils import timezone
 
-from households.admin_base import ReadOnlyAdminMixin, ScopedAdminMixin, ServiceImportMixin
+from households.admin_base import ReadOnlyAdminMixin, ScopedAdminMixin, ServiceImportMixin, money_column
 
 from . import services
 from .entitlements import write_entitlements
@@ -101,12 +101,16 @@ class HouseholdPlanAdmin(ScopedAdminMixin, ServiceImportMixin, admin.ModelAdmin)
         "planting_area",
         "species",
         "breeding_quantity",
-        "grant_total",
-        "tranche1",
-        "tranche2",
-        "tranche3",
+        "grant_yuan",
+        "tranche1_yuan",
+        "tranche2_yuan",
+        "tranche3_yuan",
         "policy_version",
     )
+    grant_yuan = money_column("grant_total", "补助合计（元）")
+    tranche1_yuan = money_column("tranche1", "产前（元）")
+    tranche2_yuan = money_column("tranche2", "产中（元）")
+    tranche3_yuan = money_column("tranche3", "产后（元）")
     list_filter = (YearFilter, "status", "species")
     list_select_related = ("household",)
     search_fields = ("household__code", "household__head_name")
