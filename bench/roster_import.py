@@ -21,16 +21,19 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import hashlib
 import io
 import json
 import os
 import platform
 import pstats
+import re
 import resource
 import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -61,14 +64,14 @@ def peak_rss_mb() -> float:
 def work_parse(path: Path) -> dict[str, Any]:
     import openpyxl
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     rows = 0
     for _ in book.worksheets[0].iter_rows(values_only=True):
         rows += 1
     book.close()
-    seconds = time.perf_counter() - started
-    return {"seconds": seconds, "rows": rows - 1}  # minus the header
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    return {"seconds": seconds, "cpu_seconds": cpu, "rows": rows - 1}  # minus the header
 
 
 def setup_django() -> float:
@@ -86,7 +89,7 @@ def work_import(path: Path, dry_run: bool, profile_to: Path | None) -> dict[str,
     from households.roster import roster_import
 
     profiler = cProfile.Profile() if profile_to else None
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     if profiler:
         profiler.enable()
     with path.open("rb") as stream:
@@ -102,11 +105,12 @@ def work_import(path: Path, dry_run: bool, profile_to: Path | None) -> dict[str,
         )
     if profiler:
         profiler.disable()
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     if profiler and profile_to:
         profiler.dump_stats(str(profile_to))
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "baseline_rss_mb": baseline,
         "rows": report.rows_total,
         "new": report.rows_new,
@@ -182,7 +186,9 @@ class Database:
         parts = urlsplit(self.url)
         name = parts.path.lstrip("/")
         if not name or name == "postgres":
-            raise SystemExit("--database-url must name a scratch database (it is dropped), e.g. /bench_roster")
+            raise SystemExit(
+                "--database-url must name a scratch database (it is dropped), e.g. /bench_roster"
+            )
         admin_url = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
@@ -225,8 +231,13 @@ def run_worker(
     raise SystemExit(f"worker {kind} printed no result:\n{stdout}")
 
 
-def write_roster(path: Path, villages: list[tuple[str, str]], size: int) -> float:
-    """The generated roster as .xlsx (openpyxl write-only); returns the seconds it took."""
+def write_roster(path: Path, villages: list[tuple[str, str]], size: int, excel_like: bool) -> float:
+    """The generated roster as .xlsx (openpyxl write-only); returns the seconds it took.
+
+    openpyxl stores every string inline and, in write-only mode, writes no `<dimension>`. Files saved
+    by Excel or WPS use a shared-string table and carry `<dimension>`; `excel_like` rewrites the
+    file that way (see `share_strings`).
+    """
     import openpyxl
 
     from households.demo import ROSTER_HEADER, roster_rows
@@ -239,8 +250,68 @@ def write_roster(path: Path, villages: list[tuple[str, str]], size: int) -> floa
         sheet.append(row)
     tmp = path.with_suffix(".tmp.xlsx")
     book.save(tmp)
+    if excel_like:
+        share_strings(tmp, rows=size + 1, columns=len(ROSTER_HEADER))
     tmp.replace(path)
     return time.perf_counter() - started
+
+
+SHEET = "xl/worksheets/sheet1.xml"
+INLINE_STRING = re.compile(r'<c r="([A-Z]+[0-9]+)" t="inlineStr"><is>(<t(?: [^>]*)?>.*?</t>)</is></c>')
+SST = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+SST_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+SST_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"
+
+
+def share_strings(path: Path, *, rows: int, columns: int) -> None:
+    """Rewrite an openpyxl workbook in place the way Excel stores it: every string cell points into
+    xl/sharedStrings.xml, and the sheet states its `<dimension>`."""
+    from openpyxl.utils import get_column_letter
+
+    with zipfile.ZipFile(path) as source:
+        parts = {name: source.read(name) for name in source.namelist()}
+    table: dict[str, int] = {}
+    cells = 0
+
+    def shared(match: re.Match[str]) -> str:
+        nonlocal cells
+        cells += 1
+        index = table.setdefault(match.group(2), len(table))
+        return f'<c r="{match.group(1)}" t="s"><v>{index}</v></c>'
+
+    sheet = INLINE_STRING.sub(shared, parts[SHEET].decode())
+    if "inlineStr" in sheet:
+        raise SystemExit(f"{path}: an inline string was left in the sheet; share_strings needs updating")
+    if "<dimension " not in sheet:
+        ref = f"A1:{get_column_letter(columns)}{rows}"
+        sheet = sheet.replace("<sheetViews>", f'<dimension ref="{ref}" /><sheetViews>', 1)
+    parts[SHEET] = sheet.encode()
+    items = "".join(f"<si>{t}</si>" for t in table)  # `<t …>…</t>`, already XML-escaped
+    parts["xl/sharedStrings.xml"] = (
+        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<sst xmlns="{SST}" count="{cells}" uniqueCount="{len(table)}">{items}</sst>'
+    ).encode()
+    parts["[Content_Types].xml"] = (
+        parts["[Content_Types].xml"]
+        .decode()
+        .replace(
+            "</Types>", f'<Override PartName="/xl/sharedStrings.xml" ContentType="{SST_TYPE}" /></Types>'
+        )
+        .encode()
+    )
+    rels = "xl/_rels/workbook.xml.rels"
+    parts[rels] = (
+        parts[rels]
+        .decode()
+        .replace(
+            "</Relationships>",
+            f'<Relationship Type="{SST_REL}" Target="sharedStrings.xml" Id="rIdSharedStrings" /></Relationships>',
+        )
+        .encode()
+    )
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
 
 
 def expect(result: dict[str, Any], what: str, size: int, **counts: int) -> None:
@@ -261,53 +332,116 @@ class Measured:
     first: dict[str, Any]
     again: dict[str, Any]
     dry: dict[str, Any]
+    ratios: list[float]  # first import / parse of each run, parse and import run back to back
 
 
-def measure(size: int, database: Database, villages: list[tuple[str, str]]) -> Measured:
-    path = OUT / f"roster-{size}.xlsx"
-    print(f"[{size}] writing {path.relative_to(ROOT)} …", flush=True)
-    seconds = write_roster(path, villages, size)
-    print(f"[{size}]   {path.stat().st_size / 1e6:.1f} MB in {seconds:.1f} s", flush=True)
+def code_fingerprint() -> str:
+    """Short hash of the application code, to notice it being edited while the benchmark runs."""
+    digest = hashlib.sha256()
+    for path in sorted([*ROOT.glob("households/**/*.py"), *ROOT.glob("config/**/*.py")]):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def git_state() -> str:
+    """`<commit>` or `<commit> + uncommitted changes` of the project, for the report."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "no git"
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", "households", "config")
+    return f"{commit} + uncommitted changes" if dirty else commit
+
+
+def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Fastest wall-clock run of a measurement, with the highest peak RSS seen in any of them."""
+    fastest = dict(min(runs, key=lambda r: r["seconds"]))
+    fastest["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
+    return fastest
+
+
+def step(size: int, label: str, kind: str, env: dict[str, str], path: Path) -> dict[str, Any]:
+    print(f"[{size}] {label} …", end=" ", flush=True)
+    result = run_worker(kind, env, path)
+    print(f"{result['seconds']:.2f} s, {result['peak_rss_mb']:.0f} MB", flush=True)
+    return result
+
+
+def roster_path(size: int, excel_like: bool) -> Path:
+    return OUT / f"roster-{size}{'-excel' if excel_like else ''}.xlsx"
+
+
+def measure(
+    size: int, database: Database, villages: list[tuple[str, str]], repeat: int, excel_like: bool
+) -> Measured:
+    path = roster_path(size, excel_like)
+    print(f"[{size}] writing {path.relative_to(ROOT)} …", end=" ", flush=True)
+    seconds = write_roster(path, villages, size, excel_like)
+    print(f"{path.stat().st_size / 1e6:.1f} MB in {seconds:.1f} s", flush=True)
 
     env = database.env(size)
-    print(f"[{size}] fresh database + migrate …", flush=True)
-    database.reset(size)
+    parses, firsts, agains, dries = [], [], [], []
+    for _ in range(repeat):
+        parse = step(size, "parse", "parse", env, path)
+        if parse["rows"] != size:
+            raise SystemExit(f"parse read {parse['rows']} rows, expected {size}")
+        parses.append(parse)
 
-    print(f"[{size}] parse …", flush=True)
-    parse = run_worker("parse", env, path)
-    if parse["rows"] != size:
-        raise SystemExit(f"parse read {parse['rows']} rows, expected {size}")
-    print(f"[{size}]   {parse['seconds']:.2f} s", flush=True)
+        print(f"[{size}] fresh database + migrate …", flush=True)
+        database.reset(size)
+        first = step(size, "first import", "import", env, path)
+        expect(first, "first import", size, rows=size, new=size, updated=0, unchanged=0)
+        firsts.append(first)
 
-    print(f"[{size}] first import …", flush=True)
-    first = run_worker("import", env, path)
-    expect(first, "first import", size, rows=size, new=size, updated=0, unchanged=0)
-    print(f"[{size}]   {first['seconds']:.2f} s", flush=True)
+        again = step(size, "re-import", "reimport", env, path)
+        expect(again, "re-import", size, rows=size, new=0, updated=0, unchanged=size)
+        agains.append(again)
 
-    print(f"[{size}] re-import …", flush=True)
-    again = run_worker("reimport", env, path)
-    expect(again, "re-import", size, rows=size, new=0, updated=0, unchanged=size)
-    print(f"[{size}]   {again['seconds']:.2f} s", flush=True)
+        dry = step(size, "dry run", "dryrun", env, path)
+        expect(dry, "dry run", size, rows=size, new=0, updated=0, unchanged=size)
+        dries.append(dry)
 
-    print(f"[{size}] dry run …", flush=True)
-    dry = run_worker("dryrun", env, path)
-    expect(dry, "dry run", size, rows=size, new=0, updated=0, unchanged=size)
-    print(f"[{size}]   {dry['seconds']:.2f} s", flush=True)
-
-    return Measured(size, path.stat().st_size / 1e6, parse, first, again, dry)
+    ratios = [f["seconds"] / p["seconds"] for p, f in zip(parses, firsts, strict=True)]
+    return Measured(
+        size, path.stat().st_size / 1e6, best(parses), best(firsts), best(agains), best(dries), ratios
+    )
 
 
-def render(results: list[Measured], database: Database) -> str:
+def render(
+    results: list[Measured],
+    database: Database,
+    repeat: int,
+    load: tuple[float, float],
+    code: tuple[str, str],
+    excel_like: bool,
+) -> str:
     import django
     import openpyxl
 
+    how = "single run" if repeat == 1 else f"fastest of {repeat} runs, highest peak RSS of them"
+    kind = (
+        "openpyxl write-only mode, rewritten with shared strings and `<dimension>` like Excel/WPS save"
+        if excel_like
+        else "openpyxl write-only mode: inline strings, no `<dimension>`"
+    )
     lines = [
         f"## Roster import benchmark — {database.label}",
         "",
-        f"{datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; Python {platform.python_version()}, "
-        f"Django {django.get_version()}, openpyxl {openpyxl.__version__}, {os.cpu_count()} CPUs, "
-        f"{platform.machine()}.",
+        f"{datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; code {git_state()} (fingerprint {code[0]}); "
+        f"Python {platform.python_version()}, Django {django.get_version()}, openpyxl {openpyxl.__version__}, "
+        f"{os.cpu_count()} CPUs, {platform.machine()}; load average {load[0]:.1f} at start, "
+        f"{load[1]:.1f} at end; {how}. Rosters written by {kind}.",
         "",
+    ]
+    if code[0] != code[1]:
+        lines += [
+            f"**Warning: the code under households/ or config/ changed during the run ({code[0]} → {code[1]});"
+            " the sizes may have measured different code.**",
+            "",
+        ]
+    lines += [
         "| rows | file MB | parse s | import s | import/parse | re-import s | re-import/parse | dry-run s "
         "| dry-run/parse | parse peak RSS MB | import peak RSS MB | re-import peak RSS MB "
         "| dry-run peak RSS MB |",
@@ -325,63 +459,69 @@ def render(results: list[Measured], database: Database) -> str:
         )
     lines.append("")
     baseline = max(r.first["baseline_rss_mb"] for r in results)
-    lines.append(f"Peak RSS of a worker right after `django.setup()` (before any work): {baseline:.0f} MB.")
+    lines.append(
+        f"Peak RSS of an import worker right after `django.setup()`, before any work: {baseline:.0f} MB."
+    )
+    lines.append("")
     if len(results) >= 2:
         small, large = min(results, key=lambda r: r.size), max(results, key=lambda r: r.size)
-        lines.append("")
         for label, key in (("import", "first"), ("re-import", "again"), ("dry run", "dry")):
             ratio = getattr(large, key)["peak_rss_mb"] / getattr(small, key)["peak_rss_mb"]
             verdict = "ok" if ratio <= MEMORY_GOAL else f"over the {MEMORY_GOAL:.0f}× goal"
-            lines.append(
-                f"- Peak RSS {label} {large.size:,} / {small.size:,}: **{ratio:.2f}×** ({verdict})"
-            )
+            lines.append(f"- Peak RSS {label} {large.size:,} / {small.size:,}: **{ratio:.2f}×** ({verdict})")
         ratio = large.parse["peak_rss_mb"] / small.parse["peak_rss_mb"]
         lines.append(f"- Peak RSS bare parse {large.size:,} / {small.size:,}: {ratio:.2f}×")
-    lines.append("")
     for r in results:
         ratio = r.first["seconds"] / r.parse["seconds"]
         verdict = "ok" if ratio <= TIME_GOAL else f"over the {TIME_GOAL:.0f}× goal"
-        lines.append(f"- {r.size:,} rows: first import / parse = **{ratio:.1f}×** ({verdict})")
+        cpu = r.first["cpu_seconds"] / r.parse["cpu_seconds"]
+        per_run = ", ".join(f"{x:.1f}×" for x in r.ratios)
+        lines.append(
+            f"- {r.size:,} rows: first import / parse = **{ratio:.1f}×** wall-clock ({verdict}); "
+            f"{cpu:.1f}× in CPU time of the Python process"
+            + (f"; run by run (parse and import back to back): {per_run}" if len(r.ratios) > 1 else "")
+        )
     return "\n".join(lines) + "\n"
 
 
-def profile(size: int, database: Database) -> str:
+def profile(size: int, database: Database, excel_like: bool) -> str:
     """cProfile a first import and a re-import of `size` rows; top cumulative entries in households/."""
-    path = OUT / f"roster-{size}.xlsx"
+    path = roster_path(size, excel_like)
     env = database.env(size)
     database.reset(size)
     out: list[str] = []
     for kind in ("import", "reimport"):
-        dump = OUT / f"profile-{size}-{kind}.pstats"
+        dump = OUT / f"profile-{path.stem.removeprefix('roster-')}-{kind}.pstats"
+        print(f"[{size}] {kind} under cProfile …", flush=True)
         result = run_worker(kind, env, path, profile_to=dump)
-        stats = pstats.Stats(str(dump), stream=io.StringIO())
-        entries = []
-        for (filename, line, func), (_, _, _, cumulative, _) in stats.stats.items():  # type: ignore[attr-defined]
-            if f"{os.sep}households{os.sep}" in filename and ".venv" not in filename:
-                entries.append((cumulative, f"{Path(filename).relative_to(ROOT)}:{line} {func}"))
-        entries.sort(reverse=True)
-        out.append(f"### cProfile, {kind} of {size:,} rows ({result['seconds']:.1f} s under the profiler)")
-        out.append("")
-        out.append(f"Stats in `{dump.relative_to(ROOT)}`. Top cumulative time in `households/`:")
-        out.append("")
-        for cumulative, where in entries[:8]:
-            out.append(f"- {cumulative:6.2f} s  `{where}`")
-        out.append("")
+        functions = pstats.Stats(str(dump), stream=io.StringIO()).get_stats_profile().func_profiles
+        ours = sorted(
+            (
+                (f.cumtime, f"{Path(f.file_name).relative_to(ROOT)}:{f.line_number} {name}")
+                for name, f in functions.items()
+                if f.file_name.startswith(str(ROOT / "households"))
+            ),
+            reverse=True,
+        )
+        out += [
+            f"### cProfile, {kind} of {size:,} rows ({result['seconds']:.1f} s under the profiler)",
+            "",
+            f"Stats in `{dump.relative_to(ROOT)}`. Top cumulative time in `households/`:",
+            "",
+            *(f"- {cumulative:6.2f} s  `{where}`" for cumulative, where in ours[:10]),
+            "",
+        ]
         buffer = io.StringIO()
         pstats.Stats(str(dump), stream=buffer).sort_stats("tottime").print_stats(12)
         body = buffer.getvalue()
-        table = body[body.find("   ncalls") :] if "   ncalls" in body else body
-        out.append("Top own time (all code):")
-        out.append("")
-        out.append("```")
-        out.append(table.rstrip())
-        out.append("```")
-        out.append("")
+        out += ["Top own time (all code):", "", "```", body[body.find("   ncalls") :].rstrip(), "```", ""]
     return "\n".join(out)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default=",".join(str(s) for s in DEFAULT_SIZES), help="rows per roster")
     parser.add_argument(
         "--database-url",
@@ -390,7 +530,17 @@ def main() -> None:
         "e.g. postgres://postgres@127.0.0.1:5432/bench_roster; default: a fresh SQLite file per size",
     )
     parser.add_argument(
-        "--profile", action="store_true", help="also cProfile a first import and a re-import of the largest size"
+        "--repeat", type=int, default=1, help="runs per measurement; the fastest counts (default 1)"
+    )
+    parser.add_argument(
+        "--excel-like",
+        action="store_true",
+        help="rewrite the rosters with shared strings and <dimension>, as Excel/WPS save them",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also cProfile a first import and a re-import of the largest size",
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
@@ -404,23 +554,30 @@ def main() -> None:
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     OUT.mkdir(parents=True, exist_ok=True)
     database = Database(args.database_url)
+    load_start, code_start = os.getloadavg()[0], code_fingerprint()
 
     # The villages come from the geography migration; read them from a freshly migrated database.
     database.reset(sizes[0])
     villages = [(t, v) for t, v in run_worker("villages", database.env(sizes[0]))["villages"]]
     print(f"{len(villages)} villages in the database", flush=True)
 
-    results = [measure(size, database, villages) for size in sizes]
-    report = render(results, database)
+    results = [measure(size, database, villages, max(1, args.repeat), args.excel_like) for size in sizes]
+    report = render(
+        results,
+        database,
+        max(1, args.repeat),
+        (load_start, os.getloadavg()[0]),
+        (code_start, code_fingerprint()),
+        args.excel_like,
+    )
     if args.profile:
-        report += "\n" + profile(max(sizes), database)
+        report += "\n" + profile(max(sizes), database, args.excel_like)
 
     target = OUT / "roster_import.md"
     target.write_text(report, encoding="utf-8")
-    if args.database_url is None:  # keep the SQLite and PostgreSQL reports side by side
-        shutil.copyfile(target, OUT / "roster_import-sqlite.md")
-    else:
-        shutil.copyfile(target, OUT / "roster_import-postgresql.md")
+    # Keep the last SQLite and PostgreSQL reports side by side as well.
+    backend = "sqlite" if args.database_url is None else "postgresql"
+    shutil.copyfile(target, OUT / f"roster_import-{backend}{'-excel' if args.excel_like else ''}.md")
     print()
     print(report)
     print(f"written to {target.relative_to(ROOT)}")
