@@ -7,7 +7,8 @@ admin.site.site_title = "产业扶持管理"
 admin.site.index_title = "工作台"
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", RedirectView.as_view(url="/dashboard/", permanent=False)),
     path("admin/", admin.site.urls),
     path("cadre/", include("subsidies.urls")),
+    path("dashboard/", include("disbursements.urls")),
 ]

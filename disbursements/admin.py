@@ -533,6 +533,8 @@ class NoticeAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         """Objections go through the services: a new one is recorded, a resolution resolves it."""
+        # The admin's change message reads these; the services, not formset.save(), write the rows.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for inline_form in formset.forms:
             if not inline_form.has_changed() or not inline_form.is_valid():
                 continue

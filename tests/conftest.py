@@ -12,6 +12,12 @@ from households.roster import roster_import
 from .factories import make_user, xlsx_bytes
 
 
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings: Any, tmp_path: Any) -> None:
+    """Uploaded scans, photos and issued notices go to the test's tmp dir, not the project's media/."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
 @pytest.fixture
 def city_user(db: Any) -> User:
     return make_user(Role.CITY, "city")

@@ -119,6 +119,10 @@ def _geography(transactional_db: None) -> None:
     if not Township.objects.exists():
         migration = importlib.import_module("households.migrations.0002_geography_2017")
         migration.load(apps, None)
+    from subsidies.models import Policy
+
+    if not Policy.objects.filter(year=2017).exists():  # the 2017 policy of its data migration, likewise
+        importlib.import_module("subsidies.migrations.0002_policy_2017").seed(apps, None)
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,198 @@
+"""进度看板: the landing page after login and its Excel download.
+
+Thin: `dashboard.dashboard_for` computes the table for the user's area (through `scoped`); this
+module reads the URL, draws the chart's geometry and renders. The chart is inline SVG drawn on the
+server: no JavaScript, nothing fetched from elsewhere.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from households.models import User
+from households.scoping import sees_everything
+
+from .dashboard import (
+    COLUMNS,
+    DEFAULT_YEAR,
+    MSG_NOT_FILTERED,
+    Dashboard,
+    Level,
+    Link,
+    NoArea,
+    OutOfScope,
+    Row,
+    dashboard_for,
+    links_for,
+    write_xlsx,
+    years,
+)
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _int(request: HttpRequest, name: str) -> int | None:
+    value = request.GET.get(name, "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise Http404("参数有误。")
+    return int(value)
+
+
+def _board(request: HttpRequest) -> Dashboard:
+    year = request.GET.get("year", "").strip()
+    try:
+        return dashboard_for(
+            request.user,  # type: ignore[arg-type]
+            year=int(year) if year.isdigit() and len(year) == 4 else DEFAULT_YEAR,
+            township_id=_int(request, "township"),
+            village_id=_int(request, "village"),
+        )
+    except NoArea as exc:
+        raise PermissionDenied(str(exc)) from None
+    except OutOfScope as exc:
+        raise Http404(str(exc)) from None
+
+
+def _here(board: Dashboard, area: dict[str, int], name: str = "dashboard:index") -> str:
+    return f"{reverse(name)}?{urlencode({'year': board.year, **area})}"
+
+
+def _area(board: Dashboard) -> dict[str, int]:
+    if not board.narrowed:
+        return {}
+    if board.village is not None:
+        return {"village": board.village.pk}
+    return {"township": board.township.pk} if board.township is not None else {}
+
+
+def _trail(board: Dashboard, user: User) -> list[tuple[str, str | None]]:
+    """全市 › 建塘镇 › 红坡村: each level above the one shown is a link back up."""
+    steps: list[tuple[str, dict[str, int]]] = []
+    if sees_everything(user):
+        steps.append(("全市", {}))
+    if board.township is not None and (sees_everything(user) or user.role == "township"):
+        steps.append((board.township.name, {"township": board.township.pk} if sees_everything(user) else {}))
+    if board.village is not None:
+        steps.append((board.village.name, {"village": board.village.pk} if board.narrowed else {}))
+    return [
+        (label, None if i == len(steps) - 1 else _here(board, area)) for i, (label, area) in enumerate(steps)
+    ]
+
+
+@dataclass(frozen=True)
+class Cell:
+    attr: str
+    value: Any
+    money: bool
+    link: Link | None
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    y: int
+    planned: Decimal | None
+    paid: Decimal | None
+    planned_width: Decimal
+    paid_width: Decimal
+    total: bool
+
+    @property
+    def planned_end(self) -> Decimal:
+        return CHART_LABEL + self.planned_width + 6
+
+    @property
+    def paid_end(self) -> Decimal:
+        return CHART_LABEL + self.paid_width + 6
+
+
+CHART_LABEL, CHART_WIDTH, CHART_ROW = 130, 520, 40
+
+
+def _width(percent: Decimal | None) -> Decimal:
+    return ((percent or Decimal(0)) * CHART_WIDTH / 100).quantize(Decimal("0.1"))
+
+
+def _chart(board: Dashboard) -> dict[str, Any]:
+    """Bars per row: households with a plan and with tranche 1 paid, as % of the eligible households."""
+    bars = []
+    for index, row in enumerate([*board.rows, board.total]):
+        planned, paid = row.percent_of_eligible("planned"), row.percent_of_eligible("tranche1")
+        bars.append(
+            Bar(
+                label=row.name,
+                y=30 + index * CHART_ROW,
+                planned=planned,
+                paid=paid,
+                planned_width=_width(planned),
+                paid_width=_width(paid),
+                total=row.key is None,
+            )
+        )
+    ticks = [(p, CHART_LABEL + p * CHART_WIDTH // 100) for p in (0, 25, 50, 75, 100)]
+    return {
+        "bars": bars,
+        "ticks": ticks,
+        "label_width": CHART_LABEL,
+        "height": 30 + len(bars) * CHART_ROW + 26,
+        "width": CHART_LABEL + CHART_WIDTH + 70,
+        "axis_bottom": 30 + len(bars) * CHART_ROW,
+    }
+
+
+def _cells(board: Dashboard, row: Row) -> list[Cell]:
+    links = links_for(board, row)
+    return [Cell(c.attr, getattr(row, c.attr), c.money, links.get(c.attr)) for c in COLUMNS]
+
+
+@login_required
+def index(request: HttpRequest) -> HttpResponse:
+    board = _board(request)
+    user: User = request.user  # type: ignore[assignment]
+    drill = {Level.TOWNSHIP: "township", Level.VILLAGE: "village"}.get(board.level)
+    table = [
+        (row, _here(board, {drill: row.key}) if drill and row.key else None, _cells(board, row))
+        for row in board.rows
+    ]
+    return render(
+        request,
+        "dashboard/index.html",
+        {
+            "board": board,
+            "columns": COLUMNS,
+            "table": table,
+            "total_cells": _cells(board, board.total),
+            "chart": _chart(board),
+            "years": years(),
+            "area": _area(board),
+            "trail": _trail(board, user),
+            "xlsx_url": _here(board, _area(board), "dashboard:xlsx"),
+            "not_filtered": MSG_NOT_FILTERED,
+            "is_cadre": user.role == "cadre",
+            "may_reconcile": sees_everything(user),
+        },
+    )
+
+
+@login_required
+def download(request: HttpRequest) -> HttpResponse:
+    """The same table as the page, for the same user and area, as .xlsx."""
+    board = _board(request)
+    buffer = io.BytesIO()
+    write_xlsx(board, buffer)
+    response = HttpResponse(buffer.getvalue(), content_type=XLSX)
+    name = f"{board.year}年度产业扶持进度-{board.area_name}.xlsx"
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
+    return response
