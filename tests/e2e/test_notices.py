@@ -15,7 +15,7 @@ from pypdf import PdfReader
 from pytest_django.live_server_helper import LiveServer
 
 from disbursements.models import Notice
-from households.models import Household, Role, Village
+from households.models import Household, Role, User, Village
 from subsidies import services as plan_services
 
 from ..factories import make_user, roster_row
@@ -127,3 +127,36 @@ def test_a_township_official_cannot_reach_another_townships_notice(
     expect(page.locator("body")).not_to_contain_text("红坡村精准扶贫")
     response = page.request.get(f"{live_server.url}/admin/disbursements/notice/{notice.pk}/pdf/")
     assert response.status == 404
+
+
+def test_the_township_sees_the_dashboard_numbers_move(
+    page: Page, live_server: LiveServer, hongpo_year: dict[str, Any]
+) -> None:
+    from disbursements import services
+    from disbursements.approval import advance
+
+    township = make_user(Role.TOWNSHIP, "jiantang_official")
+    township.set_password(PASSWORD)
+    township.save()
+    login(page, live_server, "jiantang_official")
+    page.goto(f"{live_server.url}/dashboard/?year=2017")
+    paid_households = page.locator(".kpi", has_text="第一期已兑现户数").locator("b")
+    paid_amount = page.locator(".kpi", has_text="已兑现金额").locator("b")
+    expect(paid_households).to_have_text("0")
+    expect(page.locator("table")).to_contain_text("红坡村")
+    expect(page.locator("table")).not_to_contain_text("红旗村")  # another township
+
+    # Meanwhile the money moves: allocated, approved at every level, paid by the cadre.
+    services.allocate(year=2017, actor=None)
+    cadre = User.objects.get(phone="13800000001")
+    batch = services.batch_prepare(village=hongpo_year["village"], year=2017, tranche=1, actor=cadre)
+    advance([batch], action="submit", actor=cadre)
+    advance([batch], action="verify", actor=hongpo_year["official"])
+    advance([batch], action="township_review", actor=township)
+    advance([batch], action="city_review", actor=make_user(Role.CITY))
+    advance([batch], action="approve", actor=make_user(Role.APPROVER))
+    services.payouts_record(batch=batch, actor=cadre, paid_on=datetime.date(2017, 4, 20))
+
+    page.reload()
+    expect(paid_households).to_have_text("3")
+    expect(paid_amount).to_have_text("2,700.00")  # 3 × 60% of 1,500.00
