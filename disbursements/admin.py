@@ -341,16 +341,41 @@ class BenefitAnalysisAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
     list_filter = ("assessment", "decision")
     list_select_related = ("plan__household",)
     search_fields = ("plan__household__code", "plan__household__head_name")
-    actions = ["decide_recover", "decide_waive"]
+    actions = ["decide_recover", "decide_waive", "raise_recovery"]
 
     def get_actions(
         self, request: HttpRequest, action_location: Any = ActionLocation.CHANGE_LIST
     ) -> dict[str, Any]:
         actions = super().get_actions(request, action_location)
-        if getattr(request.user, "role", "") != "township":
+        role = getattr(request.user, "role", "")
+        if role != "township":
             actions.pop("decide_recover", None)
             actions.pop("decide_waive", None)
+        if role != "village":
+            actions.pop("raise_recovery", None)
         return actions
+
+    @admin.action(description="不积极户：提出收回已拨付资金")
+    def raise_recovery(self, request: HttpRequest, queryset: QuerySet[BenefitAnalysis]) -> None:
+        from .settlement import recovery_raise
+
+        raised = 0
+        for analysis in queryset.select_related("plan__household"):
+            if analysis.assessment != BenefitAnalysis.Assessment.INACTIVE:
+                self.message_user(request, f"{analysis}：评价为积极，不提出收回。", messages.ERROR)
+                continue
+            try:
+                recovery_raise(
+                    household=analysis.plan.household,
+                    year=analysis.plan.year,
+                    actor=request.user,  # type: ignore[arg-type]
+                    reason="不积极主动进行种养殖产业发展",
+                )
+                raised += 1
+            except ValidationError as exc:
+                self.message_user(request, f"{analysis}：{exc.messages[0]}", messages.ERROR)
+        if raised:
+            self.message_user(request, f"已提出 {raised} 份收回通知，待乡镇审批。")
 
     def _decide(self, request: HttpRequest, queryset: QuerySet[BenefitAnalysis], recover: bool) -> None:
         from .settlement import shortfall_decide
@@ -386,7 +411,7 @@ class RecoveryOrderAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
     list_filter = ("status", "year")
     list_select_related = ("household", "raised_by", "approved_by")
     search_fields = ("household__code", "household__head_name")
-    actions = ["approve_orders"]
+    actions = ["approve_orders", "repay_in_full"]
 
     @admin.display(description="已收回（元）")
     def repaid(self, order: RecoveryOrder) -> Decimal:
@@ -399,9 +424,28 @@ class RecoveryOrderAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
         self, request: HttpRequest, action_location: Any = ActionLocation.CHANGE_LIST
     ) -> dict[str, Any]:
         actions = super().get_actions(request, action_location)
-        if getattr(request.user, "role", "") != "township":
+        role = getattr(request.user, "role", "")
+        if role != "township":
             actions.pop("approve_orders", None)
+        if role not in ("village", "township"):
+            actions.pop("repay_in_full", None)
         return actions
+
+    @admin.action(description="登记收回（余额全部收回，今日）")
+    def repay_in_full(self, request: HttpRequest, queryset: QuerySet[RecoveryOrder]) -> None:
+        from .settlement import recovery_repay
+
+        for order in queryset:
+            remaining = order.amount - sum((r.amount for r in order.repayments.all()), Decimal("0.00"))
+            try:
+                recovery_repay(
+                    order=order,
+                    amount=remaining,
+                    received_on=timezone.localdate(),
+                    actor=request.user,  # type: ignore[arg-type]
+                )
+            except ValidationError as exc:
+                self.message_user(request, f"{order}：{exc.messages[0]}", messages.ERROR)
 
     @admin.action(description="批准收回")
     def approve_orders(self, request: HttpRequest, queryset: QuerySet[RecoveryOrder]) -> None:

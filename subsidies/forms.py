@@ -65,3 +65,27 @@ class CommitmentForm(forms.Form):
         if value > timezone.localdate():
             raise forms.ValidationError("签订日期不能晚于今天。")
         return value
+
+
+class AnalysisForm(forms.Form):
+    """产业扶持分析表, as the cadre fills it after the cycle."""
+
+    actual_planting_area = forms.DecimalField(
+        label="实际种植面积（亩）", max_digits=8, decimal_places=2, min_value=Decimal(0), initial=0
+    )
+    actual_species = forms.CharField(label="实际养殖品种", max_length=16, required=False)
+    actual_quantity = forms.DecimalField(
+        label="实际存栏/出栏数量", max_digits=10, decimal_places=2, min_value=Decimal(0), initial=0
+    )
+    output = forms.CharField(label="产量", max_length=64, required=False)
+    sales_income = forms.DecimalField(
+        label="销售收入（元）", max_digits=12, decimal_places=2, min_value=Decimal(0), initial=0
+    )
+    costs = forms.DecimalField(
+        label="成本（元）", max_digits=12, decimal_places=2, min_value=Decimal(0), initial=0
+    )
+    assessment = forms.ChoiceField(
+        label="评价", choices=[("active", "积极发展产业"), ("inactive", "不积极主动进行种养殖产业发展")]
+    )
+    notes = forms.CharField(label="说明", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    photo = forms.FileField(label="照片", required=False)

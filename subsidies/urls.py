@@ -11,4 +11,5 @@ urlpatterns = [
     path("plans/<int:pk>/commitment.pdf", views.commitment_pdf, name="commitment_pdf"),
     path("plans/<int:pk>/commitment/", views.commitment_upload, name="commitment_upload"),
     path("batches/prepare/", views.prepare_batch, name="prepare_batch"),
+    path("plans/<int:pk>/analysis/", views.analysis_save, name="analysis"),
 ]

@@ -18,7 +18,7 @@ from households.pdf import render_pdf
 from households.scoping import scoped
 
 from . import rules, services
-from .forms import CommitmentForm, PlanForm
+from .forms import AnalysisForm, CommitmentForm, PlanForm
 from .models import HouseholdPlan
 from .selectors import batches_for, households_with_plans
 
@@ -176,9 +176,63 @@ def household_plan(request: HttpRequest, pk: int) -> HttpResponse:
     context.update(_quote_context(form, household, year) if form.is_bound else _stored_quote(plan))
     context["species_names"] = _species_names(year)
     context["commitment_form"] = CommitmentForm()
+    context.update(_analysis_context(plan))
     context["saved"] = request.method == "GET" and request.GET.get("saved") == "1"
     context["late"] = plan.commitment_late() if plan else False
     return render(request, "subsidies/household_plan.html", context)
+
+
+def _analysis_context(plan: HouseholdPlan | None) -> dict[str, Any]:
+    """The 产业扶持分析表 section: shown once money has been paid to the household."""
+    from disbursements.models import Payout
+
+    if plan is None or not Payout.objects.filter(household_id=plan.household_id, year=plan.year).exists():
+        return {}
+    analysis = getattr(plan, "analysis", None)
+    initial = {
+        "actual_species": plan.species,
+        "actual_quantity": plan.breeding_quantity,
+        "actual_planting_area": plan.planting_area,
+    }
+    if analysis is not None:
+        initial = {f: getattr(analysis, f) for f in AnalysisForm.base_fields if f != "photo"}
+    return {"analysis": analysis, "analysis_form": AnalysisForm(initial=initial)}
+
+
+@login_required
+@require_POST
+def analysis_save(request: HttpRequest, pk: int) -> HttpResponse:
+    """The cadre files the 产业扶持分析表; the service computes the reward or the shortfall."""
+    from disbursements.settlement import analysis_record
+
+    plan = _plan(request, pk)
+    url = f"/cadre/households/{plan.household_id}/?year={plan.year}"
+    form = AnalysisForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _back_with_error(
+            request, url, "；".join(str(e) for errors in form.errors.values() for e in errors)
+        )
+    data = form.cleaned_data
+    try:
+        analysis = analysis_record(
+            plan=plan,
+            actor=request.user,  # type: ignore[arg-type]
+            actual_planting_area=data["actual_planting_area"],
+            actual_species=data["actual_species"],
+            actual_quantity=data["actual_quantity"],
+            sales_income=data["sales_income"],
+            costs=data["costs"],
+            assessment=data["assessment"],
+            output=data["output"],
+            notes=data["notes"],
+            photo=data["photo"],
+        )
+    except ValidationError as exc:
+        return _back_with_error(request, url, exc.messages[0])
+    from django.contrib import messages
+
+    messages.success(request, "分析表已保存：" + "；".join(analysis.explanation))
+    return redirect(url)
 
 
 def _stored_quote(plan: HouseholdPlan | None) -> dict[str, Any]:

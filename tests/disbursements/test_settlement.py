@@ -222,3 +222,29 @@ def test_analysis_needs_a_payout_and_the_cadre(city_year: dict[str, Any]) -> Non
             assessment="active",
         )
     assert not Payout.objects.exists()
+
+
+def test_recovery_through_the_admin_actions(paid_two_tranches: dict[str, Any]) -> None:
+    from django.test import Client
+
+    data = paid_two_tranches
+    analysis = analyse(data, "H1", assessment="inactive")
+    client = Client()
+    client.force_login(data["village_user"])
+    client.post(
+        "/admin/disbursements/benefitanalysis/",
+        {"action": "raise_recovery", "_selected_action": [analysis.pk]},
+    )
+    order = RecoveryOrder.objects.get()
+    assert order.amount == Decimal("1200.00") and order.status == "raised"
+    client.force_login(data["township_user"])
+    client.post(
+        "/admin/disbursements/recoveryorder/", {"action": "approve_orders", "_selected_action": [order.pk]}
+    )
+    client.force_login(data["village_user"])
+    client.post(
+        "/admin/disbursements/recoveryorder/", {"action": "repay_in_full", "_selected_action": [order.pk]}
+    )
+    order.refresh_from_db()
+    assert order.status == "repaid"
+    assert services.reconcile(year=2017)[1] == []

@@ -224,3 +224,46 @@ def test_pdf_rendering_uses_harfbuzz_subsetting() -> None:
     from households.pdf import harfbuzz_subset_available
 
     assert harfbuzz_subset_available(), "apt-get install libharfbuzz-subset0 (scripts/test does this)"
+
+
+def test_cadre_files_the_benefit_analysis_on_the_household_page(households, cadre) -> None:  # type: ignore[no-untyped-def]
+    from disbursements import services as money
+    from disbursements.approval import advance
+    from disbursements.models import BenefitAnalysis
+
+    plan = save(households["P2017"], cadre, species="猪", quantity=3)
+    client = Client()
+    client.force_login(cadre)
+    page = client.get(f"/cadre/households/{households['P2017'].pk}/?year=2017").content.decode()
+    assert "产业扶持分析表" not in page  # nothing paid yet
+    money.allocate(year=2017, actor=None)
+    batch = money.batch_prepare(village=households["P2017"].village, year=2017, tranche=1, actor=cadre)
+    advance([batch], action="submit", actor=cadre)
+    for role in (Role.VILLAGE, Role.TOWNSHIP, Role.CITY, Role.APPROVER):
+        step = {
+            "village": "verify",
+            "township": "township_review",
+            "city": "city_review",
+            "approver": "approve",
+        }[role]
+        advance([batch], action=step, actor=make_user(role))
+    money.payouts_record(batch=batch, actor=cadre, paid_on=datetime.date(2017, 5, 1))
+    page = client.get(f"/cadre/households/{households['P2017'].pk}/?year=2017").content.decode()
+    assert "产业扶持分析表（产后）" in page
+    response = client.post(
+        f"/cadre/plans/{plan.pk}/analysis/",
+        {
+            "actual_planting_area": "0",
+            "actual_species": "猪",
+            "actual_quantity": "3",
+            "sales_income": "6000",
+            "costs": "1500",
+            "assessment": "active",
+            "output": "出栏 3 头",
+        },
+        follow=True,
+    )
+    body = response.content.decode()
+    assert "分析表已保存" in body and "600.00" in body  # reward = 1,500 − 900 paid
+    analysis = BenefitAnalysis.objects.get(plan=plan)
+    assert analysis.reward == Decimal("600.00") and analysis.net_income == Decimal("4500.00")
