@@ -22,7 +22,7 @@ ROSTER_HEADER = [
     "联系电话",
     "挂包干部",
     "挂包干部电话",
-]
+]  # the roster's columns, in the order of excel-formats.md §1
 
 GIVEN = [
     "扎西",

@@ -10,23 +10,8 @@ from typing import Any
 import openpyxl
 from stdnum.cn import ric
 
+from households.demo import ROSTER_HEADER
 from households.models import Role, Township, User, Village
-
-ROSTER_HEADER = [
-    "户编号",
-    "户主姓名",
-    "身份证号",
-    "乡镇",
-    "村委会",
-    "村民小组",
-    "家庭人口",
-    "劳动力",
-    "脱贫年度",
-    "巩固提升",
-    "联系电话",
-    "挂包干部",
-    "挂包干部电话",
-]
 
 _serial = count(1)
 
@@ -80,3 +65,26 @@ def make_user(role: str, username: str | None = None, **kwargs: Any) -> User:
     user.set_password("pw-for-tests-only")
     user.save()
     return user
+
+
+def city_year_rows() -> list[list[Any]]:
+    """A small city for money tests: 6 eligible households in 红坡村/吉迪村 (建塘镇) held by 李明 and
+    王芳, one in 红旗村 (虎跳峡镇) held by 张伟, and X1 who exited in 2015 (not eligible)."""
+    return [
+        roster_row(户编号="H1", 挂包干部="李明", 挂包干部电话="13800000001"),
+        roster_row(户编号="H2", 挂包干部="李明", 挂包干部电话="13800000001"),
+        roster_row(户编号="H3", 挂包干部="王芳", 挂包干部电话="13800000002"),
+        roster_row(户编号="J1", 村委会="吉迪村", 挂包干部="王芳", 挂包干部电话="13800000002"),
+        roster_row(
+            户编号="J2",
+            村委会="吉迪村",
+            脱贫年度=2016,
+            巩固提升="是",
+            挂包干部="王芳",
+            挂包干部电话="13800000002",
+        ),
+        roster_row(户编号="X1", 脱贫年度=2015, 挂包干部="李明", 挂包干部电话="13800000001"),
+        roster_row(
+            户编号="T1", 乡镇="虎跳峡镇", 村委会="红旗村", 挂包干部="张伟", 挂包干部电话="13800000003"
+        ),
+    ]

@@ -8,31 +8,14 @@ import pytest
 from households.models import Household, Role, User, Village
 from subsidies import services as plan_services
 
-from ..factories import make_user, roster_row
+from ..factories import city_year_rows, make_user
 
 
 @pytest.fixture
 def city_year(import_rows) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """Six eligible households in 红坡村 and 吉迪村 (建塘镇) held by two cadres, one in 红旗村 (虎跳峡镇),
     one ineligible (2015), each with a plan; and one official per role."""
-    rows = [
-        roster_row(户编号="H1", 挂包干部="李明", 挂包干部电话="13800000001"),
-        roster_row(户编号="H2", 挂包干部="李明", 挂包干部电话="13800000001"),
-        roster_row(户编号="H3", 挂包干部="王芳", 挂包干部电话="13800000002"),
-        roster_row(户编号="J1", 村委会="吉迪村", 挂包干部="王芳", 挂包干部电话="13800000002"),
-        roster_row(
-            户编号="J2",
-            村委会="吉迪村",
-            脱贫年度=2016,
-            巩固提升="是",
-            挂包干部="王芳",
-            挂包干部电话="13800000002",
-        ),
-        roster_row(户编号="X1", 脱贫年度=2015, 挂包干部="李明", 挂包干部电话="13800000001"),
-        roster_row(
-            户编号="T1", 乡镇="虎跳峡镇", 村委会="红旗村", 挂包干部="张伟", 挂包干部电话="13800000003"
-        ),
-    ]
+    rows = city_year_rows()
     assert import_rows(rows).ok
     cadres = {u.name: u for u in User.objects.filter(role=Role.CADRE)}
     for user in cadres.values():

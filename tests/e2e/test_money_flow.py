@@ -27,7 +27,7 @@ from households.models import Household, Role, Township, User, Village
 from subsidies import services as plan_services
 from subsidies.models import Policy
 
-from ..factories import make_user, roster_row
+from ..factories import city_year_rows, make_user
 from .conftest import PASSWORD, TIMEOUT_MS, VIEWPORT, login
 
 # Transactional: the live server (another thread) must see what the test wrote. See conftest.py.
@@ -64,24 +64,7 @@ def _policy_2017(_geography: None) -> None:
 def money_year(import_rows: ImportRows) -> dict[str, Any]:
     """city_year's households and plans (H1 + H2 of 李明 in 红坡村: tranche 1 = 900 + 1,200), the
     2017 allocation posted, and one official per role (all with the test password)."""
-    rows = [
-        roster_row(户编号="H1", 挂包干部="李明", 挂包干部电话="13800000001"),
-        roster_row(户编号="H2", 挂包干部="李明", 挂包干部电话="13800000001"),
-        roster_row(户编号="H3", 挂包干部="王芳", 挂包干部电话="13800000002"),
-        roster_row(户编号="J1", 村委会="吉迪村", 挂包干部="王芳", 挂包干部电话="13800000002"),
-        roster_row(
-            户编号="J2",
-            村委会="吉迪村",
-            脱贫年度=2016,
-            巩固提升="是",
-            挂包干部="王芳",
-            挂包干部电话="13800000002",
-        ),
-        roster_row(户编号="X1", 脱贫年度=2015, 挂包干部="李明", 挂包干部电话="13800000001"),
-        roster_row(
-            户编号="T1", 乡镇="虎跳峡镇", 村委会="红旗村", 挂包干部="张伟", 挂包干部电话="13800000003"
-        ),
-    ]
+    rows = city_year_rows()
     report = import_rows(rows)
     assert report.ok, [str(e) for e in report.errors]
     cadres = {u.name: u for u in User.objects.filter(role=Role.CADRE)}
