@@ -324,3 +324,28 @@ def run_import(
     batch.save()
     report.batch_id = batch.pk
     return report
+
+
+def insert_rows(model: Any, fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """INSERT many rows of `model` without building model instances (audit rows of bulk imports).
+
+    Portable SQL through Django's cursor; each value goes through its field's own
+    `get_db_prep_save`, so JSON, dates and booleans are stored exactly as the ORM would store them.
+    """
+    from django.db import connection
+
+    opts = model._meta
+    columns = [opts.get_field(name) for name in fields]
+    quote = connection.ops.quote_name
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(
+        quote(opts.db_table),
+        ", ".join(quote(f.column) for f in columns),
+        ", ".join(["%s"] * len(columns)),
+    )
+    prepared = [
+        [field.get_db_prep_save(value, connection) for field, value in zip(columns, row, strict=True)]
+        for row in rows
+    ]
+    if prepared:
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, prepared)
