@@ -85,16 +85,40 @@ class TransitionInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 def _step_action(action: str) -> Any:
+    """An admin action for one step: a page asks for the note (and, for 入户核实, photos), then acts."""
     step = STEPS[action]
 
-    def run(model_admin: BatchAdmin, request: HttpRequest, queryset: QuerySet[Batch]) -> None:
+    def run(model_admin: BatchAdmin, request: HttpRequest, queryset: QuerySet[Batch]) -> HttpResponse | None:
+        if request.POST.get("confirm") != "yes":
+            return TemplateResponse(
+                request,
+                "admin/disbursements/batch/step.html",
+                {
+                    **model_admin.admin_site.each_context(request),
+                    "batches": queryset,
+                    "step": step,
+                    "action_name": f"do_{action}",
+                    "with_attachment": action == "verify",
+                    "opts": Batch._meta,
+                    "title": step.label,
+                },
+            )
         try:
-            moved = advance(list(queryset), action=action, actor=request.user)  # type: ignore[arg-type]
+            moved = advance(
+                list(queryset),
+                action=action,
+                actor=request.user,  # type: ignore[arg-type]
+                note=request.POST.get("note", "").strip(),
+                attachment=request.FILES.get("attachment"),
+            )
         except ValidationError as exc:
             model_admin.message_user(request, exc.messages[0], messages.ERROR)
-            return
+            return None
         total = sum((b.total for b in moved), Decimal("0.00"))
-        model_admin.message_user(request, f"{step.label}：{len(moved)} 个批次，合计 {total:,.2f} 元。")
+        model_admin.message_user(
+            request, f"{step.label}：{len(moved)} 个批次，合计 {total:,.2f} 元。", messages.SUCCESS
+        )
+        return None
 
     run.__name__ = f"do_{action}"
     run.short_description = step.label  # type: ignore[attr-defined]
@@ -114,6 +138,7 @@ class BatchAdmin(ScopedAdminMixin, admin.ModelAdmin):
         *(_step_action(a) for a in STEPS),
         "send_back_action",
         "pay_today_cash",
+        "pay_today_bank",
     ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -135,7 +160,7 @@ class BatchAdmin(ScopedAdminMixin, admin.ModelAdmin):
         if role in ("village", "township", "city", "approver"):
             keep.add("send_back_action")
         if role in ("cadre", "village"):
-            keep.add("pay_today_cash")
+            keep.update({"pay_today_cash", "pay_today_bank"})
         return {name: value for name, value in actions.items() if name in keep}
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
@@ -171,6 +196,13 @@ class BatchAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="登记兑现（今日，现金）")
     def pay_today_cash(self, request: HttpRequest, queryset: QuerySet[Batch]) -> None:
+        self._pay(request, queryset, Payout.Method.CASH)
+
+    @admin.action(description="登记兑现（今日，银行转账）")
+    def pay_today_bank(self, request: HttpRequest, queryset: QuerySet[Batch]) -> None:
+        self._pay(request, queryset, Payout.Method.BANK)
+
+    def _pay(self, request: HttpRequest, queryset: QuerySet[Batch], method: str) -> None:
         paid = 0
         amount = Decimal("0.00")
         for batch in queryset:
@@ -179,6 +211,7 @@ class BatchAdmin(ScopedAdminMixin, admin.ModelAdmin):
                     batch=batch,
                     actor=request.user,  # type: ignore[arg-type]
                     paid_on=timezone.localdate(),
+                    method=method,
                 )
             except ValidationError as exc:
                 self.message_user(request, f"{batch}：{exc.messages[0]}", messages.ERROR)

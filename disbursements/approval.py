@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
@@ -91,7 +93,14 @@ def _last_actors(batches: Sequence[Batch]) -> dict[int, int]:
 
 
 def _move(
-    batches: list[Batch], *, to_status: str, from_status: str, action: str, actor: User, note: str
+    batches: list[Batch],
+    *,
+    to_status: str,
+    from_status: str,
+    action: str,
+    actor: User,
+    note: str,
+    attachment: str = "",
 ) -> list[Batch]:
     now = timezone.now()
     updated = Batch.objects.filter(pk__in=[b.pk for b in batches], status=from_status).update(
@@ -109,6 +118,7 @@ def _move(
                 actor=actor,
                 at=now,
                 note=note,
+                attachment=attachment,
             )
             for b in batches
         ]
@@ -119,8 +129,16 @@ def _move(
 
 
 @transaction.atomic
-def advance(batches: Iterable[Batch], *, action: str, actor: User, note: str = "") -> list[Batch]:
-    """Do `action` (a step of STEPS) on every batch, or on none of them."""
+def advance(
+    batches: Iterable[Batch],
+    *,
+    action: str,
+    actor: User,
+    note: str = "",
+    attachment: UploadedFile | None = None,
+) -> list[Batch]:
+    """Do `action` (a step of STEPS) on every batch, or on none of them; `attachment` (e.g. the
+    入户核实 photos) is stored once and named in every batch's transition."""
     step = STEPS[action]
     if actor.role != step.role:
         raise ValidationError(MSG_ROLE.format(label=step.label, role=ROLE_NAMES[step.role]))
@@ -138,8 +156,15 @@ def advance(batches: Iterable[Batch], *, action: str, actor: User, note: str = "
     from . import services  # the conditions and consequences of a step live with the batches
 
     services.before_step(rows, step=step)
+    stored = default_storage.save(f"transitions/{attachment.name}", attachment) if attachment else ""
     moved = _move(
-        rows, to_status=step.to_status, from_status=step.from_status, action=action, actor=actor, note=note
+        rows,
+        to_status=step.to_status,
+        from_status=step.from_status,
+        action=action,
+        actor=actor,
+        note=note,
+        attachment=stored,
     )
     services.after_step(moved, step=step, actor=actor)
     return moved

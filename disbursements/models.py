@@ -319,6 +319,7 @@ class Transition(models.Model):
     )
     at = models.DateTimeField(_("时间"), default=timezone.now)
     note = models.TextField(_("意见/说明"), blank=True)
+    attachment = models.FileField(_("附件（如入户核实照片）"), upload_to="transitions/", blank=True)
 
     scope_paths: ClassVar[ScopePaths] = ScopePaths(
         township="batch__village__township", village="batch__village", cadre="actor"

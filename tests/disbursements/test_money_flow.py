@@ -269,3 +269,41 @@ def test_paying_a_batch_costs_the_same_queries_for_3_or_60_households() -> None:
         assert result.paid == size and result.batch_paid
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1], counts
+
+
+def test_verification_in_the_admin_records_the_note_and_photos(city_year: dict[str, Any]) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    liming = city_year["cadres"]["李明"]
+    batch = services.batch_prepare(village=city_year["hongpo"], year=2017, tranche=1, actor=liming)
+    advance([batch], action="submit", actor=liming)
+    client = Client()
+    client.force_login(city_year["village_user"])
+    page = client.post("/admin/disbursements/batch/", {"action": "do_verify", "_selected_action": [batch.pk]})
+    assert "入户核实照片" in page.content.decode()  # the confirmation page asks for the note and photos
+    batch.refresh_from_db()
+    assert batch.status == "prepared"  # nothing happened yet
+    client.post(
+        "/admin/disbursements/batch/",
+        {
+            "action": "do_verify",
+            "_selected_action": [batch.pk],
+            "confirm": "yes",
+            "note": "两户种苗已到位",
+            "attachment": SimpleUploadedFile("入户核实.jpg", b"\xff\xd8photo"),
+        },
+    )
+    batch.refresh_from_db()
+    transition = Transition.objects.get(batch=batch, action="verify")
+    assert batch.status == "verified" and transition.note == "两户种苗已到位"
+    assert transition.attachment.name.startswith("transitions/")
+
+
+def test_payouts_can_be_recorded_as_bank_transfers(city_year: dict[str, Any]) -> None:
+    services.allocate(year=2017, actor=None)
+    liming = city_year["cadres"]["李明"]
+    batch = services.batch_prepare(village=city_year["hongpo"], year=2017, tranche=1, actor=liming)
+    run_chain(batch, city_year, liming)
+    services.payouts_record(batch=batch, actor=liming, paid_on=TODAY, method="bank")
+    assert set(Payout.objects.values_list("method", flat=True)) == {"bank"}

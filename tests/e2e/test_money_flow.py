@@ -164,6 +164,11 @@ def run_action(page: Page, label: str) -> None:
     page.locator("#changelist-form select[name=action]").select_option(label=label)
     with page.expect_navigation():
         page.locator("#changelist-form button[name=index]").click()
+    confirm = page.locator("input[type=submit][value^=确认]")
+    if label in STEP_LABELS and confirm.count():  # a step asks for the note (and photos) first
+        page.locator("#note").fill(f"{label}：已核对")
+        with page.expect_navigation():
+            confirm.click()
 
 
 def expect_success(page: Page, text: str | re.Pattern[str]) -> None:
@@ -198,7 +203,7 @@ def test_tranche_one_from_cadre_through_every_approval_to_payout_and_balanced_bo
     assert (batch.status, batch.line_count, batch.total) == ("draft", 2, Decimal("2100.00"))
 
     cadre.goto(url + BATCHES)
-    assert offered_actions(cadre) == ["提交入户核实", PAY_LABEL]
+    assert offered_actions(cadre) == ["提交入户核实", PAY_LABEL, "登记兑现（今日，银行转账）"]
     run_action(cadre, "提交入户核实")
     expect_success(cadre, "提交入户核实：1 个批次，合计 2,100.00 元。")
     assert status_of(batch) == "prepared"
