@@ -297,7 +297,7 @@ def test_verification_in_the_admin_records_the_note_and_photos(city_year: dict[s
     batch.refresh_from_db()
     transition = Transition.objects.get(batch=batch, action="verify")
     assert batch.status == "verified" and transition.note == "两户种苗已到位"
-    assert transition.attachment.name.startswith("transitions/")
+    assert (transition.attachment.name or "").startswith("transitions/")
 
 
 def test_payouts_can_be_recorded_as_bank_transfers(city_year: dict[str, Any]) -> None:
