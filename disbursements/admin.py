@@ -223,12 +223,30 @@ class BatchAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Payout)
-class PayoutAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class PayoutAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ("household", "year", "tranche", "amount_yuan", "method", "paid_on", "paid_by", "receipt")
     amount_yuan = money_column("amount", "金额（元）")
     list_filter = ("year", "tranche", "method")
     list_select_related = ("household", "paid_by")
     search_fields = ("household__code", "household__head_name")
+    fields = ("household", "year", "tranche", "amount", "method", "paid_on", "paid_by", "entry", "receipt")
+    readonly_fields = ("household", "year", "tranche", "amount", "method", "paid_on", "paid_by", "entry")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # payouts are recorded from an approved batch
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Only the receipt scan can be added, by whoever hands over the money.
+        return getattr(request.user, "role", "") in ("cadre", "village")
+
+    def save_model(self, request: HttpRequest, obj: Payout, form: Any, change: bool) -> None:
+        if "receipt" in form.changed_data and form.cleaned_data.get("receipt"):
+            from .settlement import payout_attach_receipt
+
+            payout_attach_receipt(payout=obj, receipt=form.cleaned_data["receipt"], actor=request.user)  # type: ignore[arg-type]
 
 
 @admin.register(Entry)
@@ -491,8 +509,14 @@ class RecoveryOrderAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
                 self.message_user(request, f"{order}：{exc.messages[0]}", messages.ERROR)
 
 
+class EquityForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = EquityInvestment
+        fields = ("household", "year", "partner", "agreement", "consent_scan", "invested_on")
+
+
 @admin.register(EquityInvestment)
-class EquityInvestmentAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class EquityInvestmentAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = (
         "household",
         "year",
@@ -504,10 +528,55 @@ class EquityInvestmentAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
     )
     principal_yuan = money_column("principal", "入股本金（元）")
     list_select_related = ("household", "partner")
+    form = EquityForm
 
     @admin.display(description="本金保值中", boolean=True)
     def preserved_display(self, investment: EquityInvestment) -> bool:
         return investment.preserved
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return getattr(request.user, "role", "") in ("cadre", "village")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: EquityInvestment, form: Any, change: bool) -> None:
+        """入股 goes through the service: the grant moves to the partner in the ledger, with consent."""
+        from .settlement import equity_invest
+
+        data = form.cleaned_data
+        try:
+            investment = equity_invest(
+                household=data["household"],
+                year=data["year"],
+                partner=data["partner"],
+                agreement=data["agreement"],
+                consent_scan=data["consent_scan"],
+                invested_on=data["invested_on"],
+                actor=request.user,  # type: ignore[arg-type]
+            )
+        except ValidationError as exc:
+            raise PermissionDenied(exc.messages[0]) from None
+        obj.pk = investment.pk
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+
+        class CheckedEquityForm(form):  # type: ignore[valid-type, misc]
+            def clean(self) -> Any:
+                data = super().clean()
+                household = data.get("household")
+                if household is not None and (
+                    Payout.objects.filter(household=household, year=data.get("year")).exists()
+                    or BatchLine.objects.filter(household=household, year=data.get("year")).exists()
+                ):
+                    raise forms.ValidationError("该户已有到户资金兑现或已列入批次，不能再改为入股。")
+                return data
+
+        return CheckedEquityForm
 
 
 @admin.register(Partner)

@@ -389,3 +389,22 @@ def dividend_record(
 
 def equity_households(year: int) -> Any:
     return EquityInvestment.objects.filter(year=year).values("household_id")
+
+
+@transaction.atomic
+def payout_attach_receipt(*, payout: Payout, receipt: UploadedFile, actor: User) -> Payout:
+    """The household's signed or thumb-printed receipt, scanned. The money record itself is untouched."""
+    if actor.role not in ("cadre", "village"):
+        raise ValidationError("回执由挂包干部或村委会上传。")
+    locked = (
+        scoped(Payout.objects.select_for_update(no_key=True, of=("self",)), actor)
+        .filter(pk=payout.pk)
+        .first()
+    )
+    if locked is None:
+        raise ValidationError("该兑现记录不在您的管辖范围内。")
+    if (receipt.name or "").lower().rsplit(".", 1)[-1] not in {"pdf", "jpg", "jpeg", "png"}:
+        raise ValidationError("回执扫描件应为 PDF、JPG 或 PNG 文件。")
+    locked.receipt = receipt
+    locked.save(update_fields=["receipt"])
+    return locked

@@ -57,16 +57,20 @@ VIEW_MONEY = {
     "disbursements.view_printjob",
 }
 NOTICE_WORK = {"disbursements.change_notice", "disbursements.add_objection", "disbursements.change_objection"}
+# Those who hand money over: receipts of payouts, and equity investments with the household's consent.
+HANDOVER_WORK = {"disbursements.change_payout", "disbursements.add_equityinvestment"}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "cadre": frozenset(
-        VIEW_MONEY
+        HANDOVER_WORK
+        | VIEW_MONEY
         | {"households.view_household", "households.view_householdchange"}
         | VIEW_PLANS
         | EDIT_PLANS
     ),
     "village": frozenset(
-        NOTICE_WORK
+        HANDOVER_WORK
+        | NOTICE_WORK
         | VIEW_MONEY
         | VIEW_REGISTRY
         | {

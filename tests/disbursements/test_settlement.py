@@ -248,3 +248,56 @@ def test_recovery_through_the_admin_actions(paid_two_tranches: dict[str, Any]) -
     order.refresh_from_db()
     assert order.status == "repaid"
     assert services.reconcile(year=2017)[1] == []
+
+
+def test_receipts_and_equity_through_the_admin(paid_two_tranches: dict[str, Any]) -> None:
+    from django.test import Client
+
+    from disbursements.models import EquityInvestment
+
+    data = paid_two_tranches
+    liming = data["cadres"]["李明"]
+    client = Client()
+    client.force_login(liming)
+    payout = Payout.objects.filter(household__code="H1", tranche=1).get()
+    response = client.post(
+        f"/admin/disbursements/payout/{payout.pk}/change/",
+        {"receipt": SimpleUploadedFile("回执.jpg", b"\xff\xd8receipt")},
+    )
+    assert response.status_code == 302
+    payout.refresh_from_db()
+    assert payout.receipt.name and payout.amount == Decimal("900.00")  # the money record is unchanged
+    # 王芳's J1 in 吉迪村 has no payout yet: its grant can go to a cooperative as equity.
+    wang = data["cadres"]["王芳"]
+    client.force_login(wang)
+    partner = Partner.objects.create(name="吉迪村种养殖专业合作社")
+    response = client.post(
+        "/admin/disbursements/equityinvestment/add/",
+        {
+            "household": Household.objects.get(code="J1").pk,
+            "year": 2017,
+            "partner": partner.pk,
+            "agreement": "入股协议 J1",
+            "invested_on": "2017-05-08",
+            "consent_scan": SimpleUploadedFile("同意书.pdf", b"%PDF"),
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    investment = EquityInvestment.objects.get()
+    assert investment.principal == Decimal("800.00") and investment.recorded_by == wang
+    partner_account = Account.objects.get(kind="partner", partner=partner)
+    assert ledger.balances([partner_account], 2017)[partner_account.pk] == Decimal("800.00")
+    # H1 (李明's) was paid: the form refuses it before anything moves.
+    client.force_login(liming)
+    response = client.post(
+        "/admin/disbursements/equityinvestment/add/",
+        {
+            "household": Household.objects.get(code="H1").pk,
+            "year": 2017,
+            "partner": partner.pk,
+            "agreement": "x",
+            "invested_on": "2017-05-08",
+            "consent_scan": SimpleUploadedFile("c.pdf", b"%PDF"),
+        },
+    )
+    assert "不能再改为入股" in response.content.decode()
