@@ -226,3 +226,10 @@ def test_roles_without_import_permission_are_refused(import_rows, auditor_user) 
 def test_blank_rows_are_skipped_and_row_numbers_stay_excel_numbers(import_rows) -> None:  # type: ignore[no-untyped-def]
     report = import_rows([roster_row(), [None] * len(ROSTER_HEADER), roster_row(家庭人口="x")])
     assert any(e.startswith("第 4 行 家庭人口 x") for e in errors(report))
+
+
+def test_the_demo_header_is_the_imports_header() -> None:
+    from households.demo import ROSTER_HEADER as DEMO_HEADER
+    from households.roster import COLUMNS
+
+    assert DEMO_HEADER == [c.header for c in COLUMNS]
