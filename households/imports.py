@@ -349,3 +349,43 @@ def insert_rows(model: Any, fields: Sequence[str], rows: Iterable[Sequence[Any]]
     if prepared:
         with connection.cursor() as cursor:
             cursor.executemany(sql, prepared)
+
+
+@dataclass(frozen=True)
+class Importer:
+    """One kind of import: its columns, the job that checks and writes rows, and its lock.
+
+    Calling it runs `run_import`; the admin resource and the management command both call it.
+    """
+
+    kind: str
+    columns: Sequence[Column]
+    job: Callable[..., ImportJob]  # job(actor=, report=, batch=)
+    lock: Callable[[], None]
+    unit: str = "户"
+
+    def __call__(
+        self,
+        *,
+        header: Row,
+        rows: Iterable[Row],
+        actor: Any,
+        file_name: str,
+        file_sha256: str,
+        dry_run: bool,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> ImportReport:
+        return run_import(
+            kind=self.kind,
+            columns=self.columns,
+            header=header,
+            rows=rows,
+            actor=actor,
+            file_name=file_name,
+            file_sha256=file_sha256,
+            dry_run=dry_run,
+            make_job=lambda report, batch: self.job(actor=actor, report=report, batch=batch),
+            lock=self.lock,
+            on_progress=on_progress,
+            unit=self.unit,
+        )

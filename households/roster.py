@@ -21,11 +21,11 @@ from .imports import (
     CellError,
     Change,
     Column,
+    Importer,
     ImportFileError,
     ImportReport,
     Row,
     insert_rows,
-    run_import,
     text,
     whole_number,
     yes_no,
@@ -560,32 +560,12 @@ def _import_scope(actor: User | None) -> tuple[set[int] | None, set[int] | None]
     raise ImportFileError(MSG_NO_PERMISSION)
 
 
-def roster_import(
-    *,
-    header: Row,
-    rows: Iterable[Row],
-    actor: User | None,
-    file_name: str,
-    file_sha256: str,
-    dry_run: bool,
-    on_progress: Callable[[int], None] | None = None,
-) -> ImportReport:
-    """Validate and (unless dry_run or any row is bad) write a roster. Always records an ImportBatch."""
+def _one_roster_import_at_a_time() -> None:
+    # Row locks on PostgreSQL; SQLite's IMMEDIATE transaction already serialises writers.
+    list(Township.objects.select_for_update(no_key=True).order_by("pk").values_list("pk"))
 
-    def lock() -> None:
-        # One roster import at a time (PostgreSQL); SQLite's IMMEDIATE transaction already serialises.
-        list(Township.objects.select_for_update(no_key=True).order_by("pk").values_list("pk"))
 
-    return run_import(
-        kind=ImportBatch.Kind.ROSTER,
-        columns=COLUMNS,
-        header=header,
-        rows=rows,
-        actor=actor,
-        file_name=file_name,
-        file_sha256=file_sha256,
-        dry_run=dry_run,
-        make_job=lambda report, batch: RosterImport(actor=actor, report=report, batch=batch),
-        lock=lock,
-        on_progress=on_progress,
-    )
+# Validate and (unless a dry run, or any row is bad) write a roster; always records an ImportBatch.
+roster_import = Importer(
+    kind=ImportBatch.Kind.ROSTER, columns=COLUMNS, job=RosterImport, lock=_one_roster_import_at_a_time
+)

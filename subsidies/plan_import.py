@@ -7,7 +7,7 @@ under the year's current policy, so a sheet can never store an amount the rules 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -17,11 +17,11 @@ from households.imports import (
     CellError,
     Change,
     Column,
+    Importer,
     ImportFileError,
     ImportReport,
     Row,
     decimal_number,
-    run_import,
     text,
     whole_number,
 )
@@ -277,32 +277,11 @@ def _show(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def plan_import(
-    *,
-    header: Row,
-    rows: Iterable[Row],
-    actor: User | None,
-    file_name: str,
-    file_sha256: str,
-    dry_run: bool,
-    on_progress: Callable[[int], None] | None = None,
-) -> ImportReport:
-    """Validate, quote and (unless dry_run or any row is bad) write a sheet of plans."""
+def _one_plan_import_at_a_time() -> None:
+    list(Policy.objects.select_for_update(no_key=True).order_by("pk").values_list("pk"))
 
-    def lock() -> None:
-        list(Policy.objects.select_for_update(no_key=True).order_by("pk").values_list("pk"))
 
-    return run_import(
-        kind=ImportBatch.Kind.PLANS,
-        columns=COLUMNS,
-        header=header,
-        rows=rows,
-        actor=actor,
-        file_name=file_name,
-        file_sha256=file_sha256,
-        dry_run=dry_run,
-        make_job=lambda report, batch: PlanImport(actor=actor, report=report, batch=batch),
-        lock=lock,
-        on_progress=on_progress,
-        unit="份",
-    )
+# Validate, quote and (unless a dry run, or any row is bad) write a sheet of plans.
+plan_import = Importer(
+    kind=ImportBatch.Kind.PLANS, columns=COLUMNS, job=PlanImport, lock=_one_plan_import_at_a_time, unit="份"
+)
