@@ -342,10 +342,16 @@ def insert_rows(model: Any, fields: Sequence[str], rows: Iterable[Sequence[Any]]
         ", ".join(quote(f.column) for f in columns),
         ", ".join(["%s"] * len(columns)),
     )
-    prepared = [
-        [field.get_db_prep_save(value, connection) for field, value in zip(columns, row, strict=True)]
-        for row in rows
+    from django.db import models
+
+    # Text, integers, booleans and ids go to the driver as they are; dates, JSON and decimals need
+    # their field's conversion (time zone, JSON encoding, quantisation), exactly as the ORM does it.
+    converting = (models.DateField, models.JSONField, models.DecimalField)
+    preps = [
+        (lambda v, f=field: f.get_db_prep_save(v, connection)) if isinstance(field, converting) else None
+        for field in columns
     ]
+    prepared = [[p(v) if p else v for p, v in zip(preps, row, strict=True)] for row in rows]
     if prepared:
         with connection.cursor() as cursor:
             cursor.executemany(sql, prepared)

@@ -475,13 +475,65 @@ class RosterImport:
                 continue
             changed.append((row, Household(pk=old["pk"], code=row.code, updated_at=self.now, **values), diff))
 
-        Household.objects.bulk_create([h for _, h in new], batch_size=1000)
+        self._insert_households([h for _, h in new])
         if changed:
             Household.objects.bulk_update(
                 [h for _, h, _ in changed], [*TRACKED, "updated_at"], batch_size=500
             )
         self._record_assignments(new, changed)
         self._record_changes(new, changed)
+
+    NEW_FIELDS = (
+        "code",
+        "head_name",
+        "id_number",
+        "village",
+        "group",
+        "size",
+        "labour",
+        "exit_year",
+        "consolidation",
+        "phone",
+        "ethnicity",
+        "bank_name",
+        "bank_account",
+        "cadre",
+        "created_at",
+        "updated_at",
+    )
+
+    def _insert_households(self, households: list[Household]) -> None:
+        """New households in bulk without the ORM's per-object insert machinery, then their ids by code."""
+        if not households:
+            return
+        insert_rows(
+            Household,
+            self.NEW_FIELDS,
+            (
+                (
+                    h.code,
+                    h.head_name,
+                    h.id_number,
+                    h.village_id,
+                    h.group_id,
+                    h.size,
+                    h.labour,
+                    h.exit_year,
+                    h.consolidation,
+                    h.phone,
+                    h.ethnicity,
+                    h.bank_name,
+                    h.bank_account,
+                    h.cadre_id,
+                    h.created_at,
+                    h.updated_at,
+                )
+                for h in households
+            ),
+        )
+        ids = dict(Household.objects.filter(code__in=[h.code for h in households]).values_list("code", "pk"))
+        for household in households:
+            household.pk = ids[household.code]
 
     def _record_assignments(
         self,
