@@ -154,6 +154,18 @@ class Cadres:
         }
         self.pending: dict[str, User] = {}
         self.names = {pk: f"{name}（{phone}）" for phone, (pk, name, _) in self.by_phone.items() if pk}
+        # A cadre whose phone was changed keeps the username gb<old phone>: never reuse it.
+        self.usernames = set(
+            User.objects.filter(username__startswith="gb").values_list("username", flat=True)
+        )
+
+    def _username(self, phone: str) -> str:
+        username, suffix = f"gb{phone}", 1
+        while username in self.usernames:
+            suffix += 1
+            username = f"gb{phone}-{suffix}"
+        self.usernames.add(username)
+        return username
 
     def check(self, name: str, phone: str) -> None:
         known = self.by_phone.get(phone)
@@ -170,7 +182,7 @@ class Cadres:
             self.by_phone[phone] = (None, name, Role.CADRE)
             # The township of the first household they hold, so township officials can pick them.
             self.pending[phone] = User(
-                username=f"gb{phone}",
+                username=self._username(phone),
                 name=name,
                 phone=phone,
                 role=Role.CADRE,

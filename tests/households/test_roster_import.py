@@ -232,4 +232,14 @@ def test_the_demo_header_is_the_imports_header() -> None:
     from households.demo import ROSTER_HEADER as DEMO_HEADER
     from households.roster import COLUMNS
 
-    assert DEMO_HEADER == [c.header for c in COLUMNS]
+    assert [c.header for c in COLUMNS] == DEMO_HEADER
+
+
+def test_a_new_cadre_never_collides_with_an_old_username(import_rows) -> None:  # type: ignore[no-untyped-def]
+    import_rows([roster_row(挂包干部="李明", 挂包干部电话="13800000001")])
+    old = User.objects.get(phone="13800000001")
+    old.phone = "13900000009"  # 李明 changed phone in the admin; his username stays gb13800000001
+    old.save()
+    report = import_rows([roster_row(挂包干部="赵敏", 挂包干部电话="13800000001")])
+    assert report.ok, errors(report)
+    assert User.objects.get(phone="13800000001").username == "gb13800000001-2"
