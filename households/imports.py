@@ -337,11 +337,10 @@ def insert_rows(model: Any, fields: Sequence[str], rows: Iterable[Sequence[Any]]
     opts = model._meta
     columns = [opts.get_field(name) for name in fields]
     quote = connection.ops.quote_name
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(
-        quote(opts.db_table),
-        ", ".join(quote(f.column) for f in columns),
-        ", ".join(["%s"] * len(columns)),
+    head = "INSERT INTO {} ({}) VALUES ".format(
+        quote(opts.db_table), ", ".join(quote(f.column) for f in columns)
     )
+    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
     from django.db import models
 
     # Text, integers, booleans and ids go to the driver as they are; dates, JSON and decimals need
@@ -351,10 +350,20 @@ def insert_rows(model: Any, fields: Sequence[str], rows: Iterable[Sequence[Any]]
         (lambda v, f=field: f.get_db_prep_save(v, connection)) if isinstance(field, converting) else None
         for field in columns
     ]
-    prepared = [[p(v) if p else v for p, v in zip(preps, row, strict=True)] for row in rows]
-    if prepared:
-        with connection.cursor() as cursor:
-            cursor.executemany(sql, prepared)
+    # Multi-row VALUES statements (as bulk_create writes them), sized under SQLite's default
+    # 32,766 parameters; executemany would be one round trip per row on PostgreSQL.
+    per_statement = max(1, min(1000, 30000 // len(columns)))
+    batch: list[Any] = []
+    count = 0
+    with connection.cursor() as cursor:
+        for row in rows:
+            batch.extend(p(v) if p else v for p, v in zip(preps, row, strict=True))
+            count += 1
+            if count == per_statement:
+                cursor.execute(head + ", ".join([one] * count), batch)
+                batch, count = [], 0
+        if count:
+            cursor.execute(head + ", ".join([one] * count), batch)
 
 
 @dataclass(frozen=True)
