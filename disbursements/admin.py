@@ -534,6 +534,26 @@ class EquityInvestmentAdmin(ScopedAdminMixin, admin.ModelAdmin):
     def preserved_display(self, investment: EquityInvestment) -> bool:
         return investment.preserved
 
+    actions = ["return_principal"]
+
+    def get_actions(
+        self, request: HttpRequest, action_location: Any = ActionLocation.CHANGE_LIST
+    ) -> dict[str, Any]:
+        actions = super().get_actions(request, action_location)
+        if getattr(request.user, "role", "") not in ("village", "township"):
+            actions.pop("return_principal", None)
+        return actions
+
+    @admin.action(description="登记入股本金退还")
+    def return_principal(self, request: HttpRequest, queryset: QuerySet[EquityInvestment]) -> None:
+        from .settlement import equity_return
+
+        for investment in queryset:
+            try:
+                equity_return(investment=investment, actor=request.user)  # type: ignore[arg-type]
+            except ValidationError as exc:
+                self.message_user(request, f"{investment}：{exc.messages[0]}", messages.ERROR)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return getattr(request.user, "role", "") in ("cadre", "village")
 

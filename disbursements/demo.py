@@ -64,6 +64,7 @@ def living_year(*, year: int) -> str:
             quantity=quantity_value,
             actor=household.cadre,
         )
+    _commitments(year, rng)
     services.allocate(year=year, actor=User.objects.get(username="city"))
 
     township = User.objects.get(username="jiantang")
@@ -197,3 +198,18 @@ def _equity_household(year: int) -> None:
         invested_on=datetime.date(year, 5, 8),
         actor=candidate.cadre,
     )
+
+
+def _commitments(year: int, rng: random.Random) -> None:
+    """Most households sign the 到户承诺书 before 15 April; some late; a few not yet."""
+    for plan in HouseholdPlan.objects.filter(year=year).select_related("household__cadre").order_by("pk"):
+        draw = rng.random()
+        if draw < 0.1 or plan.household.cadre is None:
+            continue  # not signed yet: shows as late on the cadre's list and the dashboard
+        day = datetime.date(year, 4, 25) if draw < 0.2 else datetime.date(year, 3, 1 + int(draw * 40) % 28)
+        plan_services.commitment_record(
+            plan=plan,
+            signed_on=day,
+            scan=SimpleUploadedFile("signed.pdf", b"%PDF-1.4 demo"),
+            actor=plan.household.cadre,
+        )

@@ -408,3 +408,37 @@ def payout_attach_receipt(*, payout: Payout, receipt: UploadedFile, actor: User)
     locked.receipt = receipt
     locked.save(update_fields=["receipt"])
     return locked
+
+
+@transaction.atomic
+def equity_return(*, investment: EquityInvestment, actor: User, note: str = "") -> EquityInvestment:
+    """The partner returns the preserved principal (保值) to the household, through the ledger."""
+    if actor.role not in ("village", "township"):
+        raise ValidationError("入股本金退还由村委会或乡镇登记。")
+    locked = (
+        scoped(EquityInvestment.objects.select_for_update(no_key=True, of=("self",)), actor)
+        .filter(pk=investment.pk)
+        .select_related("household__village", "partner")
+        .first()
+    )
+    if locked is None:
+        raise ValidationError("该入股记录不在您的管辖范围内。")
+    if locked.returned_entry_id is not None:
+        raise ValidationError("本金已退还。")
+    household = locked.household
+    (entry,) = ledger.post(
+        [
+            ledger.Move(
+                ledger.partner_account(locked.partner),
+                ledger.household_accounts([household])[household.pk],
+                locked.principal,
+                Entry.Kind.EQUITY_RETURN,
+                f"{household.code} {household.head_name} 入股本金退还{('：' + note) if note else ''}",
+            )
+        ],
+        year=locked.year,
+        actor=actor,
+    )
+    EquityInvestment.objects.filter(pk=locked.pk).update(returned_entry=entry)
+    locked.refresh_from_db()
+    return locked

@@ -194,6 +194,15 @@ def test_equity_household_pays_the_partner_and_keeps_the_principal_visible(city_
     batch = services.batch_prepare(village=data["hongpo"], year=2017, tranche=1, actor=data["cadres"]["李明"])
     assert set(batch.lines.values_list("household__code", flat=True)) == {"H1"}
     assert services.reconcile(year=2017)[1] == []
+    # The principal comes back to the household, once, and the books still balance.
+    with pytest.raises(ValidationError, match="村委会或乡镇"):
+        settlement.equity_return(investment=investment, actor=data["cadres"]["李明"])
+    returned = settlement.equity_return(investment=investment, actor=data["village_user"])
+    assert not returned.preserved
+    assert ledger.balances([partner_account], 2017)[partner_account.pk] == Decimal("0.00")
+    with pytest.raises(ValidationError, match="已退还"):
+        settlement.equity_return(investment=investment, actor=data["village_user"])
+    assert services.reconcile(year=2017)[1] == []
     with pytest.raises(ValidationError, match="不能再改为入股"):
         settlement.equity_invest(
             household=Household.objects.get(code="H1"),
