@@ -59,3 +59,8 @@ need_debian_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2 \
     || die "安装失败：${missing[*]}"
 }
+
+# Like need_debian_packages, but only for nicer output (e.g. Chinese PDF fonts): warn and go on.
+want_debian_packages() {
+  ( need_debian_packages "$@" ) || say "提示：未能安装 $*；打印的 PDF 可能缺少中文字体或生成较慢。"
+}
