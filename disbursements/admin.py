@@ -11,7 +11,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.options import ActionLocation
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
@@ -20,7 +19,13 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from households.admin_base import ReadOnlyAdminMixin, ScopedAdminMixin, ScopedRelatedFilter, money_column
+from households.admin_base import (
+    ReadOnlyAdminMixin,
+    RoleActionsMixin,
+    ScopedAdminMixin,
+    ScopedRelatedFilter,
+    money_column,
+)
 from households.models import Township, Village
 from households.scoping import visible
 from subsidies.rules import to_fen
@@ -126,7 +131,7 @@ def _step_action(action: str) -> Any:
 
 
 @admin.register(Batch)
-class BatchAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class BatchAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
     list_display = ("__str__", "status", "line_count", "total_yuan", "status_changed_at")
     total_yuan = money_column("total", "合计金额（元）")
     list_filter = (WaitingForMeFilter, "status", "year", "tranche", ("village", ScopedRelatedFilter))
@@ -140,6 +145,14 @@ class BatchAdmin(ScopedAdminMixin, admin.ModelAdmin):
         "pay_today_cash",
         "pay_today_bank",
     ]
+    # Each step's button for the role that holds the step; send-back for officials; payouts for
+    # whoever hands the money over.
+    action_roles = {
+        **{f"do_{s.action}": frozenset({s.role}) for s in STEPS.values()},
+        "send_back_action": frozenset({"village", "township", "city", "approver"}),
+        "pay_today_cash": frozenset({"cadre", "village"}),
+        "pay_today_bank": frozenset({"cadre", "village"}),
+    }
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # batches are prepared on the cadre pages (batch_prepare)
@@ -149,19 +162,6 @@ class BatchAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-    def get_actions(
-        self, request: HttpRequest, action_location: Any = ActionLocation.CHANGE_LIST
-    ) -> dict[str, Any]:
-        """Only the buttons this user's role may press; the server checks again anyway."""
-        actions = super().get_actions(request, action_location)
-        role = getattr(request.user, "role", "")
-        keep = {f"do_{s.action}" for s in STEPS.values() if s.role == role}
-        if role in ("village", "township", "city", "approver"):
-            keep.add("send_back_action")
-        if role in ("cadre", "village"):
-            keep.update({"pay_today_cash", "pay_today_bank"})
-        return {name: value for name, value in actions.items() if name in keep}
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         response = super().changelist_view(request, extra_context)
@@ -250,7 +250,7 @@ class PayoutAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Entry)
-class EntryAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class EntryAdmin(ScopedAdminMixin, RoleActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "created_at",
         "year",
@@ -267,14 +267,7 @@ class EntryAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("source", "target", "created_by", "reverses")
     search_fields = ("memo", "source__name", "target__name")
     actions = ["reverse_entries"]
-
-    def get_actions(
-        self, request: HttpRequest, action_location: Any = ActionLocation.CHANGE_LIST
-    ) -> dict[str, Any]:
-        actions = super().get_actions(request, action_location)
-        if getattr(request.user, "role", "") != "city":
-            actions.pop("reverse_entries", None)
-        return actions
+    action_roles = {"reverse_entries": frozenset({"city"})}
 
     @admin.action(description="冲正（须写原因）")
     def reverse_entries(self, request: HttpRequest, queryset: QuerySet[Entry]) -> HttpResponse | None:
@@ -291,11 +284,8 @@ class EntryAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                     "title": "冲正分录",
                 },
             )
-        for entry in queryset:
-            try:
-                ledger.reverse(entry, actor=request.user, reason=request.POST.get("reason", ""))  # type: ignore[arg-type]
-            except ValidationError as exc:
-                self.message_user(request, f"{entry}：{exc.messages[0]}", messages.ERROR)
+        reason = request.POST.get("reason", "")
+        self.each(request, queryset, lambda entry: ledger.reverse(entry, actor=request.user, reason=reason))  # type: ignore[arg-type]
         return None
 
 
@@ -373,7 +363,7 @@ def _year(request: HttpRequest) -> int:
 
 
 @admin.register(BenefitAnalysis)
-class BenefitAnalysisAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class BenefitAnalysisAdmin(ScopedAdminMixin, RoleActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "plan",
         "assessment",
@@ -393,18 +383,11 @@ class BenefitAnalysisAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
     list_select_related = ("plan__household",)
     search_fields = ("plan__household__code", "plan__household__head_name")
     actions = ["decide_recover", "decide_waive", "raise_recovery"]
-
-    def get_actions(
-        self, request: HttpRequest, action_location: Any = ActionLocation.CHANGE_LIST
-    ) -> dict[str, Any]:
-        actions = super().get_actions(request, action_location)
-        role = getattr(request.user, "role", "")
-        if role != "township":
-            actions.pop("decide_recover", None)
-            actions.pop("decide_waive", None)
-        if role != "village":
-            actions.pop("raise_recovery", None)
-        return actions
+    action_roles = {
+        "decide_recover": frozenset({"township"}),
+        "decide_waive": frozenset({"township"}),
+        "raise_recovery": frozenset({"village"}),
+    }
 
     @admin.action(description="不积极户：提出收回已拨付资金")
     def raise_recovery(self, request: HttpRequest, queryset: QuerySet[BenefitAnalysis]) -> None:
@@ -431,11 +414,11 @@ class BenefitAnalysisAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
     def _decide(self, request: HttpRequest, queryset: QuerySet[BenefitAnalysis], recover: bool) -> None:
         from .settlement import shortfall_decide
 
-        for analysis in queryset:
-            try:
-                shortfall_decide(analysis=analysis, recover=recover, actor=request.user)  # type: ignore[arg-type]
-            except ValidationError as exc:
-                self.message_user(request, f"{analysis}：{exc.messages[0]}", messages.ERROR)
+        self.each(
+            request,
+            queryset,
+            lambda a: shortfall_decide(analysis=a, recover=recover, actor=request.user),  # type: ignore[arg-type]
+        )
 
     @admin.action(description="差额：决定收回（生成收回通知）")
     def decide_recover(self, request: HttpRequest, queryset: QuerySet[BenefitAnalysis]) -> None:
@@ -447,7 +430,7 @@ class BenefitAnalysisAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
 
 
 @admin.register(RecoveryOrder)
-class RecoveryOrderAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class RecoveryOrderAdmin(ScopedAdminMixin, RoleActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "household",
         "year",
@@ -463,6 +446,10 @@ class RecoveryOrderAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
     list_select_related = ("household", "raised_by", "approved_by")
     search_fields = ("household__code", "household__head_name")
     actions = ["approve_orders", "repay_in_full"]
+    action_roles = {
+        "approve_orders": frozenset({"township"}),
+        "repay_in_full": frozenset({"village", "township"}),
+    }
 
     @admin.display(description="已收回（元）")
     def repaid(self, order: RecoveryOrder) -> Decimal:
@@ -470,17 +457,6 @@ class RecoveryOrderAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[RecoveryOrder]:
         return super().get_queryset(request).prefetch_related("repayments")
-
-    def get_actions(
-        self, request: HttpRequest, action_location: Any = ActionLocation.CHANGE_LIST
-    ) -> dict[str, Any]:
-        actions = super().get_actions(request, action_location)
-        role = getattr(request.user, "role", "")
-        if role != "township":
-            actions.pop("approve_orders", None)
-        if role not in ("village", "township"):
-            actions.pop("repay_in_full", None)
-        return actions
 
     @admin.action(description="登记收回（余额全部收回，今日）")
     def repay_in_full(self, request: HttpRequest, queryset: QuerySet[RecoveryOrder]) -> None:
@@ -502,11 +478,7 @@ class RecoveryOrderAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
     def approve_orders(self, request: HttpRequest, queryset: QuerySet[RecoveryOrder]) -> None:
         from .settlement import recovery_approve
 
-        for order in queryset:
-            try:
-                recovery_approve(order=order, actor=request.user)  # type: ignore[arg-type]
-            except ValidationError as exc:
-                self.message_user(request, f"{order}：{exc.messages[0]}", messages.ERROR)
+        self.each(request, queryset, lambda order: recovery_approve(order=order, actor=request.user))  # type: ignore[arg-type]
 
 
 class EquityForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -516,7 +488,7 @@ class EquityForm(forms.ModelForm):  # type: ignore[type-arg]
 
 
 @admin.register(EquityInvestment)
-class EquityInvestmentAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class EquityInvestmentAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
     list_display = (
         "household",
         "year",
@@ -535,24 +507,17 @@ class EquityInvestmentAdmin(ScopedAdminMixin, admin.ModelAdmin):
         return investment.preserved
 
     actions = ["return_principal"]
-
-    def get_actions(
-        self, request: HttpRequest, action_location: Any = ActionLocation.CHANGE_LIST
-    ) -> dict[str, Any]:
-        actions = super().get_actions(request, action_location)
-        if getattr(request.user, "role", "") not in ("village", "township"):
-            actions.pop("return_principal", None)
-        return actions
+    action_roles = {"return_principal": frozenset({"village", "township"})}
 
     @admin.action(description="登记入股本金退还")
     def return_principal(self, request: HttpRequest, queryset: QuerySet[EquityInvestment]) -> None:
         from .settlement import equity_return
 
-        for investment in queryset:
-            try:
-                equity_return(investment=investment, actor=request.user)  # type: ignore[arg-type]
-            except ValidationError as exc:
-                self.message_user(request, f"{investment}：{exc.messages[0]}", messages.ERROR)
+        self.each(
+            request,
+            queryset,
+            lambda investment: equity_return(investment=investment, actor=request.user),  # type: ignore[arg-type]
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return getattr(request.user, "role", "") in ("cadre", "village")
@@ -630,7 +595,7 @@ class NoticeForm(forms.Form):
 
 
 @admin.register(Notice)
-class NoticeAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class NoticeAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
     list_display = (
         "title",
         "kind",
@@ -724,11 +689,7 @@ class NoticeAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="结束公示（公示期已满、异议已处理）")
     def close_notices(self, request: HttpRequest, queryset: QuerySet[Notice]) -> None:
-        for notice in queryset:
-            try:
-                notices.notice_close(notice=notice, actor=request.user)  # type: ignore[arg-type]
-            except ValidationError as exc:
-                self.message_user(request, exc.messages[0], messages.ERROR)
+        self.each(request, queryset, lambda notice: notices.notice_close(notice=notice, actor=request.user))  # type: ignore[arg-type]
 
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import ActionLocation
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpRequest
 from import_export.admin import ImportExportMixin
@@ -129,3 +132,33 @@ class ServiceImportMixin(ImportExportMixin):
             messages.success(request, report.summary())
         else:
             messages.error(request, report.summary() + " " + "；".join(str(e) for e in report.errors[:20]))
+
+
+class RoleActionsMixin:
+    """Admin actions offered by role, as data: `action_roles = {"action_name": {"role", …}}`.
+
+    Hiding a button is only convenience; every action calls a service that checks role, scope
+    and state again. `each` runs a service per selected row and reports refusals row by row.
+    """
+
+    action_roles: dict[str, frozenset[str]] = {}
+
+    def get_actions(self, request: HttpRequest, action_location: Any = ActionLocation.CHANGE_LIST) -> Any:
+        actions = super().get_actions(request, action_location)  # type: ignore[misc]
+        role = getattr(request.user, "role", "")
+        return {
+            name: action
+            for name, action in actions.items()
+            if name not in self.action_roles or role in self.action_roles[name]
+        }
+
+    def each(self, request: HttpRequest, queryset: Iterable[Any], run: Callable[[Any], Any]) -> int:
+        """`run(obj)` for every selected row; a refused row is named with its reason. Returns how many ran."""
+        done = 0
+        for obj in queryset:
+            try:
+                run(obj)
+                done += 1
+            except ValidationError as exc:
+                self.message_user(request, f"{obj}：{exc.messages[0]}", messages.ERROR)  # type: ignore[attr-defined]
+        return done

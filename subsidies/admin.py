@@ -6,12 +6,17 @@ import io
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.utils import timezone
 
-from households.admin_base import ReadOnlyAdminMixin, ScopedAdminMixin, ServiceImportMixin, money_column
+from households.admin_base import (
+    ReadOnlyAdminMixin,
+    RoleActionsMixin,
+    ScopedAdminMixin,
+    ServiceImportMixin,
+    money_column,
+)
 
 from . import services
 from .entitlements import write_entitlements
@@ -92,7 +97,7 @@ class YearFilter(admin.SimpleListFilter):
 
 
 @admin.register(HouseholdPlan)
-class HouseholdPlanAdmin(ScopedAdminMixin, ServiceImportMixin, admin.ModelAdmin):
+class HouseholdPlanAdmin(ScopedAdminMixin, RoleActionsMixin, ServiceImportMixin, admin.ModelAdmin):
     list_display = (
         "household",
         "year",
@@ -182,13 +187,9 @@ class HouseholdPlanAdmin(ScopedAdminMixin, ServiceImportMixin, admin.ModelAdmin)
         return request.user.has_perm("subsidies.change_householdplan")
 
     def _each(self, request: HttpRequest, queryset: Any, action: Any, verb: str) -> None:
-        done = 0
-        for plan in queryset.select_related("household"):
-            try:
-                action(plan=plan, actor=request.user)
-                done += 1
-            except ValidationError as exc:
-                messages.error(request, f"{plan}：{exc.messages[0]}")
+        done = self.each(
+            request, queryset.select_related("household"), lambda p: action(plan=p, actor=request.user)
+        )
         if done:
             messages.success(request, f"{verb} {done} 份计划。")
 

@@ -267,3 +267,18 @@ def test_cadre_files_the_benefit_analysis_on_the_household_page(households, cadr
     assert "分析表已保存" in body and "600.00" in body  # reward = 1,500 − 900 paid
     analysis = BenefitAnalysis.objects.get(plan=plan)
     assert analysis.reward == Decimal("600.00") and analysis.net_income == Decimal("4500.00")
+
+
+def test_submitting_plans_from_the_admin_freezes_them_and_names_refusals(households, cadre) -> None:  # type: ignore[no-untyped-def]
+    plan = save(households["P2017"], cadre, species="猪", quantity=3)
+    client = Client()
+    client.force_login(cadre)
+    client.post("/admin/subsidies/householdplan/", {"action": "submit_plans", "_selected_action": [plan.pk]})
+    plan.refresh_from_db()
+    assert plan.status == "submitted"
+    response = client.post(
+        "/admin/subsidies/householdplan/",
+        {"action": "submit_plans", "_selected_action": [plan.pk]},
+        follow=True,
+    )
+    assert "只有填报中的计划可以提交审批" in response.content.decode()
