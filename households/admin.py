@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminPasswordChangeForm as OwnPasswordChangeBase
+from django.contrib.admin.utils import unquote
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.core.exceptions import ValidationError
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_post_parameters
 
-from . import services
+from . import services, users
 from .admin_base import ReadOnlyAdminMixin, ScopedAdminMixin, ScopedRelatedFilter, ServiceImportMixin
 from .masking import mask_id_number
 from .models import (
@@ -20,6 +28,7 @@ from .models import (
     ImportBatch,
     Township,
     User,
+    UserChange,
     Village,
     VillageGroup,
 )
@@ -109,6 +118,13 @@ class HouseholdAdmin(ScopedAdminMixin, ServiceImportMixin, admin.ModelAdmin):
         else:
             services.household_create(household=obj, actor=request.user)  # type: ignore[arg-type]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if not users.may_reassign_cadre(request.user):  # type: ignore[arg-type]
+            # Not in the form, so neither an empty dropdown nor a forged POST can change the cadre.
+            return (*fields, "cadre")
+        return fields
+
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change, **kwargs)
 
@@ -120,6 +136,12 @@ class HouseholdAdmin(ScopedAdminMixin, ServiceImportMixin, admin.ModelAdmin):
                 except ValidationError as exc:
                     self._update_errors(exc)
 
+        if "cadre" in ServiceCheckedForm.base_fields:
+            cadre_field: Any = ServiceCheckedForm.base_fields["cadre"]
+            cadre_field.queryset = users.cadre_choices(
+                actor=request.user,  # type: ignore[arg-type]
+                current=obj.cadre_id if obj is not None else None,
+            )
         return ServiceCheckedForm
 
     # --- import / export -----------------------------------------------------------------------
@@ -199,8 +221,29 @@ class ImportBatchAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("actor",)
 
 
+@admin.register(UserChange)
+class UserChangeAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("at", "user", "action", "actor", "changes")
+    list_filter = ("action",)
+    list_select_related = ("user", "actor")
+    search_fields = ("user__username", "user__name", "actor__username", "actor__name")
+    date_hierarchy = "at"
+
+
+class UserChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = UserChange
+    fk_name = "user"
+    fields = ("at", "actor", "action", "changes")
+    readonly_fields = fields
+    extra = 0
+    verbose_name_plural = _("账号变更记录")
+
+
 @admin.register(User)
 class UserAdmin(ScopedAdminMixin, DjangoUserAdmin):
+    """Accounts. Every write goes through `households.users` (add, change and the password page), which
+    decides who may manage whom; this class only shapes the pages to match."""
+
     list_display = ("username", "name", "phone", "role", "township", "village", "is_active")
     list_filter = ("role", "is_active", ("township", ScopedRelatedFilter))
     list_select_related = ("township", "village")
@@ -217,6 +260,25 @@ class UserAdmin(ScopedAdminMixin, DjangoUserAdmin):
         (None, {"classes": ("wide",), "fields": ("username", "password1", "password2")}),
         (_("身份与管辖范围"), {"fields": ("name", "phone", "role", "township", "village")}),
     )
+    readonly_fields = ("last_login", "date_joined")
+    inlines = (UserChangeInline,)
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        queryset = super().get_queryset(request)
+        actor = request.user
+        if actor.is_superuser or not actor.has_perm("households.change_user"):
+            return queryset  # view-only roles read the accounts of their area
+        # Those who manage accounts (the city) open only the ones they manage, and their own (read-only).
+        return queryset.filter(
+            Q(pk__in=users.manageable_users(actor).values("pk")) | Q(pk=actor.pk)  # type: ignore[arg-type]
+        )
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or users.can_manage(request.user, obj))  # type: ignore[arg-type]
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
+        return self.inlines if obj is not None else ()
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)
@@ -227,5 +289,99 @@ class UserAdmin(ScopedAdminMixin, DjangoUserAdmin):
     def formfield_for_choice_field(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_choice_field(db_field, request, **kwargs)
         if db_field.name == "role" and field is not None:
-            field.required = not request.user.is_superuser
+            allowed = users.assignable_roles(request.user)  # type: ignore[arg-type]
+            if allowed:  # (an empty list: the page is read-only anyway)
+                choices: Any = field.choices
+                field.choices = [(value, label) for value, label in choices if value in allowed]
+                field.required = "" not in allowed
         return field
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        actor: User = request.user  # type: ignore[assignment]
+        stored_pk = obj.pk if obj is not None else None
+
+        class ServiceCheckedForm(form):  # type: ignore[valid-type, misc]
+            """Shows the services' refusals beside the form; the services check again when saving."""
+
+            def _post_clean(self) -> None:
+                stored = User.objects.filter(pk=stored_pk).first() if stored_pk is not None else None
+                data = {f: v for f, v in self.cleaned_data.items() if f in users.EDITABLE_FIELDS}
+                candidate = copy.copy(self.instance)  # the account as it would be saved
+                for field, value in data.items():
+                    if field not in ("groups", "user_permissions"):
+                        setattr(candidate, field, value)
+                changed = set(self.changed_data) if stored is not None else {"phone"}
+                try:
+                    users.check_user(actor=actor, user=stored, data=data)
+                    users.check_account(candidate, phone_changed=bool(changed & {"phone", "role"}))
+                except ValidationError as exc:
+                    # The reason in the users' words only; the model's own checks (whose messages
+                    # name database constraints) run on the next try, once these are met.
+                    self.add_error(None, exc)
+                    return
+                super()._post_clean()
+
+        return ServiceCheckedForm
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        data = {f: v for f, v in form.cleaned_data.items() if f in users.EDITABLE_FIELDS}
+        actor: User = request.user  # type: ignore[assignment]
+        try:
+            if change:
+                users.user_update(actor=actor, user=obj, data=data)
+            else:
+                usable = form.cleaned_data.get("set_usable_password", True)
+                password = form.cleaned_data["password1"] if usable else None
+                created = users.user_create(actor=actor, password=password, **data)
+                obj.pk = created.pk  # the admin's messages and redirect use the form's instance
+                obj._state.adding = False
+        except ValidationError as exc:  # the form checked the same rules: this is a forged or raced POST
+            raise PermissionDenied(exc.messages[0]) from exc
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # Not `form.save_m2m()`: the service wrote (and audited) groups and permissions.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    @method_decorator(sensitive_post_parameters())
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> HttpResponse:
+        """Django's page, with the password set by `users.user_set_password` instead of the form."""
+        user = self.get_object(request, unquote(id))
+        if user is None:
+            raise Http404
+        if not self.has_change_permission(request, user):
+            raise PermissionDenied
+        if request.method == "POST":
+            form = self.change_password_form(user, request.POST)
+            if form.is_valid() and (
+                form.cleaned_data["set_usable_password"] or "unset-password" in request.POST
+            ):
+                password = (
+                    form.cleaned_data["password1"] if form.cleaned_data["set_usable_password"] else None
+                )
+                try:
+                    users.user_set_password(actor=request.user, user=user, password=password)  # type: ignore[arg-type]
+                except ValidationError as exc:
+                    raise PermissionDenied(exc.messages[0]) from exc
+                self.log_change(request, user, self.construct_change_message(request, form, []))
+                messages.success(request, "密码已修改。" if password else "已停用该用户的密码登录。")
+                update_session_auth_hash(request, user)  # keeps one's own session when it is one's own
+                return HttpResponseRedirect(reverse("admin:households_user_change", args=[user.pk]))
+        # GET, and forms with errors (which Django shows again): Django's page, which saves nothing.
+        return super().user_change_password(request, id, form_url)
+
+
+class OwnPasswordChangeForm(OwnPasswordChangeBase):
+    """修改密码 in the admin's header: the old password, then `users.user_set_password` (audited)."""
+
+    def save(self, commit: bool = True) -> Any:
+        return users.user_set_password(
+            actor=self.user,
+            user=self.user,
+            password=self.cleaned_data["new_password1"],
+            old_password=self.cleaned_data["old_password"],
+        )
+
+
+admin.site.password_change_form = OwnPasswordChangeForm

@@ -6,12 +6,12 @@ cadre. `households.scoping.scoped()` is the one place that turns a user into a q
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser, UserManager
-from django.db import models
+from django.db import models, router, transaction
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from .idcard import validate_id_number
@@ -104,6 +104,44 @@ class VillageGroup(models.Model):
         return f"{self.village.name}{self.name}"
 
 
+# What `UserChange` records of an account: identity, role and scope, rights. The password is
+# recorded only as "changed", in these words.
+AUDITED_USER_FIELDS = (
+    "username",
+    "name",
+    "phone",
+    "role",
+    "township",
+    "village",
+    "is_active",
+    "is_staff",
+    "is_superuser",
+)
+AUDIT_TRIGGERS = frozenset({*AUDITED_USER_FIELDS, "password"})
+PASSWORD_SET = "已设置"
+PASSWORD_RESET = "已重置"
+PASSWORD_DISABLED = "已停用密码登录"
+
+
+def user_field_label(field: str) -> str:
+    """The field's name as the admin shows it (Django's own fields translated, ours written in Chinese)."""
+    with translation.override("zh-hans"):
+        return str(User._meta.get_field(field).verbose_name)  # type: ignore[union-attr]
+
+
+def _user_value(user: User | None, field: str) -> str:
+    if user is None:
+        return ""
+    if field == "role":
+        return str(Role(user.role).label) if user.role else ""
+    value = getattr(user, field)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return str(value)
+
+
 class User(AbstractUser):
     """A user of the system. The role decides what they may do; township/village decide where."""
 
@@ -147,13 +185,77 @@ class User(AbstractUser):
             models.CheckConstraint(condition=~Q(role=Role.CADRE) | ~Q(phone=""), name="cadre_has_phone"),
         ]
 
-    def save(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def save(
+        self,
+        *args: Any,
+        audit_actor: User | None = None,
+        audit_extra: dict[str, list[str]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Save, and write a `UserChange` row for any change of an audited field (see `UserChange`).
+
+        `audit_actor` is who did it (the services in `households.users` pass it; a shell, a
+        management command or a data script leave it None); `audit_extra` adds changes that the
+        row itself does not hold (groups, user permissions), so that one edit is one audit row.
+        """
         # The township follows from the village, so that township-level scoping finds village users.
         if self.village_id and not self.township_id:
             self.township_id = self.village.township_id  # type: ignore[union-attr]
         if self.role:
             self.is_staff = True  # every role works in the admin
-        super().save(*args, **kwargs)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and not AUDIT_TRIGGERS.intersection(update_fields) and not audit_extra:
+            super().save(*args, **kwargs)  # e.g. last_login, written on every login
+            return
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        with transaction.atomic(using=using):
+            before = None
+            if self.pk is not None:  # the stored row, locked, to compare with
+                before = (
+                    type(self)
+                    ._base_manager.using(using)
+                    .select_for_update(no_key=True, of=("self",))
+                    .select_related("township", "village")
+                    .filter(pk=self.pk)
+                    .first()
+                )
+            password = self._password_change(before, update_fields)
+            super().save(*args, **kwargs)
+            fields = AUDITED_USER_FIELDS if update_fields is None else set(update_fields)
+            changes = {
+                user_field_label(f): [_user_value(before, f), _user_value(self, f)]
+                for f in AUDITED_USER_FIELDS
+                if f in fields and _user_value(before, f) != _user_value(self, f)
+            }
+            if password:
+                changes[user_field_label("password")] = ["", password]
+            changes.update(audit_extra or {})
+            if before is not None and not changes:
+                return
+            if before is None:
+                action = UserChange.Action.CREATE
+            elif set(changes) == {user_field_label("password")}:
+                action = UserChange.Action.PASSWORD
+            else:
+                action = UserChange.Action.UPDATE
+            UserChange.objects.using(using).create(
+                user=self, actor=audit_actor, action=action, changes=changes
+            )
+
+    def _password_change(self, before: User | None, update_fields: Any) -> str:
+        """How the password changed, in the audit's words ("" if it did not); never the password."""
+        if update_fields is not None and "password" not in update_fields:
+            return ""
+        if before is None:
+            return PASSWORD_SET if self.has_usable_password() else ""
+        if self.password == before.password:
+            return ""
+        if not self.has_usable_password():
+            return PASSWORD_DISABLED
+        if getattr(self, "_password", None) is None and list(update_fields or []) == ["password"]:
+            # `check_password` re-hashing on login (new hasher settings): the same password.
+            return ""
+        return PASSWORD_RESET
 
     @property
     def display_name(self) -> str:
@@ -354,3 +456,53 @@ class HouseholdChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.household_id} {self.get_action_display()} {self.at:%Y-%m-%d %H:%M}"
+
+
+class UserChange(models.Model):
+    """Append-only audit of accounts: who changed whose role, scope, rights or password, old → new.
+
+    Written by `User.save()` and nowhere else, so that every door writes it: the services in
+    `households.users` (the admin's door) pass their actor; `createsuperuser`, `changepassword`, a
+    shell or a data script leave the actor empty. Passwords are never stored, only "已重置".
+    """
+
+    class Action(models.TextChoices):
+        CREATE = "create", _("新增")
+        UPDATE = "update", _("修改")
+        PASSWORD = "password", _("重置密码")
+
+    user = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="account_changes", verbose_name=_("用户")
+    )
+    actor = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, related_name="+", verbose_name=_("操作人")
+    )
+    at = models.DateTimeField(_("时间"), default=timezone.now, db_index=True)
+    action = models.CharField(_("操作"), max_length=8, choices=Action.choices)
+    # {"字段名": [旧值, 新值]} with the field names as the admin shows them.
+    changes = models.JSONField(_("变更内容"), default=dict)
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="user__township", village="user__village", cadre="user"
+    )
+
+    class Meta:
+        verbose_name = _("账号变更记录")
+        verbose_name_plural = _("账号变更记录")
+        ordering = ["-at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action__in=["create", "update", "password"]), name="user_change_action_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.get_action_display()} {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ValueError("账号变更记录只能追加，不能修改。")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise ValueError("账号变更记录只能追加，不能删除。")

@@ -114,7 +114,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "households.change_village",  # sets the 2017 贫困村 flag
             "households.view_user",
             "households.add_user",
-            "households.change_user",
+            "households.change_user",  # township, village and cadre accounts only: households.users
+            "households.view_userchange",
             "subsidies.import_householdplan",
             "subsidies.export_householdplan",
         }
@@ -134,6 +135,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "households.export_household",
             "households.view_importbatch",
             "households.view_user",
+            "households.view_userchange",
             "subsidies.export_householdplan",
         }
     ),
