@@ -30,7 +30,7 @@ from households.models import Township, Village
 from households.scoping import visible
 from subsidies.rules import to_fen
 
-from . import notices, services
+from . import grant, notices, services, settlement
 from .approval import STEPS, advance, send_back
 from .models import (
     Account,
@@ -45,8 +45,39 @@ from .models import (
     Payout,
     PrintJob,
     RecoveryOrder,
+    RecoveryRepayment,
     Transition,
 )
+
+
+def reverse_action(name: str, label: str, intro: str, service: Any, keyword: str) -> Any:
+    """An admin action that asks for the reason, then reverses each selected record through `service`
+    (which checks role, scope and state itself and reverses record and ledger together)."""
+
+    def run(model_admin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
+        if request.POST.get("confirm") != "yes":
+            return TemplateResponse(
+                request,
+                "admin/disbursements/reverse.html",
+                {
+                    **model_admin.admin_site.each_context(request),
+                    "objects": queryset,
+                    "intro": intro,
+                    "action_name": name,
+                    "opts": model_admin.model._meta,
+                    "title": label,
+                },
+            )
+        reason = request.POST.get("reason", "")
+        done = model_admin.each(
+            request, queryset, lambda obj: service(**{keyword: obj}, actor=request.user, reason=reason)
+        )
+        if done:
+            model_admin.message_user(request, f"已冲正 {done} 条。")
+        return None
+
+    run.__name__ = name
+    return admin.action(description=label)(run)
 
 
 class WaitingForMeFilter(admin.SimpleListFilter):
@@ -60,13 +91,16 @@ class WaitingForMeFilter(admin.SimpleListFilter):
         if self.value() != "mine":
             return queryset
         role = getattr(request.user, "role", "")
-        statuses = [s.from_status for s in STEPS.values() if s.role == role]
+        statuses = [s.from_status for s in STEPS.values() if role in s.roles]
         if role in ("cadre", "village"):
             statuses.append(Batch.Status.APPROVED)  # waiting to be paid out
         return queryset.filter(status__in=statuses)
 
 
-class BatchLineInline(ReadOnlyAdminMixin, admin.TabularInline):
+class BatchLineInline(ScopedAdminMixin, ReadOnlyAdminMixin, admin.TabularInline):
+    """A batch's lines, each one only for those whose scope covers its household (a cadre sees the
+    households they hold, not the other cadres' households of the same batch)."""
+
     model = BatchLine
     fields = ("household", "tranche", "amount", "paid")
     readonly_fields = fields
@@ -75,7 +109,10 @@ class BatchLineInline(ReadOnlyAdminMixin, admin.TabularInline):
     @admin.display(description="兑现")
     def paid(self, line: BatchLine) -> str:
         payout = getattr(line, "payout", None)
-        return f"{payout.paid_on:%Y-%m-%d} {payout.get_method_display()}" if payout else "—"
+        if payout is None:
+            return "—"
+        shown = f"{payout.paid_on:%Y-%m-%d} {payout.get_method_display()}"
+        return f"{shown}（已冲正：{payout.reversal_reason}）" if payout.is_reversed else shown
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[BatchLine]:
         return super().get_queryset(request).select_related("household", "payout")
@@ -148,7 +185,7 @@ class BatchAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
     # Each step's button for the role that holds the step; send-back for officials; payouts for
     # whoever hands the money over.
     action_roles = {
-        **{f"do_{s.action}": frozenset({s.role}) for s in STEPS.values()},
+        **{f"do_{s.action}": s.roles for s in STEPS.values()},
         "send_back_action": frozenset({"village", "township", "city", "approver"}),
         "pay_today_cash": frozenset({"cadre", "village"}),
         "pay_today_bank": frozenset({"cadre", "village"}),
@@ -223,14 +260,58 @@ class BatchAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
 
 
 @admin.register(Payout)
-class PayoutAdmin(ScopedAdminMixin, admin.ModelAdmin):
-    list_display = ("household", "year", "tranche", "amount_yuan", "method", "paid_on", "paid_by", "receipt")
+class PayoutAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
+    list_display = (
+        "household",
+        "year",
+        "tranche",
+        "amount_yuan",
+        "method",
+        "paid_on",
+        "paid_by",
+        "receipt",
+        "reversed_at",
+    )
     amount_yuan = money_column("amount", "金额（元）")
     list_filter = ("year", "tranche", "method")
     list_select_related = ("household", "paid_by")
     search_fields = ("household__code", "household__head_name")
-    fields = ("household", "year", "tranche", "amount", "method", "paid_on", "paid_by", "entry", "receipt")
-    readonly_fields = ("household", "year", "tranche", "amount", "method", "paid_on", "paid_by", "entry")
+    fields = (
+        "household",
+        "year",
+        "tranche",
+        "amount",
+        "method",
+        "paid_on",
+        "paid_by",
+        "entry",
+        "receipt",
+        "reversed_at",
+        "reversed_by",
+        "reversal_reason",
+    )
+    readonly_fields = (
+        "household",
+        "year",
+        "tranche",
+        "amount",
+        "method",
+        "paid_on",
+        "paid_by",
+        "entry",
+        "reversed_at",
+        "reversed_by",
+        "reversal_reason",
+    )
+    actions = ["reverse_payouts"]
+    action_roles = {"reverse_payouts": frozenset({"township", "city"})}
+    reverse_payouts = reverse_action(
+        "reverse_payouts",
+        "冲正兑现（须写原因）",
+        "冲正以下兑现记录：账目另记反向分录，记录标为已冲正，该期可重新列入批次。须先冲正后一期。",
+        services.payout_reverse,
+        "payout",
+    )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # payouts are recorded from an approved batch
@@ -240,7 +321,7 @@ class PayoutAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Only the receipt scan can be added, by whoever hands over the money.
-        return getattr(request.user, "role", "") in ("cadre", "village")
+        return getattr(request.user, "role", "") in ("cadre", "village") and not (obj and obj.is_reversed)
 
     def save_model(self, request: HttpRequest, obj: Payout, form: Any, change: bool) -> None:
         if "receipt" in form.changed_data and form.cleaned_data.get("receipt"):
@@ -268,25 +349,13 @@ class EntryAdmin(ScopedAdminMixin, RoleActionsMixin, ReadOnlyAdminMixin, admin.M
     search_fields = ("memo", "source__name", "target__name")
     actions = ["reverse_entries"]
     action_roles = {"reverse_entries": frozenset({"city"})}
-
-    @admin.action(description="冲正（须写原因）")
-    def reverse_entries(self, request: HttpRequest, queryset: QuerySet[Entry]) -> HttpResponse | None:
-        from . import ledger
-
-        if request.POST.get("confirm") != "yes":
-            return TemplateResponse(
-                request,
-                "admin/disbursements/entry/reverse.html",
-                {
-                    **self.admin_site.each_context(request),
-                    "entries": queryset,
-                    "opts": self.model._meta,
-                    "title": "冲正分录",
-                },
-            )
-        reason = request.POST.get("reason", "")
-        self.each(request, queryset, lambda entry: ledger.reverse(entry, actor=request.user, reason=reason))  # type: ignore[arg-type]
-        return None
+    reverse_entries = reverse_action(
+        "reverse_entries",
+        "冲正（须写原因）",
+        "将以下分录冲正（原分录保留，另记一笔反向分录）。兑现、收回、入股的分录请在相应记录上冲正。",
+        services.entry_reverse,
+        "entry",
+    )
 
 
 @admin.register(Account)
@@ -452,8 +521,8 @@ class RecoveryOrderAdmin(ScopedAdminMixin, RoleActionsMixin, ReadOnlyAdminMixin,
     }
 
     @admin.display(description="已收回（元）")
-    def repaid(self, order: RecoveryOrder) -> Decimal:
-        return sum((r.amount for r in order.repayments.all()), Decimal("0.00"))
+    def repaid(self, order: RecoveryOrder) -> str:
+        return f"{_repaid(order):,.2f}"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[RecoveryOrder]:
         return super().get_queryset(request).prefetch_related("repayments")
@@ -463,7 +532,7 @@ class RecoveryOrderAdmin(ScopedAdminMixin, RoleActionsMixin, ReadOnlyAdminMixin,
         from .settlement import recovery_repay
 
         for order in queryset:
-            remaining = order.amount - sum((r.amount for r in order.repayments.all()), Decimal("0.00"))
+            remaining = order.amount - _repaid(order)
             try:
                 recovery_repay(
                     order=order,
@@ -479,6 +548,30 @@ class RecoveryOrderAdmin(ScopedAdminMixin, RoleActionsMixin, ReadOnlyAdminMixin,
         from .settlement import recovery_approve
 
         self.each(request, queryset, lambda order: recovery_approve(order=order, actor=request.user))  # type: ignore[arg-type]
+
+
+def _repaid(order: RecoveryOrder) -> Decimal:
+    return sum((to_fen(r.amount) for r in order.repayments.all() if not r.is_reversed), Decimal("0.00"))
+
+
+@admin.register(RecoveryRepayment)
+class RecoveryRepaymentAdmin(ScopedAdminMixin, RoleActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("order", "amount_yuan", "received_on", "entry", "reversed_at", "reversal_reason")
+    amount_yuan = money_column("amount", "金额（元）")
+    list_select_related = ("order__household", "entry")
+    search_fields = ("order__household__code", "order__household__head_name")
+    actions = ["reverse_repayments"]
+    action_roles = {"reverse_repayments": frozenset({"township", "city"})}
+    reverse_repayments = reverse_action(
+        "reverse_repayments",
+        "冲正收回记录（须写原因）",
+        "冲正以下收回记录：款项从乡财政退回该户账目，收回通知重新变为待收回。",
+        settlement.repayment_reverse,
+        "repayment",
+    )
+
+
+MSG_EQUITY_TAKEN = "该户已有到户资金兑现、已列入批次或已入股，不能再改为入股。"
 
 
 class EquityForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -506,8 +599,18 @@ class EquityInvestmentAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin
     def preserved_display(self, investment: EquityInvestment) -> bool:
         return investment.preserved
 
-    actions = ["return_principal"]
-    action_roles = {"return_principal": frozenset({"village", "township"})}
+    actions = ["return_principal", "reverse_investments"]
+    action_roles = {
+        "return_principal": frozenset({"village", "township"}),
+        "reverse_investments": frozenset({"township", "city"}),
+    }
+    reverse_investments = reverse_action(
+        "reverse_investments",
+        "冲正入股（须写原因）",
+        "冲正以下入股记录：本金从合作方退回挂包干部（或村）账户，该户可改为现金兑现。",
+        settlement.equity_reverse,
+        "investment",
+    )
 
     @admin.action(description="登记入股本金退还")
     def return_principal(self, request: HttpRequest, queryset: QuerySet[EquityInvestment]) -> None:
@@ -552,13 +655,15 @@ class EquityInvestmentAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin
 
         class CheckedEquityForm(form):  # type: ignore[valid-type, misc]
             def clean(self) -> Any:
+                """The same refusal the service gives, shown on the form (the service checks again)."""
                 data = super().clean()
-                household = data.get("household")
-                if household is not None and (
-                    Payout.objects.filter(household=household, year=data.get("year")).exists()
-                    or BatchLine.objects.filter(household=household, year=data.get("year")).exists()
-                ):
-                    raise forms.ValidationError("该户已有到户资金兑现或已列入批次，不能再改为入股。")
+                household, year = data.get("household"), data.get("year")
+                if household is not None and year:
+                    money = grant.household_money([household.pk], year)[household.pk]
+                    if money.cash or money.lined_tranches or money.has_equity_record:
+                        raise forms.ValidationError(
+                            "该户已有到户资金兑现、已列入批次或已入股，不能再改为入股。"
+                        )
                 return data
 
         return CheckedEquityForm

@@ -30,18 +30,23 @@ class Step:
     action: str
     from_status: str
     to_status: str
-    role: str
+    roles: frozenset[str]
     label: str
+
+    @property
+    def role_names(self) -> str:
+        return "或".join(ROLE_NAMES[r] for r in sorted(self.roles, key=list(ROLE_NAMES).index))
 
 
 STEPS: dict[str, Step] = {
     s.action: s
     for s in (
-        Step("submit", S.DRAFT, S.PREPARED, "cadre", "提交入户核实"),
-        Step("verify", S.PREPARED, S.VERIFIED, "village", "入户核实"),
-        Step("township_review", S.VERIFIED, S.TOWNSHIP_REVIEWED, "township", "乡镇复核汇总"),
-        Step("city_review", S.TOWNSHIP_REVIEWED, S.CITY_REVIEWED, "city", "市指挥部复核"),
-        Step("approve", S.CITY_REVIEWED, S.APPROVED, "approver", "产业办和分管领导审批"),
+        # Whoever prepared the batch (a cadre, or the 村委会 for the village) submits it.
+        Step("submit", S.DRAFT, S.PREPARED, frozenset({"cadre", "village"}), "提交入户核实"),
+        Step("verify", S.PREPARED, S.VERIFIED, frozenset({"village"}), "入户核实"),
+        Step("township_review", S.VERIFIED, S.TOWNSHIP_REVIEWED, frozenset({"township"}), "乡镇复核汇总"),
+        Step("city_review", S.TOWNSHIP_REVIEWED, S.CITY_REVIEWED, frozenset({"city"}), "市指挥部复核"),
+        Step("approve", S.CITY_REVIEWED, S.APPROVED, frozenset({"approver"}), "产业办和分管领导审批"),
     )
 }
 NEXT_STEP = {s.from_status: s for s in STEPS.values()}
@@ -92,7 +97,7 @@ def _last_actors(batches: Sequence[Batch]) -> dict[int, int]:
     return last
 
 
-def _move(
+def move_status(
     batches: list[Batch],
     *,
     to_status: str,
@@ -102,6 +107,7 @@ def _move(
     note: str,
     attachment: str = "",
 ) -> list[Batch]:
+    """The one writer of batch statuses and the transition log: compare-and-set, one row per batch."""
     now = timezone.now()
     updated = Batch.objects.filter(pk__in=[b.pk for b in batches], status=from_status).update(
         status=to_status, status_changed_at=now
@@ -140,8 +146,8 @@ def advance(
     """Do `action` (a step of STEPS) on every batch, or on none of them; `attachment` (e.g. the
     入户核实 photos) is stored once and named in every batch's transition."""
     step = STEPS[action]
-    if actor.role != step.role:
-        raise ValidationError(MSG_ROLE.format(label=step.label, role=ROLE_NAMES[step.role]))
+    if actor.role not in step.roles:
+        raise ValidationError(MSG_ROLE.format(label=step.label, role=step.role_names))
     rows = _locked(batches, actor)
     for batch in rows:
         if batch.status != step.from_status:
@@ -157,7 +163,7 @@ def advance(
 
     services.before_step(rows, step=step)
     stored = default_storage.save(f"transitions/{attachment.name}", attachment) if attachment else ""
-    moved = _move(
+    moved = move_status(
         rows,
         to_status=step.to_status,
         from_status=step.from_status,
@@ -180,12 +186,12 @@ def send_back(batches: Iterable[Batch], *, actor: User, reason: str) -> list[Bat
     if len(statuses) != 1 or (status := statuses.pop()) not in SEND_BACK:
         raise ValidationError("只能退回同一状态、且尚未兑现的批次。")
     waiting = NEXT_STEP.get(status)
-    holder = waiting.role if waiting else "approver"
-    if status == S.APPROVED:
-        holder = "approver"
-    if actor.role != holder:
-        raise ValidationError(MSG_ROLE.format(label="退回", role=ROLE_NAMES[holder]))
-    return _move(
+    holders = waiting.roles if waiting is not None and status != S.APPROVED else frozenset({"approver"})
+    if actor.role not in holders:
+        raise ValidationError(
+            MSG_ROLE.format(label="退回", role="或".join(ROLE_NAMES[r] for r in sorted(holders)))
+        )
+    return move_status(
         rows,
         to_status=SEND_BACK[status],
         from_status=status,
@@ -197,4 +203,4 @@ def send_back(batches: Iterable[Batch], *, actor: User, reason: str) -> list[Bat
 
 def available_actions(batch: Batch, actor: User) -> list[Step]:
     step = NEXT_STEP.get(batch.status)
-    return [step] if step is not None and step.role == getattr(actor, "role", "") else []
+    return [step] if step is not None and getattr(actor, "role", "") in step.roles else []

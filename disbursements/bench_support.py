@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
 from households.demo import ROSTER_HEADER, roster_rows
 from households.models import Household, Role, User, Village
 from households.roster import roster_import
 from subsidies import rules
-from subsidies.models import HouseholdPlan, PlanStatus, Policy
+from subsidies.models import CommitmentLetter, HouseholdPlan, PlanStatus, Policy
 
 from . import services
 from .approval import advance
@@ -83,8 +84,23 @@ def reviewed_batch(
             )
         )
     HouseholdPlan.objects.bulk_create(plans, batch_size=1000)
-    services.allocate(year=year, actor=None)
     cadre = User.objects.get(phone=f"1370{households:07d}"[:11])
+    # Every household signed its 到户承诺书 (a batch takes only plans whose letter binds them).
+    CommitmentLetter.objects.bulk_create(
+        [
+            CommitmentLetter(
+                plan=plan,
+                signed_on=datetime.date(year, 4, 1),
+                scan="commitments/bench.pdf",
+                uploaded_by=cadre,
+                signed_amount=plan.grant_total,
+                plan_revision=plan.revision,
+            )
+            for plan in HouseholdPlan.objects.filter(household__code__startswith=prefix, year=year)
+        ],
+        batch_size=1000,
+    )
+    services.allocate(year=year, actor=None)
     batch = services.batch_prepare(village=village, year=year, tranche=1, actor=cadre)
     official = _user(f"bench-v-{village.code}", Role.VILLAGE, village=village)
     township = _user(f"bench-t-{village.township.code}", Role.TOWNSHIP, township=village.township)

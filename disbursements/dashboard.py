@@ -38,7 +38,7 @@ from subsidies.models import Policy
 from subsidies.rules import to_fen
 from subsidies.selectors import plans_for
 
-from .models import Account, BenefitAnalysis, Entry, EquityInvestment, Payout, RecoveryOrder
+from .models import Account, BenefitAnalysis, Entry, Payout, RecoveryOrder
 from .services import eligible_households
 
 ZERO = Decimal("0.00")
@@ -279,8 +279,10 @@ def _counts(
     # Distinct households: a submitted amendment stands next to its original until approved.
     plans = _narrow(plans_for(user, year), "household__", township, village)
     never = Q(pk__in=[])
-    on_time = Q(commitment__signed_on__lte=deadline) if deadline else never
-    signed_late = Q(commitment__signed_on__gt=deadline) if deadline else never
+    # A letter counts only while it binds the plan (a plan changed after signing is 待重新签订).
+    binding = Q(commitment__plan_revision=F("revision"), commitment__signed_amount=F("grant_total"))
+    on_time = Q(commitment__signed_on__lte=deadline) & binding if deadline else never
+    signed_late = Q(commitment__signed_on__gt=deadline) & binding if deadline else never
     past_deadline = deadline is not None and today > deadline
     for key, values in _grouped(
         plans,
@@ -296,7 +298,12 @@ def _counts(
         )
         result[key].update(values)
 
-    payouts = _narrow(scoped(Payout.objects.filter(year=year), user), "household__", township, village)
+    payouts = _narrow(
+        scoped(Payout.objects.filter(year=year, reversed_at__isnull=True), user),
+        "household__",
+        township,
+        village,
+    )
     tranches = {f"tranche{n}": Count("household", distinct=True, filter=Q(tranche=n)) for n in (1, 2, 3)}
     for key, values in _grouped(payouts, f"household__{row}", **tranches).items():
         result[key].update(values)
@@ -353,12 +360,6 @@ def _money(level: Level, user: User, year: int, township: Township | None, villa
             result.allocation_account[place_id] = pk
         if place_id is not None and kind == Account.Kind.TOWNSHIP_FINANCE:
             result.recovery_account[place_id] = pk
-    # Equity goes to the partner's account: the investment says on whose behalf.
-    equity = _narrow(
-        scoped(EquityInvestment.objects.filter(year=year), user), "household__", township, village
-    )
-    equity_row = dict(equity.values_list("entry_id", f"household__{row}"))
-
     visible_accounts = accounts.values("pk")
     entries = (
         Entry.objects.filter(year=year)
@@ -373,10 +374,9 @@ def _money(level: Level, user: User, year: int, township: Township | None, villa
             result.allocated[row_of[target]] += amount
         elif kind == Entry.Kind.ALLOCATION_RETURN and kind_of.get(source) == allocation_kind:
             result.allocated[row_of[source]] -= amount
-        elif kind == Entry.Kind.PAYOUT and kind_of.get(target) == Account.Kind.HOUSEHOLD:
+        elif kind in (Entry.Kind.PAYOUT, Entry.Kind.EQUITY) and kind_of.get(target) == Account.Kind.HOUSEHOLD:
+            # Cash, rewards and equity all reach the household's account first.
             result.paid[row_of[target]] += amount
-        elif kind == Entry.Kind.EQUITY and pk in equity_row:
-            result.paid[equity_row[pk]] += amount
         elif kind == Entry.Kind.RECOVERY and kind_of.get(source) == Account.Kind.HOUSEHOLD:
             result.recovered[row_of[source]] += amount
     return result

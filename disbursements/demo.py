@@ -6,6 +6,7 @@ import datetime
 import random
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from households.models import Household, Role, User, Village
@@ -94,7 +95,10 @@ def living_year(*, year: int) -> str:
             .distinct()
         ):
             cadre = User.objects.get(pk=cadre_id)
-            batches.append(services.batch_prepare(village=village, year=year, tranche=1, actor=cadre))
+            try:
+                batches.append(services.batch_prepare(village=village, year=year, tranche=1, actor=cadre))
+            except ValidationError:
+                continue  # none of this cadre's letters signed yet
         steps = [
             "draft",
             "prepared",
@@ -137,7 +141,10 @@ def _second_tranche_and_settlement(
         .distinct()
     ):
         cadre = User.objects.get(pk=cadre_id)
-        batch = services.batch_prepare(village=village, year=year, tranche=2, actor=cadre)
+        try:
+            batch = services.batch_prepare(village=village, year=year, tranche=2, actor=cadre)
+        except ValidationError:
+            continue  # none of this cadre's households had tranche 1 paid
         for action, actor in (
             ("submit", cadre),
             ("verify", official),
@@ -148,7 +155,12 @@ def _second_tranche_and_settlement(
             advance([batch], action=action, actor=actor, note="演示数据")
         services.payouts_record(batch=batch, actor=cadre, paid_on=datetime.date(year, 7, 15))
     plans = list(
-        HouseholdPlan.objects.filter(household__village=village, year=year).select_related("household__cadre")
+        HouseholdPlan.objects.filter(
+            household__village=village,
+            year=year,
+            household__payouts__tranche=2,
+            household__payouts__reversed_at__isnull=True,
+        ).select_related("household__cadre")
     )
     for index, plan in enumerate(plans[:4]):
         plan_cadre = plan.household.cadre

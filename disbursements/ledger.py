@@ -9,12 +9,13 @@ locks; its IMMEDIATE transactions serialise writers instead.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 
 from households.models import Household, Township, User, Village
 from subsidies.rules import to_fen
@@ -37,6 +38,29 @@ class Move:
     kind: str
     memo: str = ""
     reverses: Entry | None = None
+
+
+@dataclass(frozen=True)
+class Effect:
+    """An entry as it counts: a reversal counts as its original, with the amount negated."""
+
+    entry_id: int  # the original's id for a reversal
+    source_id: int
+    target_id: int
+    amount: Decimal
+    kind: str
+
+
+def effects(entries: QuerySet[Entry]) -> Iterator[Effect]:
+    """Each entry of `entries` as it counts, in one query; reversals are folded onto their originals."""
+    rows = entries.values_list(
+        "pk", "source_id", "target_id", "amount", "kind", "reverses_id", "reverses__kind"
+    )
+    for pk, source, target, amount, kind, reverses_id, reverses_kind in rows:
+        if kind == Entry.Kind.REVERSAL:
+            yield Effect(reverses_id, target, source, -to_fen(amount), reverses_kind)
+        else:
+            yield Effect(pk, source, target, to_fen(amount), kind)
 
 
 def balances(accounts: Iterable[Account], year: int) -> dict[int, Decimal]:
@@ -97,7 +121,11 @@ def post(moves: Sequence[Move], *, year: int, actor: User | None) -> list[Entry]
 
 @transaction.atomic
 def reverse(entry: Entry, *, actor: User, reason: str) -> Entry:
-    """Correct a wrong entry by moving the same amount back; the original stays as it was."""
+    """Correct a wrong entry by moving the same amount back; the original stays as it was.
+
+    Entries that a business record stands behind (a payout, a repayment, an investment) are
+    reversed by that record's own reversal service, which calls this in the same transaction.
+    """
     if not reason.strip():
         raise ValidationError("冲正必须写明原因。")
     locked = Entry.objects.select_for_update(no_key=True).select_related("source", "target").get(pk=entry.pk)
@@ -207,7 +235,6 @@ def household_accounts(households: Iterable[Household]) -> dict[int, Account]:
                     household=h,
                     village_id=h.village_id,
                     township_id=h.village.township_id,
-                    cadre_id=h.cadre_id,
                     name=f"{h.code} {h.head_name}",
                 )
                 for h in missing

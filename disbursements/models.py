@@ -55,7 +55,10 @@ class Account(models.Model):
         "disbursements.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
 
-    scope_paths: ClassVar[ScopePaths] = ScopePaths(township="township", village="village", cadre="cadre")
+    # A household's account is seen by whoever holds the household now, not by the cadre of its creation.
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="township", village="village", cadre=("cadre", "household__cadre")
+    )
 
     class Meta:
         verbose_name = _("资金账户")
@@ -127,8 +130,10 @@ class Entry(models.Model):
         ALLOCATION_RETURN = "allocation_return", _("调减上缴")
         PAYOUT = "payout", _("兑现到户")
         RECOVERY = "recovery", _("收回")
-        EQUITY = "equity", _("入股")
+        EQUITY = "equity", _("到户资金入股")  # the household's grant, taken by the equity route
+        EQUITY_TRANSFER = "equity_transfer", _("入股本金划转合作方")
         EQUITY_RETURN = "equity_return", _("入股本金退还")
+        REASSIGNMENT = "reassignment", _("挂包干部变更调账")
         REVERSAL = "reversal", _("冲正")
 
     year = models.PositiveSmallIntegerField(_("年度"), db_index=True)
@@ -158,8 +163,11 @@ class Entry(models.Model):
     )
     created_at = models.DateTimeField(_("记账时间"), default=timezone.now)
 
+    # Either side in the area: a village sees the recoveries its households paid into 乡财政 too.
     scope_paths: ClassVar[ScopePaths] = ScopePaths(
-        township="target__township", village="target__village", cadre="target__cadre"
+        township=("target__township", "source__township"),
+        village=("target__village", "source__village"),
+        cadre=("target__cadre", "target__household__cadre", "source__cadre"),
     )
 
     class Meta:
@@ -178,7 +186,9 @@ class Entry(models.Model):
                         "payout",
                         "recovery",
                         "equity",
+                        "equity_transfer",
                         "equity_return",
+                        "reassignment",
                         "reversal",
                     ]
                 ),
@@ -202,6 +212,39 @@ class Entry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("ledger entries are never deleted; post a reversal instead")
+
+
+class Reversible(models.Model):
+    """A record of money that a business action may reverse once (冲正): who, when and why.
+
+    The record itself is never edited otherwise; its ledger entries are reversed in the same
+    transaction, and the record stops counting (e.g. a reversed payout frees the tranche again).
+    """
+
+    reversed_at = models.DateTimeField(_("冲正时间"), null=True, blank=True)
+    reversed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("冲正人"),
+    )
+    reversal_reason = models.CharField(_("冲正原因"), max_length=200, blank=True)
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(reversed_at__isnull=True) & Q(reversed_by__isnull=True) & Q(reversal_reason=""))
+                | (Q(reversed_at__isnull=False) & Q(reversed_by__isnull=False) & ~Q(reversal_reason="")),
+                name="%(app_label)s_%(class)s_reversal_complete",
+            ),
+        ]
+
+    @property
+    def is_reversed(self) -> bool:
+        return self.reversed_at is not None
 
 
 class Batch(models.Model):
@@ -278,6 +321,8 @@ class BatchLine(models.Model):
     year = models.PositiveSmallIntegerField(_("年度"))
     tranche = models.PositiveSmallIntegerField(_("期次"), choices=TRANCHES)
     amount = money(_("金额"))
+    # Set when the line's payout is reversed: the tranche may then be batched again.
+    cancelled_at = models.DateTimeField(_("作废时间"), null=True, blank=True)
 
     scope_paths: ClassVar[ScopePaths] = ScopePaths(
         township="household__village__township", village="household__village", cadre="household__cadre"
@@ -289,8 +334,12 @@ class BatchLine(models.Model):
         ordering = ["batch", "household__code"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="line_amount_positive"),
-            # A household's tranche can be in one batch only: a second batch cannot even propose it.
-            models.UniqueConstraint(fields=["household", "year", "tranche"], name="one_line_per_tranche"),
+            # A household's tranche can be in one live batch line only: a second batch cannot propose it.
+            models.UniqueConstraint(
+                fields=["household", "year", "tranche"],
+                condition=Q(cancelled_at__isnull=True),
+                name="one_line_per_tranche",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -341,8 +390,9 @@ def receipt_upload_to(instance: Payout, filename: str) -> str:
     return f"receipts/{instance.year}/{instance.household_id}-{instance.tranche}.{suffix}"
 
 
-class Payout(models.Model):
-    """兑现: the money of one tranche handed to one household. At most one per household-year-tranche."""
+class Payout(Reversible):
+    """兑现: the money of one tranche handed to one household. At most one live payout per
+    household-year-tranche; a reversed one (冲正) stays on record and frees the tranche."""
 
     class Method(models.TextChoices):
         CASH = "cash", _("现金")
@@ -373,7 +423,12 @@ class Payout(models.Model):
         verbose_name_plural = _("兑现记录")
         ordering = ["-recorded_at"]
         constraints = [
-            models.UniqueConstraint(fields=["household", "year", "tranche"], name="one_payout_per_tranche"),
+            *Reversible.Meta.constraints,
+            models.UniqueConstraint(
+                fields=["household", "year", "tranche"],
+                condition=Q(reversed_at__isnull=True),
+                name="one_payout_per_tranche",
+            ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="payout_amount_positive"),
             models.CheckConstraint(condition=Q(method__in=["cash", "bank"]), name="payout_method_valid"),
         ]
@@ -508,23 +563,36 @@ class RecoveryOrder(models.Model):
         return f"{self.household} {self.year}年 收回 {self.amount} 元（{self.get_status_display()}）"
 
 
-class RecoveryRepayment(models.Model):
+class RecoveryRepayment(Reversible):
     order = models.ForeignKey(RecoveryOrder, on_delete=models.PROTECT, related_name="repayments")
     entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="+")
     amount = money(_("金额"))
     received_on = models.DateField(_("收回日期"))
 
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="order__household__village__township",
+        village="order__household__village",
+        cadre="order__household__cadre",
+    )
+
     class Meta:
         verbose_name = _("收回记录")
         verbose_name_plural = _("收回记录")
+        constraints = [
+            *Reversible.Meta.constraints,
+            models.CheckConstraint(condition=Q(amount__gt=0), name="repayment_amount_positive"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.order_id} 收回 {self.amount} 元（{self.received_on}）"
 
 
-class EquityInvestment(models.Model):
+class EquityInvestment(Reversible):
     """入股分红: the household's grant paid as cash equity to a partner, with the household's consent.
-    The principal stays preserved (保值) until returned; dividends go to the household."""
+    The principal stays preserved (保值) until returned; dividends go to the household.
+
+    In the ledger the grant reaches the household (`entry`, kind equity) and moves on to the partner
+    (`transfer_entry`), so the household's receipts count it like any tranche."""
 
     household = models.ForeignKey(
         Household, on_delete=models.PROTECT, related_name="equity", verbose_name=_("贫困户")
@@ -538,6 +606,9 @@ class EquityInvestment(models.Model):
     consent_scan = models.FileField(_("贫困户书面同意书扫描件"), upload_to="equity/")
     invested_on = models.DateField(_("入股日期"))
     entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="+")
+    transfer_entry = models.OneToOneField(
+        Entry, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     returned_entry = models.OneToOneField(
         Entry, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -551,7 +622,12 @@ class EquityInvestment(models.Model):
         verbose_name = _("入股分红")
         verbose_name_plural = _("入股分红")
         constraints = [
-            models.UniqueConstraint(fields=["household", "year"], name="one_equity_per_household_year"),
+            *Reversible.Meta.constraints,
+            models.UniqueConstraint(
+                fields=["household", "year"],
+                condition=Q(reversed_at__isnull=True),
+                name="one_equity_per_household_year",
+            ),
             models.CheckConstraint(condition=Q(principal__gt=0), name="equity_principal_positive"),
         ]
 
@@ -560,7 +636,7 @@ class EquityInvestment(models.Model):
 
     @property
     def preserved(self) -> bool:
-        return self.returned_entry_id is None
+        return self.returned_entry_id is None and not self.is_reversed
 
 
 class Dividend(models.Model):

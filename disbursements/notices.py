@@ -136,7 +136,9 @@ def notice_rows(kind: str, year: int, village: Village, user: User | None) -> tu
             )
             total += plan.grant_total
     elif kind == Notice.Kind.REWARD:
-        lines = BatchLine.objects.filter(batch__village=village, year=year, tranche=3)
+        lines = BatchLine.objects.filter(
+            batch__village=village, year=year, tranche=3, cancelled_at__isnull=True
+        )
         if user is not None:
             lines = scoped(lines, user)
         for number, line in enumerate(

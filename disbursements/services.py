@@ -22,9 +22,9 @@ from households.scoping import scoped
 from subsidies.models import HouseholdPlan, PlanStatus, Policy
 from subsidies.rules import to_fen
 
-from . import ledger
+from . import approval, grant, ledger
 from .approval import Step
-from .models import Account, Batch, BatchLine, Entry, EquityInvestment, Payout
+from .models import Account, Batch, BatchLine, Entry, EquityInvestment, Payout, RecoveryRepayment
 
 ZERO = Decimal("0.00")
 
@@ -65,17 +65,85 @@ class AllocationResult:
         return sum((m.amount for m in self.moves), ZERO)
 
 
+# Entries that move allocated money between the accounts of the chain (not to households).
+ALLOCATION_KINDS = (
+    Entry.Kind.FUNDING,
+    Entry.Kind.ALLOCATION,
+    Entry.Kind.ALLOCATION_RETURN,
+    Entry.Kind.REASSIGNMENT,
+)
+
+
 def _net_allocated(year: int) -> dict[int, Decimal]:
-    """Per account: allocations received minus allocations returned (funding counts for the city)."""
+    """Per account: what it received from above (or a reassignment) minus what it gave back, net of
+    reversals. What an account passes down to its children is not subtracted: that is theirs."""
     net: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    for kind, field_name, sign in (
-        (Entry.Kind.FUNDING, "target_id", 1),
-        (Entry.Kind.ALLOCATION, "target_id", 1),
-        (Entry.Kind.ALLOCATION_RETURN, "source_id", -1),
-    ):
-        for account_id, amount in ledger.totals_by(kind, year, field_name).items():
-            net[account_id] += sign * amount
+    entries = Entry.objects.filter(year=year).filter(
+        Q(kind__in=ALLOCATION_KINDS) | Q(kind=Entry.Kind.REVERSAL, reverses__kind__in=ALLOCATION_KINDS)
+    )
+    for effect in ledger.effects(entries):
+        if effect.kind in (Entry.Kind.FUNDING, Entry.Kind.ALLOCATION):
+            net[effect.target_id] += effect.amount
+        elif effect.kind == Entry.Kind.ALLOCATION_RETURN:
+            net[effect.source_id] -= effect.amount
+        else:  # reassignment: from one holder to the next
+            net[effect.target_id] += effect.amount
+            net[effect.source_id] -= effect.amount
     return net
+
+
+@dataclass
+class Targets:
+    """What each account of the chain should have been allocated (net), per the roster and the ledger.
+
+    At the bottom, the account that pays a household (its cadre's, or its village's) needs 3,000 minus
+    what the household has already received (from anyone), plus what that account itself has paid out
+    (to households it may no longer hold). Each level above needs what its children need plus what it
+    paid itself. With nothing paid and nobody moved this is exactly 3,000 × eligible households per
+    level; after a reassignment the old holder keeps what it paid and gives back the rest, so a
+    return never exceeds a balance.
+    """
+
+    households: int = 0
+    per_household: Decimal = ZERO
+    city: Decimal = ZERO
+    township: dict[int, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
+    village: dict[int, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
+    cadre: dict[tuple[int, int], Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
+
+
+def allocation_targets(year: int) -> Targets:
+    households, per_household = eligible_households(year)
+    per_household = to_fen(per_household)
+    rows = list(households.values_list("pk", "village__township_id", "village_id", "cadre_id"))
+    received, paid_by = grant.receipt_flows(year)
+    targets = Targets(households=len(rows), per_household=per_household)
+    village_township = dict(Village.objects.values_list("pk", "township_id"))
+    for _pk, _township_id, village_id, cadre_id in rows:
+        remaining = max(ZERO, per_household - received.get(_pk, ZERO))
+        if cadre_id:
+            targets.cadre[(cadre_id, village_id)] += remaining
+        else:
+            targets.village[village_id] += remaining
+    # What each paying account has paid stays allocated to it, whoever holds the households now.
+    paying = Account.objects.filter(
+        pk__in=list(paid_by), kind__in=[Account.Kind.VILLAGE, Account.Kind.CADRE, Account.Kind.TOWNSHIP]
+    )
+    for account_id, cadre_id, village_id, township_id, kind in paying.values_list(
+        "pk", "cadre_id", "village_id", "township_id", "kind"
+    ):
+        if kind == Account.Kind.CADRE:
+            targets.cadre[(cadre_id, village_id)] += paid_by[account_id]
+        elif kind == Account.Kind.VILLAGE:
+            targets.village[village_id] += paid_by[account_id]
+        else:
+            targets.township[township_id] += paid_by[account_id]
+    for (_cadre_id, village_id), amount in targets.cadre.items():
+        targets.village[village_id] += amount
+    for village_id, amount in targets.village.items():
+        targets.township[village_township[village_id]] += amount
+    targets.city = sum(targets.township.values(), ZERO)
+    return targets
 
 
 @transaction.atomic
@@ -83,24 +151,19 @@ def allocate(*, year: int, actor: User | None, dry_run: bool = False) -> Allocat
     """City → townships → villages → cadres, 3,000 × eligible households at each level.
 
     Idempotent: compares with what the ledger already shows and posts only the difference (a
-    negative difference is returned up, as 调减上缴). A dry run computes the same moves, posts none.
+    negative difference is returned up, as 调减上缴). One allocation runs at a time (the funding
+    account's row lock): a second click waits, then finds nothing left to post. A dry run computes
+    the same moves, posts none.
     """
-    households, per_household = eligible_households(year)
-    rows = list(households.values_list("village__township_id", "village_id", "cadre_id"))
-    result = AllocationResult(year=year, households=len(rows))
-    per_township: dict[int, int] = defaultdict(int)
-    per_village: dict[int, int] = defaultdict(int)
-    per_cadre: dict[tuple[int, int], int] = defaultdict(int)
-    for township_id, village_id, cadre_id in rows:
-        per_township[township_id] += 1
-        per_village[village_id] += 1
-        if cadre_id:
-            per_cadre[(cadre_id, village_id)] += 1
-    result.target_total = to_fen(per_household * len(rows))
+    funding = ledger.funding_account()
+    list(Account.objects.select_for_update().filter(pk=funding.pk).order_by().values_list("pk"))
+    targets = allocation_targets(year)
+    per_household = targets.per_household
+    result = AllocationResult(year=year, households=targets.households, target_total=targets.city)
 
-    funding, city = ledger.funding_account(), ledger.city_account()
+    city = ledger.city_account()
     townships, villages = ledger.township_accounts(), ledger.village_accounts()
-    cadres = ledger.cadre_accounts(per_cadre.keys()) if per_cadre else {}
+    cadres = ledger.cadre_accounts(targets.cadre.keys()) if targets.cadre else {}
     # Cadre accounts that hold money but no longer any eligible household must give it back too.
     for account in Account.objects.filter(kind=Account.Kind.CADRE).exclude(
         pk__in=[a.pk for a in cadres.values()]
@@ -112,22 +175,22 @@ def allocate(*, year: int, actor: User | None, dry_run: bool = False) -> Allocat
     down: list[ledger.Move] = []
     up: list[ledger.Move] = []
 
-    def settle(parent: Account, child: Account, count: int, kind: str = Entry.Kind.ALLOCATION) -> None:
-        difference = to_fen(per_household * count) - net[child.pk]
-        memo = f"{year}年度到户产业扶持资金（{count} 户 × {per_household:,.2f} 元）"
+    def settle(parent: Account, child: Account, target: Decimal, kind: str = Entry.Kind.ALLOCATION) -> None:
+        difference = target - net[child.pk]
+        memo = f"{year}年度到户产业扶持资金（每户 {per_household:,.2f} 元，核定 {target:,.2f} 元）"
         if difference > 0:
             down.append(ledger.Move(parent, child, difference, kind, memo))
         elif difference < 0:
             back = Entry.Kind.ALLOCATION_RETURN
             up.append(ledger.Move(child, parent, -difference, back, "户数调减，资金上缴：" + memo))
 
-    settle(funding, city, len(rows), Entry.Kind.FUNDING)
+    settle(funding, city, targets.city, Entry.Kind.FUNDING)
     for township_id, account in townships.items():
-        settle(city, account, per_township.get(township_id, 0))
+        settle(city, account, targets.township.get(township_id, ZERO))
     for village_id, account in villages.items():
-        settle(townships[village_township[village_id]], account, per_village.get(village_id, 0))
-    for (cadre_id, village_id), account in cadres.items():
-        settle(villages[village_id], account, per_cadre.get((cadre_id, village_id), 0))
+        settle(townships[village_township[village_id]], account, targets.village.get(village_id, ZERO))
+    for key, account in cadres.items():
+        settle(villages[key[1]], account, targets.cadre.get(key, ZERO))
 
     # Returns go bottom-up first (cadre → village → township → city → funding), then new money down.
     level: dict[str, int] = {"cadre": 0, "village": 1, "township": 2, "city": 3}
@@ -163,12 +226,17 @@ class Level:
 
 
 def reconcile(*, year: int) -> tuple[Level, list[str]]:
-    """City, townships and villages: allocated = passed on + paid to households + held, to the fen.
+    """City, townships and villages: allocated = passed on + paid to households + held, to the fen;
+    then every household, every account and every business record.
 
     A village's purse includes its cadres' accounts (cadres hand the cash to households), so a
     village's `paid` is what its cadres paid and its `held` what the village and its cadres hold.
     Townships and the city pay no household directly: their `paid` shows what was paid below
     them, and their own identity is allocated = passed on + held.
+    Each level's allocation is compared with what `allocate` would give it today (`expected`).
+    Below the levels: no household received more than its grant or by both routes, no recovery
+    order exceeds what was paid, no account is below zero, and every entry of a business kind is
+    matched by exactly one live record of the same amount (a tampered or duplicated entry is named).
     Returns the tree and the list of differences in Chinese (empty when everything balances).
     """
     accounts = list(Account.objects.select_related("township", "village"))
@@ -178,18 +246,9 @@ def reconcile(*, year: int) -> tuple[Level, list[str]]:
         by_kind[account.kind].append(account)
     incoming: dict[tuple[int, str], Decimal] = defaultdict(lambda: ZERO)
     outgoing: dict[tuple[int, str], Decimal] = defaultdict(lambda: ZERO)
-    for source_id, target_id, amount, kind, reverses_kind in Entry.objects.filter(year=year).values_list(
-        "source_id", "target_id", "amount", "kind", "reverses__kind"
-    ):
-        effective = reverses_kind if kind == Entry.Kind.REVERSAL else kind
-        sign = -1 if kind == Entry.Kind.REVERSAL else 1
-        if (
-            kind == Entry.Kind.REVERSAL
-        ):  # a reversal undoes the original: count it against the original's sides
-            source_id, target_id = target_id, source_id
-        amount = to_fen(amount) * sign
-        outgoing[(source_id, effective)] += amount
-        incoming[(target_id, effective)] += amount
+    for effect in ledger.effects(Entry.objects.filter(year=year)):
+        outgoing[(effect.source_id, effect.kind)] += effect.amount
+        incoming[(effect.target_id, effect.kind)] += effect.amount
 
     def alloc_in(pk: int) -> Decimal:
         return (
@@ -214,19 +273,14 @@ def reconcile(*, year: int) -> tuple[Level, list[str]]:
         recovered_by_township[account.township_id] += amount  # type: ignore[index]
         recovered_by_village[account.village_id] += amount  # type: ignore[index]
 
-    expected_township: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    expected_village: dict[int, Decimal] = defaultdict(lambda: ZERO)
     try:
-        eligible, per_household = eligible_households(year)
+        targets = allocation_targets(year)
     except ValidationError:
-        eligible, per_household = Household.objects.none(), ZERO
-    for township_id, village_id in eligible.values_list("village__township_id", "village_id"):
-        expected_township[township_id] += per_household
-        expected_village[village_id] += per_household
+        targets = Targets()
 
     city_account = next(iter(by_kind[Account.Kind.CITY]), None)
     city = Level("香格里拉市")
-    city.expected = sum(expected_township.values(), ZERO)
+    city.expected = targets.city
     if city_account is not None:
         city.allocated, city.passed_on = alloc_in(city_account.pk), alloc_out(city_account.pk)
         city.held = balance[city_account.pk]
@@ -238,7 +292,7 @@ def reconcile(*, year: int) -> tuple[Level, list[str]]:
         township.allocated, township.passed_on = alloc_in(account.pk), alloc_out(account.pk)
         township.held = balance[account.pk]
         township.recovered = recovered_by_township[account.township_id]  # type: ignore[index]
-        township.expected = expected_township[account.township_id]  # type: ignore[index]
+        township.expected = targets.township.get(account.township_id, ZERO)  # type: ignore[arg-type]
         township_villages = villages_by_township[account.township_id]  # type: ignore[index]
         for village_account in sorted(township_villages, key=lambda a: a.village.code):  # type: ignore[union-attr]
             purse = [village_account, *cadres_by_village[village_account.village_id]]  # type: ignore[index]
@@ -247,7 +301,7 @@ def reconcile(*, year: int) -> tuple[Level, list[str]]:
             village.paid = village.paid_here = sum((paid_out(a.pk) for a in purse), ZERO)
             village.held = sum((balance[a.pk] for a in purse), ZERO)
             village.recovered = recovered_by_village[village_account.village_id]  # type: ignore[index]
-            village.expected = expected_village[village_account.village_id]  # type: ignore[index]
+            village.expected = targets.village.get(village_account.village_id, ZERO)  # type: ignore[arg-type]
             township.paid += village.paid
             township.children.append(village)
         city.paid += township.paid
@@ -281,7 +335,63 @@ def reconcile(*, year: int) -> tuple[Level, list[str]]:
                 f"{township.name}转拨 {township.passed_on} 元，各村收到 {received} 元，"
                 f"差 {township.passed_on - received} 元"
             )
+    for account in accounts:
+        if account.kind not in ledger.MAY_GO_NEGATIVE and balance[account.pk] < 0:
+            problems.append(f"{account}：余额为负 {balance[account.pk]} 元")
+    problems.extend(grant.breaches(year))
+    problems.extend(record_breaches(year))
     return city, problems
+
+
+# Entries that a business record stands behind: kind → (model, the record's field naming the entry).
+RECORDED_KINDS: dict[str, tuple[Any, str]] = {
+    Entry.Kind.PAYOUT: (Payout, "entry"),
+    Entry.Kind.EQUITY: (EquityInvestment, "entry"),
+    Entry.Kind.EQUITY_TRANSFER: (EquityInvestment, "transfer_entry"),
+    Entry.Kind.EQUITY_RETURN: (EquityInvestment, "returned_entry"),
+    Entry.Kind.RECOVERY: (RecoveryRepayment, "entry"),
+}
+# Those records' amounts.
+RECORD_AMOUNT = {Payout: "amount", EquityInvestment: "principal", RecoveryRepayment: "amount"}
+
+
+def record_breaches(year: int) -> list[str]:
+    """Every entry of a recorded kind has its record, with the same amount; a reversed entry's record
+    is marked reversed and a live one's is not; a record's entry is of its kind."""
+    problems: list[str] = []
+    entries = {
+        pk: (kind, to_fen(amount), reversed_id is not None)
+        for pk, kind, amount, reversed_id in Entry.objects.filter(
+            year=year, kind__in=list(RECORDED_KINDS)
+        ).values_list("pk", "kind", "amount", "reversed_by")
+    }
+    claimed: dict[int, str] = {}
+    for kind, (model, field_name) in RECORDED_KINDS.items():
+        amount_field = RECORD_AMOUNT[model]
+        rows = model.objects.filter(**{f"{field_name}__year": year}).values_list(
+            "pk", field_name, amount_field, "reversed_at"
+        )
+        label = str(model._meta.verbose_name)
+        for pk, entry_id, amount, reversed_at in rows:
+            entry = entries.get(entry_id)
+            if entry is None or entry[0] != kind:
+                problems.append(f"{label} #{pk}：所记分录 #{entry_id} 不存在或类别不符")
+                continue
+            claimed[entry_id] = label
+            if entry[1] != to_fen(amount):
+                problems.append(
+                    f"{label} #{pk}：金额 {to_fen(amount)} 元与分录 #{entry_id} 的 {entry[1]} 元不符"
+                )
+            # An investment whose principal was returned is still live; only its own entries matter.
+            if entry[2] != (reversed_at is not None):
+                state = "已冲正" if entry[2] else "未冲正"
+                problems.append(f"{label} #{pk}：分录 #{entry_id} {state}，记录却不是")
+    for entry_id, (kind, amount, _reversed) in sorted(entries.items()):
+        if entry_id not in claimed:
+            problems.append(
+                f"分录 #{entry_id}（{Entry.Kind(kind).label} {amount} 元）没有对应的业务记录（重复或篡改？）"
+            )
+    return problems
 
 
 # --- batches ------------------------------------------------------------------------------------
@@ -293,7 +403,9 @@ def batch_prepare(*, village: Village, year: int, tranche: int, actor: User) -> 
 
     Tranche 1 takes households with a plan of record and freezes those plans (they enter the
     approval chain); tranche 2 only households whose tranche 1 is paid; tranche 3 goes through
-    settlement. A household already in a batch for that tranche is not taken again.
+    settlement. Only households whose 承诺书 binds their plan, that took no equity, that were not
+    assessed inactive and that have room left under their grant; a household already in a live
+    batch line for that tranche is not taken again. The households are locked while they are read.
     """
     if actor.role not in ("cadre", "village"):
         raise ValidationError(MSG_PREPARE_ROLE)
@@ -303,32 +415,42 @@ def batch_prepare(*, village: Village, year: int, tranche: int, actor: User) -> 
         raise ValidationError("期次应为 1 或 2。")
     if not scoped(Village.objects.filter(pk=village.pk), actor).exists():
         raise ValidationError("该村不在您的管辖范围内。")
-    households = scoped(Household.objects.filter(village=village), actor)
-    plans = (
-        HouseholdPlan.objects.filter(household__in=households, year=year, amends__isnull=True)
-        .exclude(status=PlanStatus.SUPERSEDED)
-        .exclude(household_id__in=BatchLine.objects.filter(year=year, tranche=tranche).values("household_id"))
-        .exclude(household_id__in=EquityInvestment.objects.filter(year=year).values("household_id"))
+    household_ids = list(
+        scoped(Household.objects.filter(village=village), actor).values_list("pk", flat=True)
     )
-    extra = ""
-    if tranche == 2:
-        plans = plans.filter(
-            household_id__in=Payout.objects.filter(year=year, tranche=1).values("household_id")
-        )
-        extra = "，且第一期已兑现"
-    plans_list = list(plans.only("pk", "household_id", "tranche1", "tranche2", "status"))
-    if not plans_list:
-        raise ValidationError(MSG_NO_LINES.format(village=village.name, tranche=tranche, extra=extra))
+    grant.lock_households(household_ids)
+    # Read again under the locks: a concurrent equity investment or batch is now visible.
+    household_ids = list(
+        scoped(Household.objects.filter(village=village), actor).values_list("pk", flat=True)
+    )
+    state = grant.household_money(household_ids, year)
     amount_field = f"tranche{tranche}"
-    lines = [
-        BatchLine(
-            household_id=p.household_id, plan=p, year=year, tranche=tranche, amount=getattr(p, amount_field)
+    lines: list[BatchLine] = []
+    unsigned = 0
+    for money in state.values():
+        plan = money.plan
+        if plan is None or tranche in money.lined_tranches:
+            continue
+        if money.has_equity_record or money.equity or money.inactive:
+            continue
+        if tranche == 2 and 1 not in money.paid_tranches:
+            continue
+        if not plan.commitment_signed:
+            unsigned += 1
+            continue
+        amount = to_fen(getattr(plan, amount_field))
+        if amount <= 0 or amount > money.room:
+            continue
+        lines.append(
+            BatchLine(household_id=plan.household_id, plan=plan, year=year, tranche=tranche, amount=amount)
         )
-        for p in plans_list
-        if getattr(p, amount_field) > 0
-    ]
     if not lines:
-        raise ValidationError(MSG_NO_LINES.format(village=village.name, tranche=tranche, extra=extra))
+        extra = "，且第一期已兑现" if tranche == 2 else ""
+        message = MSG_NO_LINES.format(village=village.name, tranche=tranche, extra=extra)
+        if unsigned:
+            message += f"另有 {unsigned} 户的到户承诺书未签订或待重新签订。"
+        raise ValidationError(message)
+    lines.sort(key=lambda line: line.household_id)
     batch = Batch.objects.create(
         year=year,
         tranche=tranche,
@@ -345,7 +467,7 @@ def batch_prepare(*, village: Village, year: int, tranche: int, actor: User) -> 
     except IntegrityError:
         raise ValidationError("有户已被另一批次列入，请刷新后重试。") from None
     if tranche == 1:  # the plans enter the approval chain: from here on they change only by amendment
-        HouseholdPlan.objects.filter(pk__in=[p.pk for p in plans_list], status=PlanStatus.DRAFT).update(
+        HouseholdPlan.objects.filter(pk__in=[line.plan_id for line in lines], status=PlanStatus.DRAFT).update(
             status=PlanStatus.SUBMITTED, updated_at=timezone.now()
         )
     return batch
@@ -395,10 +517,14 @@ def payouts_record(
     method: str = Payout.Method.CASH,
     households: Iterable[int] | None = None,
 ) -> PayoutResult:
-    """Record the handing over of the batch's money (all lines, or those of `households`).
+    """Record the handing over of the batch's money: every line in the recorder's scope (a cadre
+    records the households they hold, a village official those of the village), or those of
+    `households`.
 
-    One transaction; the batch row is locked, so a double click or a retried request waits and
-    then finds the lines paid; the unique (household, year, tranche) constraint backs this up.
+    One transaction: the batch row is locked (a double click or a retried request waits and then
+    finds the lines paid), then the households; each payment passes `grant.check_payments` (grant
+    cap, route, stage, signed plan) and comes out of the account of whoever holds the household now.
+    The batch is paid when its last live line is.
     """
     if actor.role not in ("cadre", "village"):
         raise ValidationError(MSG_PAY_ROLE)
@@ -409,20 +535,23 @@ def payouts_record(
         raise ValidationError("该批次不在您的管辖范围内。")
     if locked.status not in (Batch.Status.APPROVED,):
         raise ValidationError(MSG_ALL_PAID if locked.status == Batch.Status.PAID else MSG_NOT_APPROVED)
-    lines = BatchLine.objects.filter(batch=locked, payout__isnull=True).select_related("household__village")
-    if households is not None:
-        lines = lines.filter(household_id__in=list(households))
-    lines_list = list(lines)
+
+    def open_lines() -> Any:
+        lines = scoped(
+            BatchLine.objects.filter(batch=locked, payout__isnull=True, cancelled_at__isnull=True), actor
+        )
+        if households is not None:
+            lines = lines.filter(household_id__in=list(households))
+        return lines
+
+    grant.lock_households(open_lines().values_list("household_id", flat=True))
+    lines_list = list(open_lines().select_related("household__village").order_by("household_id"))
     if not lines_list:
         raise ValidationError(MSG_ALL_PAID)
-    if locked.tranche == 2:
-        missing = {line.household_id for line in lines_list} - set(
-            Payout.objects.filter(
-                year=locked.year, tranche=1, household_id__in=[x.household_id for x in lines_list]
-            ).values_list("household_id", flat=True)
-        )
-        if missing:
-            raise ValidationError("有户第一期尚未兑现，不能兑现第二期。")
+    grant.check_payments(
+        [grant.Payment(line.household_id, line.amount, grant.CASH, line.tranche) for line in lines_list],
+        locked.year,
+    )
 
     household_accounts = ledger.household_accounts([line.household for line in lines_list])
     cadre_pairs = {
@@ -430,6 +559,7 @@ def payouts_record(
     }
     cadre_accounts = ledger.cadre_accounts(cadre_pairs) if cadre_pairs else {}
     village_accounts = ledger.village_accounts()
+    how = Payout.Method(method).label
     moves = []
     for line in lines_list:
         household = line.household
@@ -438,7 +568,7 @@ def payouts_record(
             if household.cadre_id
             else village_accounts[household.village_id]
         )
-        memo = f"{line.year}年第{line.tranche}期到户资金（{'现金' if method == 'cash' else '银行转账'}）"
+        memo = f"{line.year}年{TRANCHE_NAMES[line.tranche]}到户资金（{how}）"
         moves.append(
             ledger.Move(source, household_accounts[household.pk], line.amount, Entry.Kind.PAYOUT, memo)
         )
@@ -463,21 +593,85 @@ def payouts_record(
             )
     except IntegrityError:
         raise ValidationError(MSG_ALL_PAID) from None
-    remaining = BatchLine.objects.filter(batch=locked, payout__isnull=True).exists()
+    remaining = BatchLine.objects.filter(
+        batch=locked, payout__isnull=True, cancelled_at__isnull=True
+    ).exists()
     if not remaining:
-        from .models import Transition
-
-        Batch.objects.filter(pk=locked.pk, status=Batch.Status.APPROVED).update(
-            status=Batch.Status.PAID, status_changed_at=timezone.now()
-        )
-        Transition.objects.create(
-            batch=locked,
-            action="pay",
+        approval.move_status(
+            [locked],
             from_status=Batch.Status.APPROVED,
             to_status=Batch.Status.PAID,
+            action="pay",
             actor=actor,
-            note=f"兑现 {len(lines_list)} 户",
+            note=f"兑现完毕（本次 {len(lines_list)} 户）",
         )
     return PayoutResult(
         paid=len(lines_list), amount=sum((x.amount for x in lines_list), ZERO), batch_paid=not remaining
     )
+
+
+TRANCHE_NAMES = {1: "第一期（产前）", 2: "第二期（产中）", 3: "以奖代补"}
+
+MSG_REVERSE_ROLE = "冲正由乡镇或市指挥部办理。"
+MSG_REVERSE_REASON = "冲正必须写明原因。"
+MSG_RECORDED_KIND = "该分录属于{record}，请在该记录上办理冲正（业务冲正会同时更正记录与账目）。"
+
+
+def _check_reverser(actor: User, reason: str) -> str:
+    if actor.role not in ("township", "city"):
+        raise ValidationError(MSG_REVERSE_ROLE)
+    if not reason.strip():
+        raise ValidationError(MSG_REVERSE_REASON)
+    return reason.strip()
+
+
+@transaction.atomic
+def entry_reverse(*, entry: Entry, actor: User, reason: str) -> Entry:
+    """冲正 of an allocation-side entry (下拨, 调减上缴, 调账). Entries behind a payout, a repayment or an
+    investment are reversed with their record, by that record's own reversal."""
+    if actor.role != "city":
+        raise ValidationError("分录冲正由市指挥部办理。")
+    if entry.kind in RECORDED_KINDS:
+        record = RECORDED_KINDS[entry.kind][0]._meta.verbose_name
+        raise ValidationError(MSG_RECORDED_KIND.format(record=record))
+    return ledger.reverse(entry, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def payout_reverse(*, payout: Payout, actor: User, reason: str) -> Payout:
+    """冲正 of a payout (e.g. recorded for the wrong household): its entry is reversed, the payout and
+    its batch line stop counting, and the tranche may be batched again. Later stages first: a
+    tranche cannot be reversed while a later one of the household is paid, nor below what recovery
+    orders already claim back."""
+    reason = _check_reverser(actor, reason)
+    locked = (
+        scoped(Payout.objects.select_for_update(no_key=True, of=("self",)), actor)
+        .filter(pk=payout.pk)
+        .select_related("entry", "household")
+        .first()
+    )
+    if locked is None:
+        raise ValidationError("该兑现记录不在您的管辖范围内。")
+    if locked.is_reversed:
+        raise ValidationError("该兑现记录已冲正。")
+    grant.lock_households([locked.household_id])
+    money = grant.household_money([locked.household_id], locked.year)[locked.household_id]
+    later = sorted(t for t in money.paid_tranches if t > locked.tranche)
+    if later:
+        raise ValidationError(f"该户{TRANCHE_NAMES[later[0]]}已兑现，须先冲正后一期。")
+    if money.received - to_fen(locked.amount) < money.ordered:
+        raise ValidationError(
+            f"该户已有收回通知 {money.ordered:,.2f} 元，冲正后已拨付将少于应收回金额；请先处理收回通知。"
+        )
+    ledger.reverse(locked.entry, actor=actor, reason=reason)
+    now = timezone.now()
+    if (
+        Payout.objects.filter(pk=locked.pk, reversed_at__isnull=True).update(
+            reversed_at=now, reversed_by=actor, reversal_reason=reason
+        )
+        != 1
+    ):
+        raise ValidationError("该兑现记录已冲正。")
+    BatchLine.objects.filter(pk=locked.line_id).update(cancelled_at=now)
+    locked.refresh_from_db()
+    return locked

@@ -21,9 +21,10 @@ from django.utils import timezone
 from households.models import Household, User, Village
 from households.scoping import scoped
 from subsidies import rules
+from subsidies import services as plan_services
 from subsidies.models import HouseholdPlan, PlanStatus
 
-from . import ledger
+from . import grant, ledger
 from .models import (
     Account,
     Batch,
@@ -47,13 +48,12 @@ MSG_RECOVERY_ROLE = "收回通知由村委会/驻村工作队提出。"
 MSG_APPROVE_ROLE = "收回通知由乡镇审批。"
 MSG_DECIDE_ROLE = "差额是否收回由乡镇决定。"
 MSG_EQUITY_PAID = "该户已有到户资金兑现，不能再改为入股。"
+MSG_STAGE_ANALYSIS = "第二期（产中）资金尚未兑现，产后才填写产业扶持分析表。"
 
 
 def paid_so_far(household_id: int, year: int) -> Decimal:
-    total = Payout.objects.filter(household_id=household_id, year=year).aggregate(total=Sum("amount"))[
-        "total"
-    ]
-    return rules.to_fen(total or 0)
+    """What the household has received this year (cash, rewards, equity), from the ledger."""
+    return grant.household_money([household_id], year)[household_id].received
 
 
 def _scoped_household(household: Household, actor: User) -> Household:
@@ -82,12 +82,21 @@ def analysis_record(
     if actor.role != "cadre":
         raise ValidationError(MSG_ROLE_CADRE)
     household = _scoped_household(plan.household, actor)
-    if BatchLine.objects.filter(household=household, year=plan.year, tranche=3).exists():
+    money = grant.household_money([household.pk], plan.year)[household.pk]
+    if money.plan is None or money.plan.pk != plan.pk:
+        raise ValidationError("只能对本年度正在执行的计划填写分析表。")
+    if 3 in money.lined_tranches:
         raise ValidationError(MSG_ALREADY_SETTLED)
-    paid = paid_so_far(household.pk, plan.year)
-    if paid == 0:
+    if money.equity or money.has_equity_record:
+        raise ValidationError("入股分红户不填产业扶持分析表（不发放以奖代补）。")
+    if RecoveryOrder.objects.filter(household=household, year=plan.year).exists():
+        raise ValidationError("该户已有收回通知，分析表不能再改。")
+    if 1 not in money.paid_tranches:
         raise ValidationError(MSG_NO_PAYOUT)
-    grant = plan.grant_total
+    if 2 not in money.paid_tranches and rules.to_fen(plan.tranche2) > 0:
+        raise ValidationError(MSG_STAGE_ANALYSIS)
+    paid = money.received
+    granted = rules.to_fen(plan.grant_total)
     lines: list[str] = []
     if assessment == BenefitAnalysis.Assessment.ACTIVE:
         facts = rules.PlanFacts(
@@ -107,10 +116,10 @@ def analysis_record(
         except rules.PlanRefused as exc:
             verified = ZERO
             lines.append(f"核实结果：{exc}")
-        reward = max(ZERO, min(grant, verified) - paid)
+        reward = max(ZERO, min(granted, verified) - paid)
         shortfall = max(ZERO, paid - verified)
         lines.append(
-            f"以奖代补 = max(0, min(计划 {rules.yuan(grant)}, 核实 {rules.yuan(verified)})"
+            f"以奖代补 = max(0, min(计划 {rules.yuan(granted)}, 核实 {rules.yuan(verified)})"
             f" − 已拨 {rules.yuan(paid)}) = {rules.yuan(reward)} 元"
         )
         if shortfall:
@@ -149,20 +158,27 @@ def analysis_record(
 
 @transaction.atomic
 def reward_batch_prepare(*, village: Village, year: int, actor: User) -> Batch:
-    """以奖代补 batch (tranche 3) of the village's active households with a reward; same chain as tranches."""
+    """以奖代补 batch (tranche 3) of the village's active households with a reward; same chain as tranches.
+
+    Each line is the reward due now: max(0, min(G, V) − what the household has received), read from
+    the ledger under the households' locks; it is checked once more when it is paid.
+    """
     if actor.role not in ("cadre", "village"):
         raise ValidationError("批次由挂包干部或村委会准备。")
-    analyses = list(
-        BenefitAnalysis.objects.filter(
-            plan__household__in=scoped(Household.objects.filter(village=village), actor),
-            plan__year=year,
-            assessment=BenefitAnalysis.Assessment.ACTIVE,
-            reward__gt=0,
-        )
-        .exclude(plan__household_id__in=BatchLine.objects.filter(year=year, tranche=3).values("household_id"))
-        .select_related("plan")
+    household_ids = list(
+        scoped(Household.objects.filter(village=village), actor).values_list("pk", flat=True)
     )
-    if not analyses:
+    grant.lock_households(household_ids)
+    lines: list[BatchLine] = []
+    for money in grant.household_money(household_ids, year).values():
+        if money.plan is None or money.analysis is None or 3 in money.lined_tranches:
+            continue
+        due = money.reward_due()
+        if due > 0 and money.plan.commitment_signed:
+            lines.append(
+                BatchLine(household_id=money.household_id, plan=money.plan, year=year, tranche=3, amount=due)
+            )
+    if not lines:
         raise ValidationError(
             f"{village.name} 没有待列入以奖代补的户（须有产业扶持分析表且评价为积极、核实有奖励）。"
         )
@@ -172,24 +188,14 @@ def reward_batch_prepare(*, village: Village, year: int, actor: User) -> Batch:
         tranche=3,
         village=village,
         created_by=actor,
-        total=sum((a.reward for a in analyses), ZERO),
-        line_count=len(analyses),
+        total=sum((line.amount for line in lines), ZERO),
+        line_count=len(lines),
     )
+    for line in lines:
+        line.batch = batch
     try:
         with transaction.atomic():
-            BatchLine.objects.bulk_create(
-                [
-                    BatchLine(
-                        batch=batch,
-                        household_id=a.plan.household_id,
-                        plan=a.plan,
-                        year=year,
-                        tranche=3,
-                        amount=a.reward,
-                    )
-                    for a in analyses
-                ]
-            )
+            BatchLine.objects.bulk_create(lines)
     except IntegrityError:
         raise ValidationError("有户已被另一批次列入，请刷新后重试。") from None
     return batch
@@ -202,20 +208,29 @@ def reward_batch_prepare(*, village: Village, year: int, actor: User) -> Batch:
 def recovery_raise(
     *, household: Household, year: int, actor: User, reason: str, amount: Decimal | None = None
 ) -> RecoveryOrder:
-    """The village work team raises a recovery order: by default, everything paid that year."""
+    """The village work team raises a recovery order: by default, everything paid and not yet ordered."""
     if actor.role != "village":
         raise ValidationError(MSG_RECOVERY_ROLE)
     household = _scoped_household(household, actor)
-    paid = paid_so_far(household.pk, year)
-    already = (
-        RecoveryOrder.objects.filter(household=household, year=year).aggregate(total=Sum("amount"))["total"]
-        or 0
-    )
-    amount = rules.to_fen(amount if amount is not None else paid - rules.to_fen(already))
+    return _recovery_order(household=household, year=year, actor=actor, reason=reason, amount=amount)
+
+
+def _recovery_order(
+    *, household: Household, year: int, actor: User, reason: str, amount: Decimal | None
+) -> RecoveryOrder:
+    """Every recovery order of a household-year together never exceeds what it received (locked)."""
+    money = grant.household_money([household.pk], year)[household.pk]
+    if money.equity or money.has_equity_record:
+        raise ValidationError("入股户的补助已作为股金划转合作方，不能提出收回；如入股有误，请冲正入股。")
+    open_amount = money.received - money.ordered
+    amount = rules.to_fen(amount if amount is not None else open_amount)
     if amount <= 0:
         raise ValidationError("没有可收回的金额。")
-    if amount + rules.to_fen(already) > paid:
-        raise ValidationError(f"收回金额不能超过已拨付 {paid} 元。")
+    if amount > open_amount:
+        raise ValidationError(
+            f"收回金额不能超过已拨付 {rules.yuan(money.received)} 元减去已有收回通知 "
+            f"{rules.yuan(money.ordered)} 元，即 {rules.yuan(max(ZERO, open_amount))} 元。"
+        )
     if not reason.strip():
         raise ValidationError("请写明收回原因。")
     return RecoveryOrder.objects.create(
@@ -255,7 +270,7 @@ def recovery_repay(
         raise ValidationError("该收回通知不在您的管辖范围内。")
     if locked.status != RecoveryOrder.Status.APPROVED:
         raise ValidationError("收回通知须先经乡镇审批，且尚未收齐。")
-    repaid = rules.to_fen(locked.repayments.aggregate(total=Sum("amount"))["total"] or 0)
+    repaid = _repaid(locked)
     amount = rules.to_fen(amount)
     if amount <= 0 or amount > locked.amount - repaid:
         raise ValidationError(f"本次收回应在 0.01 至 {locked.amount - repaid} 元之间。")
@@ -275,6 +290,39 @@ def recovery_repay(
     return repayment
 
 
+def _repaid(order: RecoveryOrder) -> Decimal:
+    total = order.repayments.filter(reversed_at__isnull=True).aggregate(total=Sum("amount"))["total"]
+    return rules.to_fen(total or 0)
+
+
+@transaction.atomic
+def repayment_reverse(*, repayment: RecoveryRepayment, actor: User, reason: str) -> RecoveryRepayment:
+    """冲正 of a repayment recorded by mistake: the money goes back from 乡财政 to the household's
+    account and the order is open again."""
+    from .services import _check_reverser
+
+    reason = _check_reverser(actor, reason)
+    locked = (
+        scoped(RecoveryRepayment.objects.select_for_update(no_key=True, of=("self",)), actor)
+        .filter(pk=repayment.pk)
+        .select_related("entry", "order")
+        .first()
+    )
+    if locked is None:
+        raise ValidationError("该收回记录不在您的管辖范围内。")
+    if locked.is_reversed:
+        raise ValidationError("该收回记录已冲正。")
+    ledger.reverse(locked.entry, actor=actor, reason=reason)
+    RecoveryRepayment.objects.filter(pk=locked.pk).update(
+        reversed_at=timezone.now(), reversed_by=actor, reversal_reason=reason
+    )
+    RecoveryOrder.objects.filter(pk=locked.order_id, status=RecoveryOrder.Status.REPAID).update(
+        status=RecoveryOrder.Status.APPROVED
+    )
+    locked.refresh_from_db()
+    return locked
+
+
 @transaction.atomic
 def shortfall_decide(*, analysis: BenefitAnalysis, recover: bool, actor: User) -> BenefitAnalysis:
     """The township decides on a verified entitlement below what was paid; recovery only if it says so."""
@@ -289,12 +337,12 @@ def shortfall_decide(*, analysis: BenefitAnalysis, recover: bool, actor: User) -
     locked.decided_by = actor
     locked.save(update_fields=["decision", "decided_by"])
     if recover:  # the township raised it, so another township official approves it (four eyes)
-        RecoveryOrder.objects.create(
-            household=locked.plan.household,
+        _recovery_order(
+            household=_scoped_household(locked.plan.household, actor),
             year=locked.plan.year,
-            amount=locked.shortfall,
+            actor=actor,
             reason="核实应享低于已拨付，乡镇决定收回差额",
-            raised_by=actor,
+            amount=locked.shortfall,
         )
     return locked
 
@@ -313,40 +361,35 @@ def equity_invest(
     invested_on: datetime.date,
     actor: User,
 ) -> EquityInvestment:
-    """Pay the household's whole grant to the partner as cash equity, with the household's consent."""
+    """Pay the household's whole grant to the partner as cash equity, with the household's consent.
+
+    The household is locked, like every paying route, so equity and a cash batch for the same
+    household cannot both pass: whichever comes second finds the other and is refused.
+    """
     if actor.role not in ("cadre", "village"):
         raise ValidationError("入股由挂包干部或村委会登记。")
     household = _scoped_household(household, actor)
-    if (
-        Payout.objects.filter(household=household, year=year).exists()
-        or BatchLine.objects.filter(household=household, year=year).exists()
-    ):
-        raise ValidationError(MSG_EQUITY_PAID)
-    plan = (
-        HouseholdPlan.objects.filter(household=household, year=year, amends__isnull=True)
-        .exclude(status=PlanStatus.SUPERSEDED)
-        .first()
-    )
-    if plan is None:
-        raise ValidationError("该户没有本年度产业计划，入股本金无从确定。")
     if not agreement.strip():
         raise ValidationError("请填写入股协议。")
-    source: Account
-    if household.cadre_id:
-        source = ledger.cadre_accounts([(household.cadre_id, household.village_id)])[
-            (household.cadre_id, household.village_id)
-        ]
-    else:
-        source = ledger.village_accounts()[household.village_id]
-    (entry,) = ledger.post(
+    money = grant.household_money([household.pk], year)[household.pk]
+    if money.plan is None:
+        raise ValidationError("该户没有本年度产业计划，入股本金无从确定。")
+    plan = money.plan
+    principal = rules.to_fen(plan.grant_total)
+    grant.check_payments([grant.Payment(household.pk, principal, grant.EQUITY)], year)
+    holder = grant.holder_account(household)
+    household_account = ledger.household_accounts([household])[household.pk]
+    memo = f"{household.code} {household.head_name} 到户资金入股（{agreement.strip()}）"
+    entry, transfer = ledger.post(
         [
+            ledger.Move(holder, household_account, principal, Entry.Kind.EQUITY, memo),
             ledger.Move(
-                source,
+                household_account,
                 ledger.partner_account(partner),
-                plan.grant_total,
-                Entry.Kind.EQUITY,
-                f"{household.code} {household.head_name} 到户资金入股（{agreement.strip()}）",
-            )
+                principal,
+                Entry.Kind.EQUITY_TRANSFER,
+                f"{household.code} {household.head_name} 入股本金划转{partner.name}",
+            ),
         ],
         year=year,
         actor=actor,
@@ -357,13 +400,66 @@ def equity_invest(
         household=household,
         year=year,
         partner=partner,
-        principal=plan.grant_total,
+        principal=principal,
         agreement=agreement.strip(),
         consent_scan=consent_scan,
         invested_on=invested_on,
         entry=entry,
+        transfer_entry=transfer,
         recorded_by=actor,
     )
+
+
+@transaction.atomic
+def equity_reverse(*, investment: EquityInvestment, actor: User, reason: str) -> EquityInvestment:
+    """冲正 of an equity investment recorded by mistake: the principal comes back from the partner and
+    returns to the holder's account; the household may then take its grant in cash."""
+    from .services import _check_reverser
+
+    reason = _check_reverser(actor, reason)
+    locked = (
+        scoped(EquityInvestment.objects.select_for_update(no_key=True, of=("self",)), actor)
+        .filter(pk=investment.pk)
+        .select_related("entry", "transfer_entry")
+        .first()
+    )
+    if locked is None:
+        raise ValidationError("该入股记录不在您的管辖范围内。")
+    if locked.is_reversed:
+        raise ValidationError("该入股记录已冲正。")
+    if locked.returned_entry_id is not None:
+        raise ValidationError("本金已退还给户，不能再冲正入股。")
+    if locked.dividends.exists():
+        raise ValidationError("已有分红记录，入股确已发生，不能冲正。")
+    grant.lock_households([locked.household_id])
+    if locked.transfer_entry is not None:
+        ledger.reverse(locked.transfer_entry, actor=actor, reason=reason)
+    ledger.reverse(locked.entry, actor=actor, reason=reason)
+    EquityInvestment.objects.filter(pk=locked.pk).update(
+        reversed_at=timezone.now(), reversed_by=actor, reversal_reason=reason
+    )
+    locked.refresh_from_db()
+    return locked
+
+
+@transaction.atomic
+def amendment_approve(*, amendment: HouseholdPlan, actor: User) -> HouseholdPlan:
+    """The township approves a plan amendment (计划变更): it becomes the plan of record, provided what
+    was already paid fits under the new grant and no tranche of the household is in flight."""
+
+    def money_check(household: Household, original: HouseholdPlan, new: HouseholdPlan) -> None:
+        money = grant.household_money([household.pk], original.year)[household.pk]
+        if money.lined_tranches - money.paid_tranches:
+            raise ValidationError("该户有尚未兑现的拨付批次，待兑现或退回后再审批计划变更。")
+        if money.received > rules.to_fen(new.grant_total):
+            raise ValidationError(
+                f"变更后补助 {rules.yuan(new.grant_total)} 元低于已拨付 {rules.yuan(money.received)} 元，"
+                "不能审批；如需收回，请走收回程序。"
+            )
+        if money.analysis is not None:
+            raise ValidationError("该户已填产业扶持分析表，计划不能再变更。")
+
+    return plan_services.plan_amendment_approve(amendment=amendment, actor=actor, money_check=money_check)
 
 
 @transaction.atomic
@@ -425,6 +521,8 @@ def equity_return(*, investment: EquityInvestment, actor: User, note: str = "") 
         raise ValidationError("该入股记录不在您的管辖范围内。")
     if locked.returned_entry_id is not None:
         raise ValidationError("本金已退还。")
+    if locked.is_reversed:
+        raise ValidationError("该入股记录已冲正。")
     household = locked.household
     (entry,) = ledger.post(
         [

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from . import events
 from .idcard import normalise_id_number
 from .imports import (
     CellError,
@@ -557,6 +558,15 @@ class RosterImport:
             CadreAssignment.objects.filter(
                 household_id__in=[h.pk for h in moved], ended_at__isnull=True
             ).update(ended_at=self.now)
+            # Other programmes follow (e.g. the money a household's cadre holds for it).
+            events.reassigned(
+                [
+                    (h.pk, diff["cadre_id"][0], h.cadre_id)
+                    for _, h, diff in changed
+                    if "cadre_id" in diff and "village_id" not in diff
+                ],
+                self.actor,
+            )
         starts = [h for _, h in new if h.cadre_id] + [h for h in moved if h.cadre_id]
         # Audit rows go in without model instances: at 100,000 rows these are two thirds of the writes.
         actor_id = self.actor.pk if self.actor else None

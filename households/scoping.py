@@ -13,7 +13,9 @@ this module decides, from the user's role, which of those lookups applies.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
+from functools import reduce
 from typing import TYPE_CHECKING, Any
 
 from django.db import models
@@ -27,13 +29,18 @@ if TYPE_CHECKING:
 GLOBAL_ROLES = frozenset({"city", "approver", "auditor"})
 
 
+# A lookup path, several alternatives (a row is in scope when any of them matches), or None: rows of
+# this model are never visible to that role.
+Path = str | tuple[str, ...] | None
+
+
 @dataclass(frozen=True)
 class ScopePaths:
     """Lookups from a model to the Township pk, the Village pk and the cadre User pk."""
 
-    township: str
-    village: str
-    cadre: str
+    township: Path
+    village: Path
+    cadre: Path
 
 
 def sees_everything(user: User | AnonymousUser) -> bool:
@@ -68,7 +75,7 @@ def scope_q(model: type[models.Model], user: User | AnonymousUser) -> Q | None:
     if paths is None:
         return nothing  # an unscoped model is never shown to area users
     role = getattr(user, "role", "")
-    lookup: tuple[str, Any]
+    lookup: tuple[Path, Any]
     if role == "cadre":
         lookup = (paths.cadre, user.pk)
     elif role == "village" and user.village_id:  # type: ignore[union-attr]
@@ -78,6 +85,15 @@ def scope_q(model: type[models.Model], user: User | AnonymousUser) -> Q | None:
     else:
         return nothing
     path, value = lookup
+    if path is None:
+        return nothing
+    alternatives = (path,) if isinstance(path, str) else path
+    if not alternatives:
+        return nothing
+    return reduce(operator.or_, [_lookup(model, one, value) for one in alternatives])
+
+
+def _lookup(model: type[models.Model], path: str, value: Any) -> Q:
     if _single_valued(model, path):
         return Q(**{path: value})
     # Through a to-many relation: a subquery keeps each row once without DISTINCT.

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from . import events, users
 from .models import CadreAssignment, Household, HouseholdChange, Role, User
 from .scoping import scoped
 
@@ -34,6 +35,7 @@ AUDITED_FIELDS = [
 MSG_OUT_OF_SCOPE = "该户不在您的管辖范围内。"
 MSG_NOT_A_CADRE = "挂包干部必须是角色为“挂包干部”的用户。"
 MSG_GROUP_ELSEWHERE = "村民小组必须属于所选的村委会。"
+MSG_CADRE_NOT_YOURS = "您不能把该户交给这位挂包干部（变更挂包干部由乡镇或市指挥部办理）。"
 
 
 def _show(household: Household, field: str) -> str:
@@ -83,6 +85,13 @@ def household_create(*, household: Household, actor: User) -> Household:
     return household
 
 
+def _may_assign(actor: User, cadre_id: int | None) -> bool:
+    """Reassignment is a township or city decision, among the cadres the actor may choose."""
+    if not users.may_reassign_cadre(actor):
+        return False
+    return cadre_id is None or users.cadre_choices(actor=actor).filter(pk=cadre_id).exists()
+
+
 @transaction.atomic
 def household_update(*, household: Household, actor: User) -> Household:
     """Save the edited `household`; returns it unchanged (and writes nothing) if nothing changed."""
@@ -90,6 +99,8 @@ def household_update(*, household: Household, actor: User) -> Household:
     if current is None:
         raise ValidationError(MSG_OUT_OF_SCOPE)
     check_household(household)
+    if current.cadre_id != household.cadre_id and not _may_assign(actor, household.cadre_id):
+        raise ValidationError({"cadre": MSG_CADRE_NOT_YOURS})
     diff = {
         _verbose(f): [_show(current, f), _show(household, f)]
         for f in AUDITED_FIELDS
@@ -106,6 +117,8 @@ def household_update(*, household: Household, actor: User) -> Household:
     if current.cadre_id != household.cadre_id:
         CadreAssignment.objects.filter(household=household, ended_at__isnull=True).update(ended_at=now)
         _start_assignment(household, actor, now)
+        if current.village_id == household.village_id:
+            events.reassigned([(household.pk, current.cadre_id, household.cadre_id)], actor)
     HouseholdChange.objects.create(
         household=household, actor=actor, at=now, action=HouseholdChange.Action.UPDATE, changes=diff
     )

@@ -121,7 +121,8 @@ class HouseholdPlanAdmin(ScopedAdminMixin, RoleActionsMixin, ServiceImportMixin,
     search_fields = ("household__code", "household__head_name")
     readonly_fields = [f.name for f in HouseholdPlan._meta.fields]
     inlines = (CommitmentInline,)
-    actions = ("submit_plans", "amend_plans")
+    actions = ("submit_plans", "amend_plans", "approve_amendments")
+    action_roles = {"approve_amendments": frozenset({"township"})}
     import_export_change_list_template = "admin/subsidies/householdplan/change_list.html"
 
     resource_classes = [PlanResource]
@@ -177,19 +178,28 @@ class HouseholdPlanAdmin(ScopedAdminMixin, RoleActionsMixin, ServiceImportMixin,
 
     @admin.action(description="提交审批（冻结计划）", permissions=["submit"])
     def submit_plans(self, request: HttpRequest, queryset: Any) -> None:
-        self._each(request, queryset, services.plan_submit, "已提交")
+        self._each(request, queryset, lambda p, actor: services.plan_submit(plan=p, actor=actor), "已提交")
 
     @admin.action(description="发起计划变更", permissions=["submit"])
     def amend_plans(self, request: HttpRequest, queryset: Any) -> None:
-        self._each(request, queryset, services.plan_amend, "已发起变更")
+        self._each(request, queryset, lambda p, actor: services.plan_amend(plan=p, actor=actor), "已发起变更")
+
+    @admin.action(description="审批计划变更（变更后的计划须已重新签订承诺书）")
+    def approve_amendments(self, request: HttpRequest, queryset: Any) -> None:
+        from disbursements.settlement import amendment_approve  # the money side checks what was paid
+
+        self._each(
+            request,
+            queryset,
+            lambda plan, actor: amendment_approve(amendment=plan, actor=actor),
+            "已审批变更",
+        )
 
     def has_submit_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("subsidies.change_householdplan")
 
     def _each(self, request: HttpRequest, queryset: Any, action: Any, verb: str) -> None:
-        done = self.each(
-            request, queryset.select_related("household"), lambda p: action(plan=p, actor=request.user)
-        )
+        done = self.each(request, queryset.select_related("household"), lambda p: action(p, request.user))
         if done:
             messages.success(request, f"{verb} {done} 份计划。")
 

@@ -226,6 +226,8 @@ class HouseholdPlan(models.Model):
     tranche2 = money(_("第二期（产中）"))
     tranche3 = money(_("第三期（产后）"))
     explanation = models.JSONField(_("测算说明"), default=list)
+    # Bumped on every change of what the household is promised; a 承诺书 binds one revision.
+    revision = models.PositiveIntegerField(_("修订次数"), default=1)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -287,6 +289,18 @@ class HouseholdPlan(models.Model):
     def commitment_deadline(self) -> datetime.date:
         return self.policy.commitment_deadline
 
+    @property
+    def commitment_state(self) -> str:
+        """unsigned / signed / resign (the plan changed after it was signed: 待重新签订)."""
+        letter = getattr(self, "commitment", None)
+        if letter is None:
+            return "unsigned"
+        return "signed" if letter.binds(self) else "resign"
+
+    @property
+    def commitment_signed(self) -> bool:
+        return self.commitment_state == "signed"
+
     def commitment_late(self, today: datetime.date | None = None) -> bool:
         """承诺书 not signed by the deadline (15 April), or signed after it."""
         letter = getattr(self, "commitment", None)
@@ -306,6 +320,9 @@ class CommitmentLetter(models.Model):
 
     plan = models.OneToOneField(HouseholdPlan, on_delete=models.PROTECT, related_name="commitment")
     signed_on = models.DateField(_("签订日期"))
+    # What was signed: the amount and the plan's revision. A later change of the plan unbinds it.
+    signed_amount = money(_("签订的补助金额"))
+    plan_revision = models.PositiveIntegerField(_("签订的计划修订"))
     scan = models.FileField(_("签字/手印扫描件"), upload_to=commitment_upload_to)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("上传人")
@@ -324,3 +341,6 @@ class CommitmentLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.plan} 承诺书"
+
+    def binds(self, plan: HouseholdPlan) -> bool:
+        return self.plan_revision == plan.revision and self.signed_amount == plan.grant_total

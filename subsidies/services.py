@@ -154,10 +154,7 @@ def _ensure_may_plan(household: Household, actor: User) -> Household:
         actor.has_perm("subsidies.add_householdplan") and actor.has_perm("subsidies.change_householdplan")
     ):
         raise ValidationError(MSG_NO_PERMISSION)
-    locked = scoped(Household.objects.select_for_update(no_key=True), actor).filter(pk=household.pk).first()
-    if locked is None:
-        raise ValidationError(MSG_OUT_OF_SCOPE)
-    return locked
+    return _scoped_household_locked(household, actor)
 
 
 def _apply_quote(plan: HouseholdPlan, policy: Policy, quote: rules.Quote) -> None:
@@ -200,16 +197,44 @@ def plan_save(
         raise ValidationError(MSG_FROZEN)
     if plan is None:
         plan = HouseholdPlan(household=household, year=year, created_by=actor)
+    before = _promise(plan) if plan.pk else None
     plan.crops = crops.strip() if crops else ""
     plan.planting_area = rules.to_fen(facts.planting_area or 0)
     plan.species = _split_species(species)[0] if species and species.strip() else ""
     plan.breeding_quantity = rules.to_fen(quantity or 0) if plan.species else Decimal("0.00")
     plan.ratio_reason = ratio_reason.strip() if tuple(quote.ratios) != tuple(default) else ""
     _apply_quote(plan, policy, quote)
+    if before is not None and _promise(plan) != before:
+        plan.revision += 1  # a signed 承诺书 no longer binds this plan: 待重新签订
     plan.updated_at = timezone.now()
     plan.full_clean()
     plan.save()
     return plan
+
+
+def _promise(plan: HouseholdPlan) -> tuple[Any, ...]:
+    """What the 承诺书 promises: the plan's items and amounts."""
+    return (
+        plan.crops,
+        rules.to_fen(plan.planting_area),
+        plan.species,
+        rules.to_fen(plan.breeding_quantity),
+        rules.to_fen(plan.grant_total),
+        rules.to_fen(plan.tranche1),
+        rules.to_fen(plan.tranche2),
+        rules.to_fen(plan.tranche3),
+    )
+
+
+def plan_of_record(household_id: int, year: int) -> HouseholdPlan | None:
+    """The plan that binds the money: not superseded, and not a draft amendment still awaiting approval."""
+    return (
+        HouseholdPlan.objects.filter(household_id=household_id, year=year)
+        .exclude(status=PlanStatus.SUPERSEDED)
+        .exclude(status=PlanStatus.DRAFT, amends__isnull=False)
+        .select_related("commitment")
+        .first()
+    )
 
 
 @transaction.atomic
@@ -245,6 +270,60 @@ def plan_amend(*, plan: HouseholdPlan, actor: User) -> HouseholdPlan:
     return amendment
 
 
+MSG_AMEND_ROLE = "计划变更由乡镇审批。"
+MSG_NOT_AN_AMENDMENT = "只有待审批的计划变更可以审批。"
+MSG_AMEND_UNSIGNED = "变更后的计划须先由户和挂包干部重新签订承诺书。"
+MSG_AMEND_OWN = "同一人不能审批自己发起的计划变更（审核与经办分离）。"
+
+
+@transaction.atomic
+def plan_amendment_approve(
+    *, amendment: HouseholdPlan, actor: User, money_check: Any = None
+) -> HouseholdPlan:
+    """The township approves a draft amendment: it becomes the plan of record, the original SUPERSEDED.
+
+    The changed plan must be signed again (承诺书 of the amendment); `money_check(household, old, new)`
+    (given by the money side) refuses when the change would leave money already paid above the new
+    grant, or a tranche in flight.
+    """
+    if actor.role != "township":
+        raise ValidationError(MSG_AMEND_ROLE)
+    household = _scoped_household_locked(amendment.household, actor)
+    locked = (
+        HouseholdPlan.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("commitment", "amends")
+        .filter(pk=amendment.pk, household=household)
+        .first()
+    )
+    if locked is None or locked.amends is None or locked.status != PlanStatus.DRAFT:
+        raise ValidationError(MSG_NOT_AN_AMENDMENT)
+    if locked.created_by_id == actor.pk:
+        raise ValidationError(MSG_AMEND_OWN)
+    if not locked.commitment_signed:
+        raise ValidationError(MSG_AMEND_UNSIGNED)
+    original = locked.amends
+    if money_check is not None:
+        money_check(household, original, locked)
+    now = timezone.now()
+    if (
+        HouseholdPlan.objects.filter(pk=original.pk)
+        .exclude(status=PlanStatus.SUPERSEDED)
+        .update(status=PlanStatus.SUPERSEDED, updated_at=now)
+        != 1
+    ):
+        raise ValidationError(MSG_NOT_AN_AMENDMENT)
+    HouseholdPlan.objects.filter(pk=locked.pk).update(status=original.status, updated_at=now)
+    locked.refresh_from_db()
+    return locked
+
+
+def _scoped_household_locked(household: Household, actor: User) -> Household:
+    locked = scoped(Household.objects.select_for_update(no_key=True), actor).filter(pk=household.pk).first()
+    if locked is None:
+        raise ValidationError(MSG_OUT_OF_SCOPE)
+    return locked
+
+
 ALLOWED_SCANS = {"pdf", "jpg", "jpeg", "png"}
 
 
@@ -261,8 +340,13 @@ def commitment_record(
         raise ValidationError(MSG_SCAN_SIZE)
     if signed_on > timezone.localdate():
         raise ValidationError(MSG_SIGNED_FUTURE)
+    plan = HouseholdPlan.objects.select_for_update(no_key=True).get(pk=plan.pk)
+    if plan.status == PlanStatus.SUPERSEDED:
+        raise ValidationError("该计划已被变更取代，请签订变更后的计划。")
     letter = CommitmentLetter.objects.filter(plan=plan).first() or CommitmentLetter(plan=plan)
     letter.signed_on = signed_on
+    letter.signed_amount = plan.grant_total
+    letter.plan_revision = plan.revision
     letter.scan = scan
     letter.uploaded_by = actor
     letter.uploaded_at = timezone.now()

@@ -183,10 +183,18 @@ def household_plan(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _analysis_context(plan: HouseholdPlan | None) -> dict[str, Any]:
-    """The 产业扶持分析表 section: shown once money has been paid to the household."""
+    """The 产业扶持分析表 section: shown after the cycle, once tranche 2 (or, without one, tranche 1)
+    has been paid to the household."""
     from disbursements.models import Payout
 
-    if plan is None or not Payout.objects.filter(household_id=plan.household_id, year=plan.year).exists():
+    if plan is None:
+        return {}
+    paid = set(
+        Payout.objects.filter(
+            household_id=plan.household_id, year=plan.year, reversed_at__isnull=True
+        ).values_list("tranche", flat=True)
+    )
+    if 1 not in paid or (2 not in paid and plan.tranche2 > 0):
         return {}
     analysis = getattr(plan, "analysis", None)
     initial = {

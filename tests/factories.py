@@ -91,3 +91,19 @@ def city_year_rows() -> list[list[Any]]:
             户编号="T1", 乡镇="虎跳峡镇", 村委会="红旗村", 挂包干部="张伟", 挂包干部电话="13800000003"
         ),
     ]
+
+
+def sign(plan: Any, *, on: Any = None) -> Any:
+    """The household and its cadre sign the plan's 到户承诺书 (scan uploaded by the cadre)."""
+    import datetime
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from subsidies import services as plan_services
+
+    return plan_services.commitment_record(
+        plan=plan,
+        signed_on=on or datetime.date(2017, 4, 1),
+        scan=SimpleUploadedFile("signed.pdf", b"%PDF-1.4 test"),
+        actor=plan.household.cadre,
+    )

@@ -8,7 +8,7 @@ import pytest
 from households.models import Household, Role, User, Village
 from subsidies import services as plan_services
 
-from ..factories import city_year_rows, make_user
+from ..factories import city_year_rows, make_user, sign
 
 
 @pytest.fixture
@@ -38,6 +38,7 @@ def city_year(import_rows) -> dict[str, Any]:  # type: ignore[no-untyped-def]
             quantity=Decimal(qty),
             actor=household.cadre,  # type: ignore[arg-type]
         )
+        sign(plans[code])
     return {
         "cadres": cadres,
         "plans": plans,

@@ -1,20 +1,24 @@
-"""Double payment under real concurrency (PostgreSQL row locks): exactly one payout wins."""
+"""Races under real concurrency (PostgreSQL row locks): exactly one side of each race wins, and the
+books reconcile afterwards."""
 
 from __future__ import annotations
 
 import datetime
 import threading
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, connections
 
-from disbursements import services
+from disbursements import grant, services, settlement
 from disbursements.approval import advance
-from disbursements.models import Entry, Payout
+from disbursements.models import BatchLine, Entry, EquityInvestment, Partner, Payout
+from households.models import Household
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 @pytest.fixture
@@ -57,4 +61,110 @@ def test_concurrent_payouts_of_one_batch_pay_exactly_once(approved_batch: Any) -
     assert outcomes.count("paid") == 1, outcomes
     assert Payout.objects.count() == 2  # the batch's two households, once each
     assert Entry.objects.filter(kind="payout").count() == 2
+    assert services.reconcile(year=2017)[1] == []
+
+
+def race(*calls: Any) -> list[str]:
+    """Run the calls at the same moment, each in its own connection; what each one said."""
+    barrier = threading.Barrier(len(calls))
+    outcomes: list[str] = []
+
+    def run(call: Any) -> None:
+        try:
+            barrier.wait()
+            call()
+            outcomes.append("ok")
+        except ValidationError as exc:
+            outcomes.append(exc.messages[0])
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return outcomes
+
+
+def needs_postgres() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and real concurrency need PostgreSQL (DATABASE_URL=postgres://…)")
+
+
+def test_equity_and_a_cash_batch_for_one_household_cannot_both_pass(city_year: dict[str, Any]) -> None:
+    """Was: equity_invest and batch_prepare at the same moment both succeeded for H1."""
+    needs_postgres()
+    services.allocate(year=2017, actor=None)
+    liming = city_year["cadres"]["李明"]
+    h1 = Household.objects.get(code="H1")
+    partner = Partner.objects.create(name="高原合作社")
+
+    def invest() -> None:
+        settlement.equity_invest(
+            household=h1,
+            year=2017,
+            partner=partner,
+            agreement="入股-1",
+            consent_scan=SimpleUploadedFile("c.pdf", b"%PDF-1.4"),
+            invested_on=datetime.date(2017, 5, 1),
+            actor=liming,
+        )
+
+    def prepare() -> None:
+        services.batch_prepare(village=city_year["hongpo"], year=2017, tranche=1, actor=liming)
+
+    outcomes = race(invest, prepare)
+    assert "ok" in outcomes, outcomes
+    has_equity = EquityInvestment.objects.filter(household=h1, reversed_at__isnull=True).exists()
+    has_line = BatchLine.objects.filter(household=h1, cancelled_at__isnull=True).exists()
+    assert has_equity != has_line, outcomes  # one route, whichever came first
+    money = grant.household_money([h1.pk], 2017)[h1.pk]
+    assert money.received <= money.grant
+    assert services.reconcile(year=2017)[1] == []
+
+
+def test_a_double_click_on_allocate_posts_once(city_year: dict[str, Any]) -> None:
+    """Was: 8 concurrent runs posted 24 entries, 63,000.00 over-allocated."""
+    needs_postgres()
+    outcomes = race(*[lambda: services.allocate(year=2017, actor=None) for _ in range(6)])
+    assert outcomes == ["ok"] * 6
+    assert Entry.objects.filter(kind="funding").count() == 1
+    assert services.reconcile(year=2017)[1] == []
+
+
+def test_two_reward_batches_for_one_village_take_each_household_once(city_year: dict[str, Any]) -> None:
+    needs_postgres()
+    from .test_settlement import analyse, chain
+
+    services.allocate(year=2017, actor=None)
+    liming = city_year["cadres"]["李明"]
+    for tranche in (1, 2):
+        batch = services.batch_prepare(village=city_year["hongpo"], year=2017, tranche=tranche, actor=liming)
+        chain(batch, city_year, liming)
+        services.payouts_record(batch=batch, actor=liming, paid_on=datetime.date(2017, 5, 1))
+    analyse(city_year, "H1", actual_species="猪", actual_quantity=Decimal(4))
+    outcomes = race(
+        lambda: settlement.reward_batch_prepare(village=city_year["hongpo"], year=2017, actor=liming),
+        lambda: settlement.reward_batch_prepare(village=city_year["hongpo"], year=2017, actor=liming),
+    )
+    assert outcomes.count("ok") == 1, outcomes
+    assert BatchLine.objects.filter(tranche=3, cancelled_at__isnull=True).count() == 1
+
+
+def test_payouts_by_the_cadre_and_the_village_of_one_batch_pay_each_household_once(
+    approved_batch: Any,
+) -> None:
+    needs_postgres()
+    batch, cadre, village_user = approved_batch
+    h1 = Household.objects.get(code="H1")
+    outcomes = race(
+        lambda: services.payouts_record(
+            batch=batch, actor=cadre, paid_on=datetime.date(2017, 5, 1), households=[h1.pk]
+        ),
+        lambda: services.payouts_record(batch=batch, actor=village_user, paid_on=datetime.date(2017, 5, 1)),
+    )
+    assert "ok" in outcomes, outcomes
+    assert Payout.objects.filter(household=h1).count() == 1
+    assert Payout.objects.count() == 2
     assert services.reconcile(year=2017)[1] == []

@@ -56,7 +56,8 @@ def year_in_progress(city_year: dict[str, Any], import_rows: Any) -> dict[str, A
     """建塘镇 in the middle of 2017, built through the services:
 
     红坡村: H1, H2 (李明) and H3 (王芳) eligible in 一组, H4 eligible in 二组 without a plan, X1 (2015)
-    not eligible. H1's letter signed on 10 April, H2's on 20 April, the rest unsigned.
+    not eligible. H1's letter signed on 10 April, H2's on 20 April; H3's plan was changed after its
+    letter was signed (待重新签订: no longer counts as signed). 吉迪村 and 红旗村 signed on 1 April.
     H1: 猪 3 → 1,500, tranches 1 and 2 paid (1,200), settled active: a reward of 300 waits for its 公示.
     H2: 羊 6 → 2,000, tranches 1 and 2 paid (1,600), settled inactive, recovery of 1,600, 500 repaid.
     吉迪村: J1 (中蜂 4 → 800) and J2 (2016 巩固提升, 猪 2 → 1,000), tranche 1 paid by 王芳 (480 + 600).
@@ -69,6 +70,8 @@ def year_in_progress(city_year: dict[str, Any], import_rows: Any) -> dict[str, A
     liming, wangfang = data["cadres"]["李明"], data["cadres"]["王芳"]
     sign(data["plans"]["H1"], datetime.date(2017, 4, 10), liming)
     sign(data["plans"]["H2"], datetime.date(2017, 4, 20), liming)
+    h3 = Household.objects.get(code="H3")
+    plan_services.plan_save(household=h3, year=2017, species="鸡", quantity=Decimal(60), actor=wangfang)
     services.allocate(year=2017, actor=data["city_user"])
 
     for tranche in (1, 2):
@@ -113,8 +116,8 @@ JIDI: dict[str, Any] = {
     "户数": 2,
     "符合条件": 2,
     "已填计划": 2,
-    "承诺书按期签订": 0,
-    "承诺书逾期": 2,
+    "承诺书按期签订": 2,
+    "承诺书逾期": 0,
     "第一期已兑现": 2,
     "第二期已兑现": 0,
     "第三期/以奖代补已兑现": 0,
@@ -372,8 +375,9 @@ def test_before_15_april_an_unsigned_letter_is_not_late_yet(year_in_progress: di
     before = {r.name: r for r in dashboard_for(user, year=2017, today=datetime.date(2017, 4, 15)).rows}
     after = {r.name: r for r in dashboard_for(user, year=2017, today=AFTER_DEADLINE).rows}
     assert (before["红坡村"].commitment_on_time, before["红坡村"].commitment_late) == (1, 1)  # H2 signed late
-    assert (after["红坡村"].commitment_on_time, after["红坡村"].commitment_late) == (1, 2)  # + H3 unsigned
-    assert (before["吉迪村"].commitment_late, after["吉迪村"].commitment_late) == (0, 2)
+    # + H3, whose plan changed after signing: its letter no longer binds and must be signed again
+    assert (after["红坡村"].commitment_on_time, after["红坡村"].commitment_late) == (1, 2)
+    assert (before["吉迪村"].commitment_late, after["吉迪村"].commitment_late) == (0, 0)
 
 
 def test_a_year_without_policy_says_so_instead_of_failing(year_in_progress: dict[str, Any]) -> None:

@@ -27,7 +27,7 @@ from households.models import Household, Role, Township, User, Village
 from subsidies import services as plan_services
 from subsidies.models import Policy
 
-from ..factories import city_year_rows, make_user
+from ..factories import city_year_rows, make_user, sign
 from .conftest import PASSWORD, TIMEOUT_MS, VIEWPORT, login
 
 # Transactional: the live server (another thread) must see what the test wrote. See conftest.py.
@@ -81,13 +81,14 @@ def money_year(import_rows: ImportRows) -> dict[str, Any]:
         ("T1", "羊", 2),
     ):
         household = Household.objects.get(code=code)
-        plan_services.plan_save(
+        plan = plan_services.plan_save(
             household=household,
             year=2017,
             species=species,
             quantity=Decimal(qty),
             actor=household.cadre,  # type: ignore[arg-type]
         )
+        sign(plan)  # the 到户承诺书: a batch takes only signed plans
     allocation = money.allocate(year=2017, actor=None)
     assert allocation.households == 6 and allocation.target_total == Decimal("18000.00")
     return {

@@ -18,7 +18,7 @@ from disbursements.models import Notice
 from households.models import Household, Role, User, Village
 from subsidies import services as plan_services
 
-from ..factories import make_user, roster_row
+from ..factories import make_user, roster_row, sign
 from .conftest import PASSWORD, login
 
 pytestmark = pytest.mark.e2e
@@ -32,8 +32,10 @@ def hongpo_year(import_rows: Any) -> dict[str, Any]:
     assert import_rows(rows).ok
     for household in Household.objects.filter(code__startswith="N").select_related("cadre"):
         assert household.cadre is not None
-        plan_services.plan_save(
-            household=household, year=2017, species="猪", quantity=Decimal(3), actor=household.cadre
+        sign(
+            plan_services.plan_save(
+                household=household, year=2017, species="猪", quantity=Decimal(3), actor=household.cadre
+            )
         )
     official = make_user(Role.VILLAGE, "hongpo_official")
     official.set_password(PASSWORD)

@@ -16,7 +16,7 @@ from households.models import Household, Role, User
 from subsidies import services
 from subsidies.models import HouseholdPlan, Policy, PolicyRevision
 
-from ..factories import make_user, roster_row
+from ..factories import make_user, roster_row, sign
 
 pytestmark = pytest.mark.django_db
 
@@ -236,18 +236,23 @@ def test_cadre_files_the_benefit_analysis_on_the_household_page(households, cadr
     client.force_login(cadre)
     page = client.get(f"/cadre/households/{households['P2017'].pk}/?year=2017").content.decode()
     assert "产业扶持分析表" not in page  # nothing paid yet
+    sign(plan)
     money.allocate(year=2017, actor=None)
-    batch = money.batch_prepare(village=households["P2017"].village, year=2017, tranche=1, actor=cadre)
-    advance([batch], action="submit", actor=cadre)
-    for role in (Role.VILLAGE, Role.TOWNSHIP, Role.CITY, Role.APPROVER):
-        step = {
-            "village": "verify",
-            "township": "township_review",
-            "city": "city_review",
-            "approver": "approve",
-        }[role]
-        advance([batch], action=step, actor=make_user(role))
-    money.payouts_record(batch=batch, actor=cadre, paid_on=datetime.date(2017, 5, 1))
+    for tranche in (1, 2):
+        page = client.get(f"/cadre/households/{households['P2017'].pk}/?year=2017").content.decode()
+        assert "产业扶持分析表（产后）" not in page  # the analysis comes after the cycle: tranche 2 paid
+        batch = money.batch_prepare(
+            village=households["P2017"].village, year=2017, tranche=tranche, actor=cadre
+        )
+        advance([batch], action="submit", actor=cadre)
+        for role, step in (
+            (Role.VILLAGE, "verify"),
+            (Role.TOWNSHIP, "township_review"),
+            (Role.CITY, "city_review"),
+            (Role.APPROVER, "approve"),
+        ):
+            advance([batch], action=step, actor=make_user(role))
+        money.payouts_record(batch=batch, actor=cadre, paid_on=datetime.date(2017, 5, 1))
     page = client.get(f"/cadre/households/{households['P2017'].pk}/?year=2017").content.decode()
     assert "产业扶持分析表（产后）" in page
     response = client.post(
@@ -264,9 +269,9 @@ def test_cadre_files_the_benefit_analysis_on_the_household_page(households, cadr
         follow=True,
     )
     body = response.content.decode()
-    assert "分析表已保存" in body and "600.00" in body  # reward = 1,500 − 900 paid
+    assert "分析表已保存" in body and "300.00" in body  # reward = 1,500 − 1,200 paid
     analysis = BenefitAnalysis.objects.get(plan=plan)
-    assert analysis.reward == Decimal("600.00") and analysis.net_income == Decimal("4500.00")
+    assert analysis.reward == Decimal("300.00") and analysis.net_income == Decimal("4500.00")
 
 
 def test_submitting_plans_from_the_admin_freezes_them_and_names_refusals(households, cadre) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,34 @@
+"""What other programmes must do when the registry changes, registered by them (the registry never
+imports them). Called inside the changing transaction, so a refusal rolls the change back.
+
+    from households import events
+    events.on_reassignment(my_handler)   # in AppConfig.ready()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .models import User
+
+# (household id, old cadre id, new cadre id), for households that kept their village.
+Reassignment = tuple[int, int | None, int | None]
+ReassignmentHandler = Callable[[Sequence[Reassignment], "User | None"], object]
+
+_reassignment_handlers: list[ReassignmentHandler] = []
+
+
+def on_reassignment(handler: ReassignmentHandler) -> ReassignmentHandler:
+    if handler not in _reassignment_handlers:
+        _reassignment_handlers.append(handler)
+    return handler
+
+
+def reassigned(moves: Sequence[Reassignment], actor: User | None) -> None:
+    """Tell every registered handler that these households changed cadre within their village."""
+    moves = [m for m in moves if m[1] != m[2]]
+    if moves:
+        for handler in _reassignment_handlers:
+            handler(moves, actor)
