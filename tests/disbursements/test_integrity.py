@@ -423,3 +423,31 @@ def test_a_payout_is_not_reversed_below_what_recovery_orders_claim(city_year: di
     with pytest.raises(ValidationError, match="已有收回通知"):
         services.payout_reverse(payout=payout, actor=city_year["township_user"], reason="录错")
     assert received("H2") == Decimal("1200.00") and clean() == []
+
+
+def test_the_township_reverses_a_payout_from_the_admin_with_a_reason(city_year: dict[str, Any]) -> None:
+    services.allocate(year=2017, actor=None)
+    paid_tranche(city_year, 1)
+    payout = Payout.objects.get(household__code="H1")
+    client = Client()
+    client.force_login(city_year["township_user"])
+    url = "/admin/disbursements/payout/"
+    form = client.post(url, {"action": "reverse_payouts", "_selected_action": [payout.pk]})
+    assert "冲正原因（必填）" in form.content.decode() and "H1" in form.content.decode()
+    done = client.post(
+        url,
+        {"action": "reverse_payouts", "_selected_action": [payout.pk], "confirm": "yes", "reason": "错登记"},
+        follow=True,
+    )
+    assert "已冲正 1 条" in done.content.decode()
+    payout.refresh_from_db()
+    assert payout.reversal_reason == "错登记" and received("H1") == 0
+    # The cadre is offered no such action, and a forged POST changes nothing.
+    cadre = Client()
+    cadre.force_login(city_year["cadres"]["李明"])
+    other = Payout.objects.get(household__code="H2")
+    cadre.post(
+        url, {"action": "reverse_payouts", "_selected_action": [other.pk], "confirm": "yes", "reason": "x"}
+    )
+    other.refresh_from_db()
+    assert not other.is_reversed and clean() == []
