@@ -32,9 +32,9 @@ def worker(size: int) -> None:
     from django.test.utils import CaptureQueriesContext
 
     call_command("migrate", verbosity=0)
-    from disbursements import services
     from disbursements.approval import advance
-    from disbursements.bench_support import reviewed_batch
+    from subsidies.money import services
+    from subsidies.money.bench_support import reviewed_batch
 
     batch, approver = reviewed_batch(households=size, prefix=f"B{size}")
     with CaptureQueriesContext(connection) as approve_queries:

@@ -24,7 +24,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 
 
 def sheets(rows: int, latin: bool):  # type: ignore[no-untyped-def]
-    from disbursements.notices import COLUMNS, Sheet
+    from disbursements.notices import NOTICE_KINDS, Area, Sheet
     from households.demo import roster_rows
     from households.masking import mask_id_number
     from households.models import Township, Village
@@ -51,14 +51,16 @@ def sheets(rows: int, latin: bool):  # type: ignore[no-untyped-def]
             ]
         )
     columns = (
-        ["No", "Head", "ID", "Group", "Project", "Grant", "T1", "T2", "T3"] if latin else COLUMNS["grant"]
+        ["No", "Head", "ID", "Group", "Project", "Grant", "T1", "T2", "T3"]
+        if latin
+        else NOTICE_KINDS["grant"].columns
     )
     start = datetime.date(2017, 3, 1)
     return [
         Sheet(
             kind="grant",
             year=2017,
-            village=village,
+            area=Area(township, village),
             title=("Grant notice 2017 Hongpo" if latin else "2017年度红坡村精准扶贫特色产业到户扶持资金公示"),
             issuer="Jiantang" if latin else "建塘镇人民政府",
             contact="Village committee" if latin else "红坡村村民委员会",

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from households import files
+
 admin.site.site_header = "香格里拉市精准扶贫特色产业扶持管理系统"
 admin.site.site_title = "产业扶持管理"
 admin.site.index_title = "工作台"
@@ -11,4 +13,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("cadre/", include("subsidies.urls")),
     path("dashboard/", include("disbursements.urls")),
+    # Uploaded scans and photos: scoped, never from MEDIA_URL (households/files.py).
+    path("files/<str:app_label>/<str:model_name>/<int:pk>/<str:field>/", files.download, name="file"),
 ]

@@ -1,28 +1,59 @@
-"""The one approval mechanism (rules.md §5): allowed moves as data, one function that moves batches.
+"""The one approval mechanism (rules.md §5): batch kinds registered by the programmes, each with its
+steps as data, and one function that moves batches.
 
 Every move is set-based (any number of batches, a constant number of queries), checks the actor's
 role and scope, refuses out-of-order steps on the server, enforces maker-checker (whoever did a
 step may not do the next), compare-and-sets the status so a racing second click changes nothing,
-and writes one `Transition` row per batch in the same transaction.
+and writes one `Transition` row per batch in the same transaction (`move_status`, the one writer).
+Paying is the last step: `disbursements.payouts` records the payouts and takes it when the last
+line is paid. What a step means for a programme (a plan approved, a notice required) is the batch
+kind's `hooks`, looked up here, never imported.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from households.models import User
 from households.scoping import scoped
 
-from .models import Batch, Transition
+from .models import APPROVED, DRAFT, PAID, Account, Batch, BatchLine, Payout, Transition
+from .registry import Registry
 
-S = Batch.Status
+MSG_ROLE = "“{label}”须由{role}办理。"
+MSG_ORDER = "{batch} 当前状态为“{status}”，不能办理“{label}”。"
+MSG_SCOPE = "有批次不在您的管辖范围内。"
+MSG_FOUR_EYES = "{batch}：上一步由您办理，同一人不能办理下一步（审核与经办分离）。"
+MSG_RACE = "有批次已被他人处理，请刷新后重试。"
+MSG_REASON = "退回必须写明理由。"
+MSG_NOTHING = "请至少选择一个批次。"
+MSG_PAY_STEP = "兑现须逐笔登记（登记兑现），不能直接办理。"
+
+ROLE_NAMES = {
+    "cadre": "挂包干部",
+    "village": "村委会/驻村工作队",
+    "township": "乡镇",
+    "city": "市指挥部",
+    "approver": "产业办/分管领导",
+}
+PAY = "pay"
+
+
+def role_names(roles: Iterable[str]) -> str:
+    order = list(ROLE_NAMES)
+    return "或".join(
+        ROLE_NAMES.get(r, r) for r in sorted(roles, key=lambda r: order.index(r) if r in order else 99)
+    )
 
 
 @dataclass(frozen=True)
@@ -35,39 +66,107 @@ class Step:
 
     @property
     def role_names(self) -> str:
-        return "或".join(ROLE_NAMES[r] for r in sorted(self.roles, key=list(ROLE_NAMES).index))
+        return role_names(self.roles)
 
 
-STEPS: dict[str, Step] = {
-    s.action: s
-    for s in (
-        # Whoever prepared the batch (a cadre, or the 村委会 for the village) submits it.
-        Step("submit", S.DRAFT, S.PREPARED, frozenset({"cadre", "village"}), "提交入户核实"),
-        Step("verify", S.PREPARED, S.VERIFIED, frozenset({"village"}), "入户核实"),
-        Step("township_review", S.VERIFIED, S.TOWNSHIP_REVIEWED, frozenset({"township"}), "乡镇复核汇总"),
-        Step("city_review", S.TOWNSHIP_REVIEWED, S.CITY_REVIEWED, frozenset({"city"}), "市指挥部复核"),
-        Step("approve", S.CITY_REVIEWED, S.APPROVED, frozenset({"approver"}), "产业办和分管领导审批"),
-    )
-}
-NEXT_STEP = {s.from_status: s for s in STEPS.values()}
-# A rejection returns the batch one step, decided by whoever holds the step it waits for.
-SEND_BACK = {s.to_status: s.from_status for s in STEPS.values() if s.from_status != S.DRAFT}
+class BatchHooks:
+    """What a batch kind's steps and payments mean for its programme. The defaults do nothing; a
+    programme subclasses what it needs. Every hook runs inside the moving transaction."""
 
-MSG_ROLE = "“{label}”须由{role}办理。"
-MSG_ORDER = "{batch} 当前状态为“{status}”，不能办理“{label}”。"
-MSG_SCOPE = "有批次不在您的管辖范围内。"
-MSG_FOUR_EYES = "{batch}：上一步由您办理，同一人不能办理下一步（审核与经办分离）。"
-MSG_RACE = "有批次已被他人处理，请刷新后重试。"
-MSG_REASON = "退回必须写明理由。"
-MSG_NOTHING = "请至少选择一个批次。"
+    def before_step(self, batches: list[Batch], step: Step) -> None:
+        """Refuse (ValidationError) a step the programme's rules do not allow yet."""
 
-ROLE_NAMES = {
-    "cadre": "挂包干部",
-    "village": "村委会/驻村工作队",
-    "township": "乡镇",
-    "city": "市指挥部",
-    "approver": "产业办/分管领导",
-}
+    def after_step(self, batches: list[Batch], step: Step, actor: User) -> None:
+        """What a completed step means beyond the batch (e.g. the plans are approved)."""
+
+    def check_payments(self, batch: Batch, lines: list[BatchLine], actor: User) -> None:
+        """Lock the payees and refuse, naming each one, any payment the programme's invariants forbid."""
+
+    def sources(self, batch: Batch, lines: list[BatchLine]) -> dict[int, Account]:
+        """The account each line is paid from (by line pk), read after `check_payments`."""
+        raise NotImplementedError
+
+    def memo(self, batch: Batch, line: BatchLine, method_label: str) -> str:
+        return f"{batch.kind_label}（{method_label}）"
+
+    def after_paid(self, batch: Batch, payouts: list[Payout], actor: User) -> None:
+        """What paying these lines means for the programme's records."""
+
+    def before_reverse(self, payout: Payout, actor: User) -> None:
+        """Lock and refuse a reversal the programme's invariants forbid (e.g. a later stage is paid)."""
+
+    def after_reverse(self, payout: Payout, actor: User) -> None:
+        """Cancel the programme's detail of the reversed line (e.g. free the tranche again)."""
+
+
+@dataclass(frozen=True)
+class NoticeGate:
+    """A batch of this kind passes `step` only after a 公示 of `notice_kind` naming it has closed."""
+
+    step: str
+    notice_kind: str
+
+
+@dataclass(frozen=True)
+class BatchKind:
+    """A kind of batch: its fund, its steps from draft to approved, who pays, and its hooks."""
+
+    code: str
+    label: str
+    fund: str
+    steps: tuple[Step, ...]
+    pay_roles: frozenset[str]
+    payment_entry_kind: str
+    statuses: Mapping[str, str] = field(default_factory=dict)
+    hooks: BatchHooks = field(default_factory=BatchHooks, compare=False)
+    notice_gate: NoticeGate | None = None
+    unit: str = "笔"  # what a line is, as counted on pages: 户, 家, 笔
+    attrs: Mapping[str, Any] = field(default_factory=dict)  # the programme's own (e.g. the tranche)
+
+    @property
+    def pay_step(self) -> Step:
+        return Step(PAY, APPROVED, PAID, self.pay_roles, "兑现")
+
+    @property
+    def all_steps(self) -> tuple[Step, ...]:
+        return (*self.steps, self.pay_step)
+
+    def step(self, action: str) -> Step | None:
+        return next((s for s in self.all_steps if s.action == action), None)
+
+    def next_step(self, status: str) -> Step | None:
+        return next((s for s in self.all_steps if s.from_status == status), None)
+
+    def previous_status(self, status: str) -> str | None:
+        """Where a send-back returns a batch waiting at `status` (None: it cannot be sent back)."""
+        step = next((s for s in self.steps if s.to_status == status), None)
+        return step.from_status if step is not None and step.from_status != DRAFT else None
+
+    def status_label(self, status: str) -> str:
+        labels = {DRAFT: "准备中", APPROVED: "已批准，待兑现", PAID: "已兑现", **self.statuses}
+        return labels.get(status, status)
+
+    def action_label(self, action: str) -> str:
+        if action == "send_back":
+            return "退回"
+        step = self.step(action)
+        return step.label if step is not None else action
+
+
+BATCH_KINDS: Registry[BatchKind] = Registry("batch kind")
+
+
+def steps_waiting_for(role: str) -> Q:
+    """Batches (of any kind) whose next step `role` takes: the 待我办理 queue."""
+    waiting = Q(pk__in=[])
+    for kind in BATCH_KINDS:
+        statuses = [s.from_status for s in kind.all_steps if role in s.roles]
+        if statuses:
+            waiting |= Q(kind=kind.code, status__in=statuses)
+    return waiting
+
+
+# --- the one writer ---------------------------------------------------------------------------------
 
 
 def _locked(batches: Iterable[Batch], actor: User) -> list[Batch]:
@@ -77,7 +176,7 @@ def _locked(batches: Iterable[Batch], actor: User) -> list[Batch]:
     rows = list(
         scoped(Batch.objects.select_for_update(no_key=True, of=("self",)), actor)
         .filter(pk__in=ids)
-        .select_related("village")
+        .select_related("village", "township")
         .order_by("pk")
     )
     if len(rows) != len(ids):
@@ -134,6 +233,13 @@ def move_status(
     return batches
 
 
+def _by_kind(rows: list[Batch]) -> dict[str, list[Batch]]:
+    groups: dict[str, list[Batch]] = defaultdict(list)
+    for batch in rows:
+        groups[batch.kind].append(batch)
+    return groups
+
+
 @transaction.atomic
 def advance(
     batches: Iterable[Batch],
@@ -143,36 +249,54 @@ def advance(
     note: str = "",
     attachment: UploadedFile | None = None,
 ) -> list[Batch]:
-    """Do `action` (a step of STEPS) on every batch, or on none of them; `attachment` (e.g. the
-    入户核实 photos) is stored once and named in every batch's transition."""
-    step = STEPS[action]
-    if actor.role not in step.roles:
-        raise ValidationError(MSG_ROLE.format(label=step.label, role=step.role_names))
+    """Take step `action` on every batch, or on none of them; `attachment` (e.g. the 入户核实 photos)
+    is stored once and named in every batch's transition."""
+    if action == PAY:
+        raise ValidationError(MSG_PAY_STEP)
     rows = _locked(batches, actor)
-    for batch in rows:
-        if batch.status != step.from_status:
-            raise ValidationError(
-                MSG_ORDER.format(batch=batch, status=batch.get_status_display(), label=step.label)
-            )
-    if step.from_status != S.DRAFT:
-        last = _last_actors(rows)
-        for batch in rows:
-            if last[batch.pk] == actor.pk:
-                raise ValidationError(MSG_FOUR_EYES.format(batch=batch))
-    from . import services  # the conditions and consequences of a step live with the batches
+    plan: list[tuple[BatchKind, Step, list[Batch]]] = []
+    for code, group in _by_kind(rows).items():
+        kind = BATCH_KINDS[code]
+        step = kind.step(action)
+        if step is None:
+            raise ValidationError(f"{kind.label}没有“{action}”这一步。")
+        if actor.role not in step.roles:
+            raise ValidationError(MSG_ROLE.format(label=step.label, role=step.role_names))
+        for batch in group:
+            if batch.status != step.from_status:
+                raise ValidationError(
+                    MSG_ORDER.format(batch=batch, status=batch.status_label, label=step.label)
+                )
+        plan.append((kind, step, group))
+    last = _last_actors(rows)
+    for _kind, step, group in plan:
+        if step.from_status != DRAFT:
+            for batch in group:
+                if last[batch.pk] == actor.pk:
+                    raise ValidationError(MSG_FOUR_EYES.format(batch=batch))
+    for kind, step, group in plan:
+        if kind.notice_gate is not None and kind.notice_gate.step == step.action:
+            from .notices import batches_blocked_by_notices
 
-    services.before_step(rows, step=step)
+            problems = batches_blocked_by_notices(group, kind.notice_gate.notice_kind)
+            if problems:
+                raise ValidationError("；".join(problems))
+        kind.hooks.before_step(group, step)
     stored = default_storage.save(f"transitions/{attachment.name}", attachment) if attachment else ""
-    moved = move_status(
-        rows,
-        to_status=step.to_status,
-        from_status=step.from_status,
-        action=action,
-        actor=actor,
-        note=note,
-        attachment=stored,
-    )
-    services.after_step(moved, step=step, actor=actor)
+    moved: list[Batch] = []
+    for kind, step, group in plan:
+        moved.extend(
+            move_status(
+                group,
+                to_status=step.to_status,
+                from_status=step.from_status,
+                action=action,
+                actor=actor,
+                note=note,
+                attachment=stored,
+            )
+        )
+        kind.hooks.after_step(group, step, actor)
     return moved
 
 
@@ -182,25 +306,25 @@ def send_back(batches: Iterable[Batch], *, actor: User, reason: str) -> list[Bat
     if not reason.strip():
         raise ValidationError(MSG_REASON)
     rows = _locked(batches, actor)
-    statuses = {b.status for b in rows}
-    if len(statuses) != 1 or (status := statuses.pop()) not in SEND_BACK:
-        raise ValidationError("只能退回同一状态、且尚未兑现的批次。")
-    waiting = NEXT_STEP.get(status)
-    holders = waiting.roles if waiting is not None and status != S.APPROVED else frozenset({"approver"})
+    if len({(b.kind, b.status) for b in rows}) != 1:
+        raise ValidationError("只能退回同一类别、同一状态、且尚未兑现的批次。")
+    kind, status = BATCH_KINDS[rows[0].kind], rows[0].status
+    back = kind.previous_status(status)
+    if back is None:
+        raise ValidationError("只能退回同一类别、同一状态、且尚未兑现的批次。")
+    # An approved batch waits for its payment: the approvers, not the payers, may send it back.
+    waiting = kind.steps[-1] if status == APPROVED else kind.next_step(status)
+    holders = waiting.roles if waiting is not None else frozenset()
     if actor.role not in holders:
-        raise ValidationError(
-            MSG_ROLE.format(label="退回", role="或".join(ROLE_NAMES[r] for r in sorted(holders)))
-        )
+        raise ValidationError(MSG_ROLE.format(label="退回", role=role_names(holders)))
     return move_status(
-        rows,
-        to_status=SEND_BACK[status],
-        from_status=status,
-        action="send_back",
-        actor=actor,
-        note=reason.strip(),
+        rows, to_status=back, from_status=status, action="send_back", actor=actor, note=reason.strip()
     )
 
 
 def available_actions(batch: Batch, actor: User) -> list[Step]:
-    step = NEXT_STEP.get(batch.status)
-    return [step] if step is not None and getattr(actor, "role", "") in step.roles else []
+    kind = BATCH_KINDS.get(batch.kind)
+    step = kind.next_step(batch.status) if kind is not None else None
+    if step is None or step.action == PAY:
+        return []
+    return [step] if getattr(actor, "role", "") in step.roles else []

@@ -1,9 +1,14 @@
-"""The one ledger through which every yuan moves.
+"""The one ledger through which every yuan moves, for every programme's fund.
 
 Lock policy: post() locks the source accounts (`select_for_update(no_key=True)`, in pk order, so
 two posters never wait on each other in opposite orders), checks their balances in one aggregate
 query, then writes the entries in bulk, all inside the caller's transaction. SQLite has no row
-locks; its IMMEDIATE transactions serialise writers instead.
+locks; its IMMEDIATE transactions serialise writers instead. Callers that lock other rows (batches,
+households) take those first, accounts last.
+
+Funds keep programmes apart (专款专用): a move never crosses from one fund into another. Account and
+entry kinds are the programmes' (`disbursements.registry`): whether an account may go below zero,
+and which entry kinds a business record stands behind (reversed only with their record).
 """
 
 from __future__ import annotations
@@ -17,17 +22,19 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 
-from households.models import Household, Township, User, Village
-from subsidies.rules import to_fen
+from households.models import User
 
-from .models import Account, Entry, Partner
-
-# Accounts that may go below zero: the funding source is where the city's money comes from.
-MAY_GO_NEGATIVE = {Account.Kind.FUNDING}
+from .models import Account, Entry
+from .money import ZERO, to_fen
+from .registry import ACCOUNT_KINDS, ENTRY_KINDS, REVERSAL
 
 MSG_INSUFFICIENT = "{account} 余额不足：需要 {need} 元，可用 {have} 元。"
 MSG_ALREADY_REVERSED = "该分录已冲正过。"
 MSG_REVERSE_REVERSAL = "冲正分录不能再冲正。"
+MSG_CROSS_FUND = "资金专款专用：{source}（{source_fund}）的资金不能转入 {target}（{target_fund}）。"
+MSG_RECORDED_KIND = "该分录属于{record}，请在该记录上办理冲正（业务冲正会同时更正记录与账目）。"
+MSG_REVERSE_ROLE = "分录冲正由市指挥部办理。"
+MSG_REASON = "冲正必须写明原因。"
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,7 @@ def effects(entries: QuerySet[Entry]) -> Iterator[Effect]:
         "pk", "source_id", "target_id", "amount", "kind", "reverses_id", "reverses__kind"
     )
     for pk, source, target, amount, kind, reverses_id, reverses_kind in rows:
-        if kind == Entry.Kind.REVERSAL:
+        if kind == REVERSAL:
             yield Effect(reverses_id, target, source, -to_fen(amount), reverses_kind)
         else:
             yield Effect(pk, source, target, to_fen(amount), kind)
@@ -66,7 +73,7 @@ def effects(entries: QuerySet[Entry]) -> Iterator[Effect]:
 def balances(accounts: Iterable[Account], year: int) -> dict[int, Decimal]:
     """Balance per account id for a year: in minus out, summed in Python as Decimal (SQLite sums are REAL)."""
     ids = [a.pk for a in accounts]
-    result: dict[int, Decimal] = defaultdict(lambda: Decimal("0.00"))
+    result: dict[int, Decimal] = defaultdict(lambda: ZERO)
     for field, sign in (("target_id", 1), ("source_id", -1)):
         rows = Entry.objects.filter(year=year, **{f"{field}__in": ids}).values_list(field, "amount")
         for account_id, amount in rows:
@@ -74,18 +81,35 @@ def balances(accounts: Iterable[Account], year: int) -> dict[int, Decimal]:
     return result
 
 
+def may_go_negative(account: Account) -> bool:
+    kind = ACCOUNT_KINDS.get(account.kind)
+    return kind is not None and kind.may_go_negative
+
+
 def post(moves: Sequence[Move], *, year: int, actor: User | None) -> list[Entry]:
-    """Write the moves as entries; refuses (writing nothing) if any source would go below zero."""
+    """Write the moves as entries; refuses (writing nothing) if any source would go below zero or a
+    move would cross funds."""
     if not moves:
         return []
     if not transaction.get_connection().in_atomic_block:
         with transaction.atomic():
             return post(moves, year=year, actor=actor)
-    sources = sorted({m.source.pk for m in moves if m.source.kind not in MAY_GO_NEGATIVE})
+    for move in moves:
+        ENTRY_KINDS[move.kind]  # a kind no programme registered is a programming error
+        if move.source.fund != move.target.fund:
+            raise ValidationError(
+                MSG_CROSS_FUND.format(
+                    source=move.source,
+                    source_fund=move.source.fund_label,
+                    target=move.target,
+                    target_fund=move.target.fund_label,
+                )
+            )
+    sources = sorted({m.source.pk for m in moves if not may_go_negative(m.source)})
     list(
         Account.objects.select_for_update(no_key=True).filter(pk__in=sources).order_by("pk").values_list("pk")
     )
-    need: dict[int, Decimal] = defaultdict(lambda: Decimal("0.00"))
+    need: dict[int, Decimal] = defaultdict(lambda: ZERO)
     names: dict[int, str] = {}
     for move in moves:
         amount = to_fen(move.amount)
@@ -95,7 +119,7 @@ def post(moves: Sequence[Move], *, year: int, actor: User | None) -> list[Entry]
         names[move.source.pk] = str(move.source)
     have = balances([Account(pk=pk) for pk in sources], year)
     # What the moves bring in to a source within the same posting counts too (e.g. pass-through).
-    incoming: dict[int, Decimal] = defaultdict(lambda: Decimal("0.00"))
+    incoming: dict[int, Decimal] = defaultdict(lambda: ZERO)
     for move in moves:
         incoming[move.target.pk] += to_fen(move.amount)
     for pk in sources:
@@ -106,6 +130,7 @@ def post(moves: Sequence[Move], *, year: int, actor: User | None) -> list[Entry]
         [
             Entry(
                 year=year,
+                fund=m.source.fund,
                 kind=m.kind,
                 source=m.source,
                 target=m.target,
@@ -120,142 +145,100 @@ def post(moves: Sequence[Move], *, year: int, actor: User | None) -> list[Entry]
 
 
 @transaction.atomic
-def reverse(entry: Entry, *, actor: User, reason: str) -> Entry:
+def reverse(entry: Entry, *, actor: User, reason: str, with_record: bool = False) -> Entry:
     """Correct a wrong entry by moving the same amount back; the original stays as it was.
 
-    Entries that a business record stands behind (a payout, a repayment, an investment) are
-    reversed by that record's own reversal service, which calls this in the same transaction.
+    An entry that a business record stands behind (a payout, a repayment, an investment) is
+    reversed only by that record's reversal service (`with_record=True`), in the same transaction.
     """
     if not reason.strip():
-        raise ValidationError("冲正必须写明原因。")
+        raise ValidationError(MSG_REASON)
     locked = Entry.objects.select_for_update(no_key=True).select_related("source", "target").get(pk=entry.pk)
-    if locked.kind == Entry.Kind.REVERSAL:
+    if locked.kind == REVERSAL:
         raise ValidationError(MSG_REVERSE_REVERSAL)
+    kind = ENTRY_KINDS.get(locked.kind)
+    if kind is not None and kind.record is not None and not with_record:
+        raise ValidationError(MSG_RECORDED_KIND.format(record=_record_label(kind.record.model)))
     if Entry.objects.filter(reverses=locked).exists():
         raise ValidationError(MSG_ALREADY_REVERSED)
     (posted,) = post(
-        [
-            Move(
-                locked.target,
-                locked.source,
-                locked.amount,
-                Entry.Kind.REVERSAL,
-                f"冲正：{reason.strip()}",
-                locked,
-            )
-        ],
+        [Move(locked.target, locked.source, locked.amount, REVERSAL, f"冲正：{reason.strip()}", locked)],
         year=locked.year,
         actor=actor,
     )
     return posted
 
 
-# --- accounts, created on first use -------------------------------------------------------------
+@transaction.atomic
+def entry_reverse(*, entry: Entry, actor: User, reason: str) -> Entry:
+    """冲正 of an entry on its own (下拨, 调减上缴, 调账), by city HQ. Entries behind a payout, a
+    repayment or an investment are reversed with their record, by that record's own reversal."""
+    if actor.role != "city":
+        raise ValidationError(MSG_REVERSE_ROLE)
+    return reverse(entry, actor=actor, reason=reason)
 
 
-def funding_account() -> Account:
-    return Account.objects.get_or_create(kind=Account.Kind.FUNDING, defaults={"name": "财政专项扶贫资金"})[0]
+def _record_label(model_label: str) -> str:
+    from django.apps import apps
+
+    return str(apps.get_model(model_label)._meta.verbose_name)
 
 
-def city_account() -> Account:
-    return Account.objects.get_or_create(
-        kind=Account.Kind.CITY, defaults={"name": "香格里拉市产业扶贫指挥部"}
-    )[0]
+# --- accounts, created on first use ------------------------------------------------------------------
 
 
-def township_accounts(kind: str = Account.Kind.TOWNSHIP) -> dict[int, Account]:
-    """One account per township (or per township finance office), created in bulk where missing."""
-    existing = {a.township_id: a for a in Account.objects.filter(kind=kind)}
-    suffix = "" if kind == Account.Kind.TOWNSHIP else "财政所"
-    missing = list(Township.objects.exclude(pk__in=[k for k in existing if k is not None]))
-    if missing:
-        Account.objects.bulk_create(
-            [Account(kind=kind, township=t, name=f"{t.name}{suffix}") for t in missing]
-        )
-        existing = {a.township_id: a for a in Account.objects.filter(kind=kind)}
-    return existing  # type: ignore[return-value]
+@dataclass(frozen=True)
+class Spec:
+    """An account as a programme wants it: found by (fund, key), created with the rest if missing."""
+
+    fund: str
+    kind: str
+    key: str
+    name: str
+    township_id: int | None = None
+    village_id: int | None = None
+    holder_id: int | None = None
 
 
-def village_accounts() -> dict[int, Account]:
-    existing = {a.village_id: a for a in Account.objects.filter(kind=Account.Kind.VILLAGE)}
-    missing = list(Village.objects.exclude(pk__in=[k for k in existing if k is not None]))
-    if missing:
-        Account.objects.bulk_create(
-            [
-                Account(kind=Account.Kind.VILLAGE, village=v, township_id=v.township_id, name=v.name)
-                for v in missing
-            ]
-        )
-        existing = {a.village_id: a for a in Account.objects.filter(kind=Account.Kind.VILLAGE)}
-    return existing  # type: ignore[return-value]
+def accounts(specs: Iterable[Spec]) -> dict[tuple[str, str], Account]:
+    """The accounts for `specs` by (fund, key), created in bulk where missing (two or three queries)."""
+    wanted = {(s.fund, s.key): s for s in specs}
+    if not wanted:
+        return {}
+    for spec in wanted.values():
+        ACCOUNT_KINDS[spec.kind]
+    by_fund: dict[str, set[str]] = defaultdict(set)
+    for fund, key in wanted:
+        by_fund[fund].add(key)
 
+    def existing() -> dict[tuple[str, str], Account]:
+        found: dict[tuple[str, str], Account] = {}
+        for fund, keys in by_fund.items():
+            for account in Account.objects.filter(fund=fund, key__in=keys):
+                found[(account.fund, account.key)] = account
+        return found
 
-def cadre_accounts(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Account]:
-    """Accounts for (cadre id, village id) pairs: the money a cadre holds for a village's households."""
-    wanted = set(pairs)
-    existing = {
-        (a.cadre_id, a.village_id): a
-        for a in Account.objects.filter(kind=Account.Kind.CADRE, cadre_id__in={c for c, _ in wanted})
-    }
-    missing = wanted - existing.keys()
-    if missing:
-        users = {u.pk: u for u in User.objects.filter(pk__in={c for c, _ in missing})}
-        villages = {v.pk: v for v in Village.objects.filter(pk__in={v for _, v in missing})}
-        Account.objects.bulk_create(
-            [
-                Account(
-                    kind=Account.Kind.CADRE,
-                    cadre_id=c,
-                    village_id=v,
-                    township_id=villages[v].township_id,
-                    name=f"{users[c].name or users[c].username}（{villages[v].name}）",
-                )
-                for c, v in sorted(missing)
-            ]
-        )
-        existing = {
-            (a.cadre_id, a.village_id): a
-            for a in Account.objects.filter(kind=Account.Kind.CADRE, cadre_id__in={c for c, _ in wanted})
-        }
-    return existing  # type: ignore[return-value]
-
-
-def household_accounts(households: Iterable[Household]) -> dict[int, Account]:
-    households = list(households)
-    ids = [h.pk for h in households]
-    existing = {
-        a.household_id: a for a in Account.objects.filter(kind=Account.Kind.HOUSEHOLD, household_id__in=ids)
-    }
-    missing = [h for h in households if h.pk not in existing]
+    found = existing()
+    missing = [s for k, s in wanted.items() if k not in found]
     if missing:
         Account.objects.bulk_create(
             [
                 Account(
-                    kind=Account.Kind.HOUSEHOLD,
-                    household=h,
-                    village_id=h.village_id,
-                    township_id=h.village.township_id,
-                    name=f"{h.code} {h.head_name}",
+                    fund=s.fund,
+                    kind=s.kind,
+                    key=s.key,
+                    name=s.name[:64],
+                    township_id=s.township_id,
+                    village_id=s.village_id,
+                    holder_id=s.holder_id,
                 )
-                for h in missing
-            ]
+                for s in missing
+            ],
+            ignore_conflicts=True,  # a concurrent first use created it: read it back below
         )
-        existing = {
-            a.household_id: a
-            for a in Account.objects.filter(kind=Account.Kind.HOUSEHOLD, household_id__in=ids)
-        }
-    return existing  # type: ignore[return-value]
+        found = existing()
+    return found
 
 
-def partner_account(partner: Partner) -> Account:
-    return Account.objects.get_or_create(
-        kind=Account.Kind.PARTNER, partner=partner, defaults={"name": partner.name}
-    )[0]
-
-
-def totals_by(kind: str, year: int, field: str) -> dict[int, Decimal]:
-    """Sum of entries of one kind per account (source_id or target_id), in Decimal."""
-    result: dict[int, Decimal] = defaultdict(lambda: Decimal("0.00"))
-    for account_id, amount in Entry.objects.filter(year=year, kind=kind).values_list(field, "amount"):
-        result[account_id] += to_fen(amount)
-    return result
+def account(spec: Spec) -> Account:
+    return accounts([spec])[(spec.fund, spec.key)]

@@ -1,12 +1,16 @@
-"""公示 (rules.md §9): what a notice lists, the one notice renderer, and the notice lifecycle.
+"""公示 (rules.md §9): notice kinds registered by the programmes, the one notice renderer, and the
+notice lifecycle (issue → post → objections → close) with the gate it puts on batches.
 
-Lists show names with masked 身份证号 (first 6, last 4), never the whole number. Rows are read
-set-based (one query per village and kind) and the PDF goes through `households.pdf.render_pdf`.
+A notice kind says what a notice lists (its builder), its columns and title, and what a line is
+(户, 家, 笔); a notice is issued for an area — a township, a village or a 村民小组 — and its issuing
+body follows from the area. Lists show names with masked 身份证号, never the whole number; what a
+notice lists is frozen at issue (`rows`, `pdf`), so it reprints exactly as posted.
 """
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -17,72 +21,17 @@ from django.db import transaction
 from django.tasks import task
 from django.utils import timezone
 
-from households.masking import mask_id_number
-from households.models import Township, User, Village
+from households.models import Township, User, Village, VillageGroup
 from households.pdf import render_pdf
 from households.scoping import scoped
-from subsidies import rules
-from subsidies.models import HouseholdPlan, PlanStatus, Policy, Species
 
-from .models import Batch, BatchLine, Notice, Objection, PrintJob, RecoveryOrder
+from .models import Batch, Notice, Objection, PrintJob
+from .money import ZERO, yuan
+from .registry import Registry
 
 HOTLINE = "12317"
-TITLES: dict[str, str] = {
-    Notice.Kind.GRANT: "{year}年度{village}精准扶贫特色产业到户扶持资金公示",
-    Notice.Kind.REWARD: "{year}年度{village}产业扶持以奖代补资金公示",
-    Notice.Kind.RECOVERY: "{year}年度{village}产业扶持资金收回公示",
-}
-COLUMNS: dict[str, list[str]] = {
-    Notice.Kind.GRANT: [
-        "序号",
-        "户主姓名",
-        "身份证号",
-        "村民小组",
-        "扶持项目",
-        "补助金额",
-        "产前",
-        "产中",
-        "产后",
-    ],
-    Notice.Kind.REWARD: ["序号", "户主姓名", "身份证号", "村民小组", "核实应享", "已拨付", "以奖代补金额"],
-    Notice.Kind.RECOVERY: ["序号", "户主姓名", "身份证号", "村民小组", "收回金额", "原因"],
-}
-AMOUNT_FROM: dict[str, int] = {Notice.Kind.GRANT: 5, Notice.Kind.REWARD: 4, Notice.Kind.RECOVERY: 4}
-TOTAL_COLUMN: dict[str, int] = {Notice.Kind.GRANT: 5, Notice.Kind.REWARD: 6, Notice.Kind.RECOVERY: 4}
-
 MSG_MIN_DAYS = "公示期不得少于 7 天。"
-
-
-@dataclass
-class Sheet:
-    """One village's notice, ready to print."""
-
-    kind: str
-    year: int
-    village: Village
-    title: str
-    issuer: str
-    contact: str
-    period_start: datetime.date
-    period_end: datetime.date
-    columns: list[str]
-    rows: list[list[str]]
-    totals: list[str] = field(default_factory=list)
-    total: Decimal = Decimal("0.00")
-    issued_on: datetime.date = field(default_factory=timezone.localdate)
-
-    @property
-    def days(self) -> int:
-        return (self.period_end - self.period_start).days + 1
-
-    @property
-    def committee(self) -> str:
-        return committee(self.village)
-
-    @property
-    def amount_from(self) -> int:
-        """Index of the first right-aligned (amount) column."""
-        return AMOUNT_FROM[self.kind]
+DEFAULT_DAYS = 10  # the national guidance's "at least 10 days in principle" (rules.md §9)
 
 
 def committee(village: Village) -> str:
@@ -90,142 +39,193 @@ def committee(village: Village) -> str:
     return f"{village.name}{'居民委员会' if village.kind == '社区' else '村民委员会'}"
 
 
-def _money(value: Decimal) -> str:
-    return rules.yuan(value)
+@dataclass(frozen=True)
+class Area:
+    """Where a notice is posted: a township, a village, or one of its 村民小组."""
+
+    township: Township
+    village: Village | None = None
+    group: VillageGroup | None = None
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        township: Township | None = None,
+        village: Village | None = None,
+        group: VillageGroup | None = None,
+    ) -> Area:
+        if group is not None:
+            return cls(group.village.township, group.village, group)
+        if village is not None:
+            return cls(village.township, village)
+        if township is not None:
+            return cls(township)
+        raise ValidationError("请选择公示的乡镇、村或村民小组。")
+
+    @property
+    def level(self) -> str:
+        if self.group is not None:
+            return Notice.Level.GROUP
+        return Notice.Level.VILLAGE if self.village is not None else Notice.Level.TOWNSHIP
+
+    @property
+    def name(self) -> str:
+        if self.group is not None and self.village is not None:
+            return f"{self.village.name}{self.group.name}"
+        return self.village.name if self.village is not None else self.township.name
+
+    @property
+    def issuer(self) -> str:
+        government = f"{self.township.name}人民政府"
+        if self.village is None:
+            return government
+        return f"{government}　{committee(self.village)}"
+
+    @property
+    def seals(self) -> tuple[str, str]:
+        """Who seals the sheet: the village committee and the township, or the township alone."""
+        if self.village is None:
+            return (f"{self.township.name}人民政府（盖章）", "")
+        return (f"{committee(self.village)}（盖章）", f"{self.township.name}人民政府（盖章）")
+
+    @property
+    def contact(self) -> str:
+        if self.village is not None:
+            return self.village.contact or committee(self.village)
+        return f"{self.township.name}人民政府"
+
+    def villages(self) -> list[Village]:
+        """The villages inside the area (for builders that read per village)."""
+        if self.village is not None:
+            return [self.village]
+        return list(Village.objects.filter(township=self.township).order_by("code"))
 
 
-def _project(plan: HouseholdPlan, units: dict[str, str]) -> str:
-    parts = []
-    if plan.planting_area:
-        parts.append(f"{plan.crops} {rules.number(plan.planting_area)}亩")
-    if plan.species:
-        parts.append(f"{plan.species} {rules.number(plan.breeding_quantity)}{units.get(plan.species, '')}")
-    return "；".join(parts)
+Builder = Callable[[int, Area, "User | None"], tuple[list[list[str]], Decimal]]
 
 
-def notice_rows(kind: str, year: int, village: Village, user: User | None) -> tuple[list[list[str]], Decimal]:
-    """The list of a village's notice as printed (masked IDs), and its total; scoped to `user`."""
-    rows: list[list[str]] = []
-    total = Decimal("0.00")
-    if kind == Notice.Kind.GRANT:
-        plans = (
-            HouseholdPlan.objects.filter(household__village=village, year=year)
-            .exclude(status=PlanStatus.SUPERSEDED)
-            .exclude(status=PlanStatus.DRAFT, amends__isnull=False)
-        )
-        if user is not None:
-            plans = scoped(plans, user)
-        units = dict(Species.objects.filter(policy__year=year).values_list("name", "category__unit"))
-        for number, plan in enumerate(
-            plans.select_related("household__group").order_by("household__group__name", "household__code"),
-            start=1,
-        ):
-            household = plan.household
-            rows.append(
-                [
-                    str(number),
-                    household.head_name,
-                    mask_id_number(household.id_number),
-                    household.group.name,
-                    _project(plan, units),
-                    _money(plan.grant_total),
-                    _money(plan.tranche1),
-                    _money(plan.tranche2),
-                    _money(plan.tranche3),
-                ]
-            )
-            total += plan.grant_total
-    elif kind == Notice.Kind.REWARD:
-        lines = BatchLine.objects.filter(
-            batch__village=village, year=year, tranche=3, cancelled_at__isnull=True
-        )
-        if user is not None:
-            lines = scoped(lines, user)
-        for number, line in enumerate(
-            lines.select_related("household__group", "plan__analysis").order_by(
-                "household__group__name", "household__code"
-            ),
-            start=1,
-        ):
-            analysis = line.plan.analysis
-            rows.append(
-                [
-                    str(number),
-                    line.household.head_name,
-                    mask_id_number(line.household.id_number),
-                    line.household.group.name,
-                    _money(analysis.verified_entitlement),
-                    _money(analysis.paid_before),
-                    _money(line.amount),
-                ]
-            )
-            total += line.amount
-    elif kind == Notice.Kind.RECOVERY:
-        orders = RecoveryOrder.objects.filter(household__village=village, year=year)
-        if user is not None:
-            orders = scoped(orders, user)
-        for number, order in enumerate(
-            orders.select_related("household__group").order_by("household__group__name", "household__code"),
-            start=1,
-        ):
-            rows.append(
-                [
-                    str(number),
-                    order.household.head_name,
-                    mask_id_number(order.household.id_number),
-                    order.household.group.name,
-                    _money(order.amount),
-                    order.reason,
-                ]
-            )
-            total += order.amount
-    else:
+@dataclass(frozen=True)
+class NoticeKind:
+    """What a notice of this kind lists: `rows(year, area, user)` gives the printed rows (masked)
+    and the total, scoped to `user` (None: everything, for commands run by an operator)."""
+
+    code: str
+    label: str
+    title: str  # "{year}年度{area}…公示"
+    columns: tuple[str, ...]
+    rows: Builder = field(compare=False)
+    amount_from: int  # index of the first right-aligned (amount) column
+    total_column: int  # where the grand total is written
+    unit: str = "户"  # 共 N 户 / 家 / 笔
+    levels: tuple[str, ...] = (Notice.Level.VILLAGE,)
+    default_days: Callable[[int], int] | None = field(default=None, compare=False)
+    preamble: str = (
+        "根据《香格里拉市精准扶贫特色产业扶持方案》，经申报、核实和审核，现将以下名单予以公示，接受群众监督。"
+    )
+
+
+NOTICE_KINDS: Registry[NoticeKind] = Registry("notice kind")
+
+
+@dataclass
+class Sheet:
+    """One area's notice, ready to print."""
+
+    kind: str
+    year: int
+    area: Area
+    title: str
+    issuer: str
+    contact: str
+    period_start: datetime.date
+    period_end: datetime.date
+    columns: Sequence[str]
+    rows: list[list[str]]
+    totals: list[str] = field(default_factory=list)
+    total: Decimal = ZERO
+    issued_on: datetime.date = field(default_factory=timezone.localdate)
+    preamble: str = ""
+
+    @property
+    def days(self) -> int:
+        return (self.period_end - self.period_start).days + 1
+
+    @property
+    def village(self) -> Village | None:
+        return self.area.village
+
+    @property
+    def committee(self) -> str:
+        return committee(self.area.village) if self.area.village is not None else self.issuer
+
+    @property
+    def seals(self) -> tuple[str, str]:
+        return self.area.seals
+
+    @property
+    def amount_from(self) -> int:
+        return NOTICE_KINDS[self.kind].amount_from
+
+
+def notice_rows(
+    kind: str, year: int, village: Village | None, user: User | None, *, area: Area | None = None
+) -> tuple[list[list[str]], Decimal]:
+    """The list of an area's notice as printed (masked IDs), and its total; scoped to `user`."""
+    notice_kind = NOTICE_KINDS.get(kind)
+    if notice_kind is None:
         raise ValidationError(f"未知的公示类别：{kind}")
-    return rows, total
+    return notice_kind.rows(year, area or Area.of(village=village), user)
 
 
 def build_sheet(
     *,
     kind: str,
     year: int,
-    village: Village,
     user: User | None,
+    village: Village | None = None,
+    township: Township | None = None,
+    group: VillageGroup | None = None,
     start: datetime.date | None = None,
     days: int | None = None,
     contact: str = "",
 ) -> Sheet:
-    policy = Policy.objects.filter(year=year).first()
-    days = days or (policy.notice_days if policy else 10)
+    notice_kind = NOTICE_KINDS.get(kind)
+    if notice_kind is None:
+        raise ValidationError(f"未知的公示类别：{kind}")
+    area = Area.of(township=township, village=village, group=group)
+    if area.level not in notice_kind.levels:
+        levels = "、".join(str(Notice.Level(level).label) for level in notice_kind.levels)
+        raise ValidationError(f"“{notice_kind.label}”公示在{levels}一级张贴。")
+    if days is None:
+        days = notice_kind.default_days(year) if notice_kind.default_days else DEFAULT_DAYS
     if days < 7:
         raise ValidationError(MSG_MIN_DAYS)
     start = start or timezone.localdate()
-    rows, total = notice_rows(kind, year, village, user)
-    columns = COLUMNS[kind]
-    totals = [""] * len(columns)
-    totals[1] = f"共 {len(rows)} 户"
-    totals[TOTAL_COLUMN[kind]] = _money(total)
+    rows, total = notice_kind.rows(year, area, user)
+    totals = [""] * len(notice_kind.columns)
+    totals[1] = f"共 {len(rows)} {notice_kind.unit}"
+    totals[notice_kind.total_column] = yuan(total)
     return Sheet(
         kind=kind,
         year=year,
-        village=village,
-        title=TITLES[kind].format(year=year, village=village.name),
-        issuer=f"{village.township.name}人民政府　{committee(village)}",
-        contact=contact or village.contact or committee(village),
+        area=area,
+        title=notice_kind.title.format(year=year, area=area.name, village=area.name),
+        issuer=area.issuer,
+        contact=contact or area.contact,
         period_start=start,
         period_end=start + datetime.timedelta(days=days - 1),
-        columns=columns,
+        columns=notice_kind.columns,
         rows=rows,
         totals=totals,
         total=total,
+        preamble=notice_kind.preamble,
     )
 
 
 def render_sheets(sheets: list[Sheet]) -> bytes:
-    """The one notice renderer: any number of village sheets in one A4 PDF."""
-    return render_pdf(
-        "notices/notice.html",
-        {"sheets": sheets, "hotline": HOTLINE},
-    )
+    """The one notice renderer: any number of sheets in one A4 PDF."""
+    return render_pdf("notices/notice.html", {"sheets": sheets, "hotline": HOTLINE})
 
 
 def villages_of(township: Township, user: User | None) -> list[Village]:
@@ -241,8 +241,10 @@ def notice_issue(
     *,
     kind: str,
     year: int,
-    village: Village,
     actor: User,
+    village: Village | None = None,
+    township: Township | None = None,
+    group: VillageGroup | None = None,
     start: datetime.date | None = None,
     days: int | None = None,
     contact: str = "",
@@ -251,20 +253,37 @@ def notice_issue(
     """Print and record a notice; its list and PDF are frozen as issued."""
     if actor.role not in ("village", "township"):
         raise ValidationError("公示由村委会或乡镇印发。")
-    if not scoped(Village.objects.filter(pk=village.pk), actor).exists():
-        raise ValidationError("该村不在您的管辖范围内。")
-    if batch is not None and (batch.village_id != village.pk or batch.year != year):
-        raise ValidationError("批次与公示的村、年度不一致。")
+    area = Area.of(township=township, village=village, group=group)
+    place = area.village or area.township
+    if not scoped(type(place).objects.filter(pk=place.pk), actor).exists():
+        raise ValidationError("该地区不在您的管辖范围内。")
+    if batch is not None and (
+        batch.year != year
+        or batch.township_id != area.township.pk
+        or (area.village is not None and batch.village_id not in (None, area.village.pk))
+    ):
+        raise ValidationError("批次与公示的地区、年度不一致。")
     sheet = build_sheet(
-        kind=kind, year=year, village=village, user=actor, start=start, days=days, contact=contact
+        kind=kind,
+        year=year,
+        user=actor,
+        village=area.village if area.group is None else None,
+        township=area.township if area.village is None else None,
+        group=area.group,
+        start=start,
+        days=days,
+        contact=contact,
     )
     if not sheet.rows:
-        raise ValidationError(f"{village.name} 没有可公示的内容。")
+        raise ValidationError(f"{area.name} 没有可公示的内容。")
     pdf = render_sheets([sheet])
     notice = Notice(
         kind=kind,
         year=year,
-        village=village,
+        level=area.level,
+        township=area.township,
+        village=area.village,
+        group=area.group,
         batch=batch,
         title=sheet.title,
         issuer=sheet.issuer,
@@ -276,7 +295,8 @@ def notice_issue(
         total=sheet.total,
         issued_by=actor,
     )
-    notice.pdf.save(f"{kind}-{year}-{village.code}.pdf", ContentFile(pdf), save=False)
+    code = area.group.pk if area.group else (area.village.code if area.village else area.township.code)
+    notice.pdf.save(f"{kind}-{year}-{code}.pdf", ContentFile(pdf), save=False)
     notice.save()
     return notice
 
@@ -363,19 +383,22 @@ def notice_close(*, notice: Notice, actor: User, today: datetime.date | None = N
     return locked
 
 
-def batches_blocked_by_notices(batches: list[Batch], today: datetime.date | None = None) -> list[str]:
-    """For batches that require a notice (以奖代补): what still stops them (one query for all)."""
-    needing = [b for b in batches if b.kind == Batch.Kind.REWARD]
-    if not needing:
+def batches_blocked_by_notices(
+    batches: list[Batch], notice_kind: str, today: datetime.date | None = None
+) -> list[str]:
+    """What still stops these batches at their gated step: no notice of `notice_kind` naming them,
+    or one whose period is not over or whose objections are open (one query for all)."""
+    if not batches:
         return []
     notices: dict[int, list[Notice]] = {}
-    for notice in Notice.objects.filter(batch__in=needing).prefetch_related("objections"):
+    for notice in Notice.objects.filter(batch__in=batches, kind=notice_kind).prefetch_related("objections"):
         notices.setdefault(notice.batch_id, []).append(notice)  # type: ignore[arg-type]
+    label = NOTICE_KINDS.label(notice_kind)
     problems = []
-    for batch in needing:
+    for batch in batches:
         mine = notices.get(batch.pk, [])
         if not mine:
-            problems.append(f"{batch}：以奖代补须经村民会议公示，尚未印发公示")
+            problems.append(f"{batch}：{label}须经公示，尚未印发公示")
             continue
         for notice in mine:
             problems.extend(f"{batch}：{b}" for b in notice_blockers(notice, today))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -23,7 +22,6 @@ from households.models import User
 from households.scoping import sees_everything
 
 from .dashboard import (
-    COLUMNS,
     DEFAULT_YEAR,
     MSG_NOT_FILTERED,
     Dashboard,
@@ -32,6 +30,7 @@ from .dashboard import (
     NoArea,
     OutOfScope,
     Row,
+    Table,
     dashboard_for,
     links_for,
     write_xlsx,
@@ -96,65 +95,22 @@ class Cell:
     attr: str
     value: Any
     money: bool
+    warn: bool
     link: Link | None
 
 
-@dataclass(frozen=True)
-class Bar:
-    label: str
-    y: int
-    planned: Decimal | None
-    paid: Decimal | None
-    planned_width: Decimal
-    paid_width: Decimal
-    total: bool
-
-    @property
-    def planned_end(self) -> Decimal:
-        return CHART_LABEL + self.planned_width + 6
-
-    @property
-    def paid_end(self) -> Decimal:
-        return CHART_LABEL + self.paid_width + 6
-
-
-CHART_LABEL, CHART_WIDTH, CHART_ROW = 130, 520, 40
-
-
-def _width(percent: Decimal | None) -> Decimal:
-    return ((percent or Decimal(0)) * CHART_WIDTH / 100).quantize(Decimal("0.1"))
-
-
-def _chart(board: Dashboard) -> dict[str, Any]:
-    """Bars per row: households with a plan and with tranche 1 paid, as % of the eligible households."""
-    bars = []
-    for index, row in enumerate([*board.rows, board.total]):
-        planned, paid = row.percent_of_eligible("planned"), row.percent_of_eligible("tranche1")
-        bars.append(
-            Bar(
-                label=row.name,
-                y=30 + index * CHART_ROW,
-                planned=planned,
-                paid=paid,
-                planned_width=_width(planned),
-                paid_width=_width(paid),
-                total=row.key is None,
-            )
+def _cells(board: Dashboard, table: Table, row: Row) -> list[Cell]:
+    links = links_for(board, table, row)
+    return [
+        Cell(
+            c.attr,
+            row.values.get(c.attr),
+            c.money,
+            c.warn and bool(row.values.get(c.attr)),
+            links.get(c.attr),
         )
-    ticks = [(p, CHART_LABEL + p * CHART_WIDTH // 100) for p in (0, 25, 50, 75, 100)]
-    return {
-        "bars": bars,
-        "ticks": ticks,
-        "label_width": CHART_LABEL,
-        "height": 30 + len(bars) * CHART_ROW + 26,
-        "width": CHART_LABEL + CHART_WIDTH + 70,
-        "axis_bottom": 30 + len(bars) * CHART_ROW,
-    }
-
-
-def _cells(board: Dashboard, row: Row) -> list[Cell]:
-    links = links_for(board, row)
-    return [Cell(c.attr, getattr(row, c.attr), c.money, links.get(c.attr)) for c in COLUMNS]
+        for c in table.columns
+    ]
 
 
 @login_required
@@ -162,19 +118,22 @@ def index(request: HttpRequest) -> HttpResponse:
     board = _board(request)
     user: User = request.user  # type: ignore[assignment]
     drill = {Level.TOWNSHIP: "township", Level.VILLAGE: "village"}.get(board.level)
-    table = [
-        (row, _here(board, {drill: row.key}) if drill and row.key else None, _cells(board, row))
-        for row in board.rows
-    ]
+    sections = []
+    for table in board.tables:
+        rows = [
+            (row, _here(board, {drill: row.key}) if drill and row.key else None, _cells(board, table, row))
+            for row in table.rows
+        ]
+        extra = table.section.context(board, table) if table.section.context is not None else {}
+        sections.append(
+            {"table": table, "rows": rows, "total_cells": _cells(board, table, table.total), **extra}
+        )
     return render(
         request,
         "dashboard/index.html",
         {
             "board": board,
-            "columns": COLUMNS,
-            "table": table,
-            "total_cells": _cells(board, board.total),
-            "chart": _chart(board),
+            "sections": sections,
             "years": years(),
             "area": _area(board),
             "trail": _trail(board, user),

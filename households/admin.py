@@ -203,6 +203,19 @@ class HouseholdChangeAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
     date_hierarchy = "at"
 
 
+class ImportKindFilter(admin.SimpleListFilter):
+    title = _("类别")
+    parameter_name = "kind"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
+        from .imports import IMPORT_KINDS
+
+        return IMPORT_KINDS.choices()
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        return queryset.filter(kind=self.value()) if self.value() else queryset
+
+
 @admin.register(ImportBatch)
 class ImportBatchAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
@@ -217,7 +230,7 @@ class ImportBatchAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         "rows_updated",
         "rows_unchanged",
     )
-    list_filter = ("kind", "status", "dry_run")
+    list_filter = (ImportKindFilter, "status", "dry_run")
     list_select_related = ("actor",)
 
 

@@ -4,21 +4,146 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin.options import ActionLocation
+from django.contrib.admin.options import ActionLocation, InlineModelAdmin
+from django.contrib.admin.widgets import AdminFileWidget
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpRequest
+from django.utils.html import format_html
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import XLSX
 
+from .files import file_name, file_url, is_registered, registered_fields
 from .imports import sha256_of
 from .scoping import scoped, visible
 
 
-class ScopedAdminMixin:
+@dataclass(frozen=True)
+class _FileLink:
+    """What the admin's file input shows for the current file: the scoped URL and the file's own name."""
+
+    url: str
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ScopedFileWidget(AdminFileWidget):
+    """The admin's file input, its "目前" link going to the scoped download view, not to MEDIA_URL.
+
+    The current value is the model's FieldFile, which knows its instance and field: no need to hand
+    the object to the widget.
+    """
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        widget = context["widget"]
+        if widget["is_initial"]:
+            url = file_url(value.instance, value.field.name)
+            widget["is_initial"] = url is not None
+            widget["value"] = _FileLink(url or "", file_name(value))
+        return context
+
+
+@cache
+def file_link(model: type[models.Model], field_name: str) -> Callable[[models.Model], str]:
+    """A read-only admin column for a registered file field: its file's name, linked to the scoped view.
+
+    One callable per field (cached), so that the admin finds the same object in fieldsets and
+    `readonly_fields`.
+    """
+
+    def link(obj: models.Model) -> str:
+        url = file_url(obj, field_name)
+        if url is None:
+            return "-"  # Django's empty_value_display
+        return format_html('<a href="{}">{}</a>', url, file_name(getattr(obj, field_name)))
+
+    link.__name__ = field_name  # the page keeps the field's CSS class (field-scan, column-scan)
+    field = model._meta.get_field(field_name)
+    assert isinstance(field, models.FileField)
+    return admin.display(description=field.verbose_name, ordering=field_name)(link)
+
+
+class FileLinksMixin:
+    """Registered file fields (`households.files`) link to the scoped download view, never to MEDIA_URL.
+
+    An editable one gets `ScopedFileWidget`. Django shows a read-only model field through
+    `display_for_field`, which links to `MEDIA_URL + name` (a 404, and no scope check); so wherever a
+    registered file field is shown read-only (in `readonly_fields`, on a view-only page or inline, in
+    `list_display`) its name is swapped for `file_link`'s column. The names stay in `readonly_fields`,
+    which keeps them out of the form. Left as Django shows it: an inline that may add rows but not
+    change them shows its existing rows' files with Django's link (the same fieldsets serve the
+    new rows, which need the upload input).
+    """
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if isinstance(db_field, models.FileField) and is_registered(db_field.model, db_field.name):
+            kwargs["widget"] = ScopedFileWidget
+        return super().formfield_for_dbfield(db_field, request, **kwargs)  # type: ignore[misc]
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        files = registered_fields(self.model)  # type: ignore[attr-defined]
+        return [
+            file_link(self.model, name) if name in files else name  # type: ignore[attr-defined]
+            for name in super().get_list_display(request)  # type: ignore[misc]
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Every file column is listed, so that the form leaves it out wherever `get_fieldsets` puts
+        # it; it is shown only where its field's name was.
+        columns = [file_link(self.model, name) for name in registered_fields(self.model)]  # type: ignore[attr-defined]
+        return [*super().get_readonly_fields(request, obj), *columns]  # type: ignore[misc]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)  # type: ignore[misc]
+        files = registered_fields(self.model)  # type: ignore[attr-defined]
+        if not files:
+            return fieldsets
+        if self._view_only(request, obj):
+            shown_readonly = set(files)
+        else:
+            readonly = self.get_readonly_fields(request, obj)
+            shown_readonly = {name for name in files if name in readonly}
+        columns = {file_link(self.model, name) for name in files}  # type: ignore[attr-defined]
+
+        def swap(entry: Any) -> Any:
+            if isinstance(entry, list | tuple):
+                line = tuple(e for e in map(swap, entry) if e is not None)
+                return line or None
+            if entry in columns:
+                return None  # added by `get_readonly_fields` (via Django's default `get_fields`)
+            if isinstance(entry, str) and entry in shown_readonly:
+                return file_link(self.model, entry)  # type: ignore[attr-defined]
+            return entry
+
+        return [
+            (title, {**options, "fields": [e for e in map(swap, options["fields"]) if e is not None]})
+            for title, options in fieldsets
+        ]
+
+    def _view_only(self, request: HttpRequest, obj: Any) -> bool:
+        """True when Django will show every field of this page (or inline) read-only."""
+        if not isinstance(self, InlineModelAdmin):
+            return obj is not None and not self.has_change_permission(request, obj)  # type: ignore[attr-defined]
+        parent = self.admin_site.get_model_admin(self.parent_model)
+        can_edit_parent = (
+            parent.has_change_permission(request, obj)
+            if obj is not None
+            else parent.has_add_permission(request)
+        )
+        return not can_edit_parent or not (
+            self.has_change_permission(request, obj) or self.has_add_permission(request, obj)
+        )
+
+
+class ScopedAdminMixin(FileLinksMixin):
     """Lists, change pages (and so URL-edited ids), actions, exports and FK dropdowns go through `scoped`.
 
     Django resolves a change/history/delete URL through `get_queryset`, so an object outside the
@@ -35,7 +160,7 @@ class ScopedAdminMixin:
         return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
 
 
-class ReadOnlyAdminMixin:
+class ReadOnlyAdminMixin(FileLinksMixin):
     """Records that are only ever appended by services (audit, imports): nobody edits them here."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:

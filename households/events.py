@@ -18,6 +18,7 @@ Reassignment = tuple[int, int | None, int | None]
 ReassignmentHandler = Callable[[Sequence[Reassignment], "User | None"], object]
 
 _reassignment_handlers: list[ReassignmentHandler] = []
+_relocation_handlers: list[Callable[[Sequence[int]], object]] = []
 
 
 def on_reassignment(handler: ReassignmentHandler) -> ReassignmentHandler:
@@ -32,3 +33,16 @@ def reassigned(moves: Sequence[Reassignment], actor: User | None) -> None:
     if moves:
         for handler in _reassignment_handlers:
             handler(moves, actor)
+
+
+def on_relocation(handler: Callable[[Sequence[int]], object]) -> Callable[[Sequence[int]], object]:
+    if handler not in _relocation_handlers:
+        _relocation_handlers.append(handler)
+    return handler
+
+
+def relocated(household_ids: Sequence[int]) -> None:
+    """Tell every registered handler that these households changed village or cadre (any move)."""
+    if household_ids:
+        for handler in _relocation_handlers:
+            handler(household_ids)

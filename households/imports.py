@@ -20,6 +20,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from .registry import Registry
+
 Cell = Any
 Row = Sequence[Cell]
 
@@ -370,10 +372,12 @@ def insert_rows(model: Any, fields: Sequence[str], rows: Iterable[Sequence[Any]]
 class Importer:
     """One kind of import: its columns, the job that checks and writes rows, and its lock.
 
-    Calling it runs `run_import`; the admin resource and the management command both call it.
+    Calling it runs `run_import`; the admin resource and the management command both call it. The
+    app that owns it registers it in `IMPORT_KINDS` (its `AppConfig.ready()`).
     """
 
     kind: str
+    label: str
     columns: Sequence[Column]
     job: Callable[..., ImportJob]  # job(actor=, report=, batch=)
     lock: Callable[[], None]
@@ -404,3 +408,10 @@ class Importer:
             on_progress=on_progress,
             unit=self.unit,
         )
+
+    @property
+    def code(self) -> str:
+        return self.kind
+
+
+IMPORT_KINDS: Registry[Importer] = Registry("import kind")

@@ -14,6 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
+from .fields import CodeField
 from .idcard import validate_id_number
 from .scoping import ScopePaths
 
@@ -268,19 +269,22 @@ class User(AbstractUser):
         return f"{self.name}（{self.phone}）" if self.name and self.phone else self.display_name
 
 
-class ImportBatch(models.Model):
-    """One run of an Excel import (admin or command): who, which file, what happened."""
+def _import_kinds() -> dict[str, str]:
+    from .imports import IMPORT_KINDS
 
-    class Kind(models.TextChoices):
-        ROSTER = "roster", _("户花名册")
-        PLANS = "plans", _("产业计划汇总表")
+    return IMPORT_KINDS.labels()
+
+
+class ImportBatch(models.Model):
+    """One run of an Excel import (admin or command): who, which file, what happened. The kinds are
+    registered by the apps that import (`households.imports.IMPORT_KINDS`), not listed here."""
 
     class Status(models.TextChoices):
         PREVIEWED = "previewed", _("已预览（未写入）")
         IMPORTED = "imported", _("已导入")
         REFUSED = "refused", _("有错误，未写入")
 
-    kind = models.CharField(_("类别"), max_length=16, choices=Kind.choices)
+    kind = CodeField(_("类别"), max_length=24, labels=_import_kinds)
     actor = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, related_name="+", verbose_name=_("操作人")
     )
@@ -313,6 +317,9 @@ class ImportBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.file_name} {self.started_at:%Y-%m-%d %H:%M}"
+
+    def get_kind_display(self) -> str:
+        return _import_kinds().get(self.kind, self.kind)
 
 
 class Household(models.Model):

@@ -1,14 +1,25 @@
 """What each role may do, as data. Where they may do it is `scoping`'s business.
 
 Permissions come from the role, not from per-user grants, so that a new cadre or official works
-the moment their role is set and a role's rights are reviewed in one table.
+the moment their role is set and a role's rights are reviewed in one place. The registry's own
+permissions are below; every other app adds its own in its `AppConfig.ready()`:
+
+    from households.roles import grant
+    grant("township", {"subsidies.view_householdplan", ...})
+
+Granting is additive; each app grants only its own models' permissions (tests/households/
+test_roles.py checks that the auditor holds nothing but view and export, whoever granted it).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
+
+ROLES = ("cadre", "village", "township", "city", "approver", "auditor")
 
 VIEW_REGISTRY = {
     "households.view_household",
@@ -18,132 +29,59 @@ VIEW_REGISTRY = {
     "households.view_cadreassignment",
     "households.view_householdchange",
 }
-
-VIEW_PLANS = {
-    "subsidies.view_householdplan",
-    "subsidies.view_commitmentletter",
-    "subsidies.view_policy",
-    "subsidies.view_breedingcategory",
-    "subsidies.view_species",
-    "subsidies.view_policyrevision",
-}
-EDIT_PLANS = {
-    "subsidies.add_householdplan",
-    "subsidies.change_householdplan",
-    "subsidies.add_commitmentletter",
-    "subsidies.change_commitmentletter",
-}
-EDIT_POLICY = {
-    "subsidies.change_policy",
-    "subsidies.add_breedingcategory",
-    "subsidies.change_breedingcategory",
-    "subsidies.add_species",
-    "subsidies.change_species",
+IMPORT_REGISTRY = {
+    "households.add_household",
+    "households.change_household",
+    "households.import_household",
+    "households.export_household",
+    "households.view_importbatch",
+    "households.view_user",
 }
 
-VIEW_MONEY = {
-    "disbursements.view_batch",
-    "disbursements.view_batchline",
-    "disbursements.view_transition",
-    "disbursements.view_payout",
-    "disbursements.view_entry",
-    "disbursements.view_account",
-    "disbursements.view_benefitanalysis",
-    "disbursements.view_recoveryorder",
-    "disbursements.view_equityinvestment",
-    "disbursements.view_partner",
-    "disbursements.view_notice",
-    "disbursements.view_objection",
-    "disbursements.view_printjob",
-}
-NOTICE_WORK = {"disbursements.change_notice", "disbursements.add_objection", "disbursements.change_objection"}
-# Those who hand money over: receipts of payouts, and equity investments with the household's consent.
-HANDOVER_WORK = {"disbursements.change_payout", "disbursements.add_equityinvestment"}
+_granted: dict[str, set[str]] = defaultdict(set)
 
-ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "cadre": frozenset(
-        HANDOVER_WORK
-        | VIEW_MONEY
-        | {"households.view_household", "households.view_householdchange"}
-        | VIEW_PLANS
-        | EDIT_PLANS
-    ),
-    "village": frozenset(
-        HANDOVER_WORK
-        | NOTICE_WORK
-        | VIEW_MONEY
-        | VIEW_REGISTRY
-        | {
-            "households.change_household",
-            "households.export_household",
-            "households.view_user",
-            "subsidies.export_householdplan",
-        }
-        | VIEW_PLANS
-        | EDIT_PLANS
-    ),
-    "township": frozenset(
-        NOTICE_WORK
-        | VIEW_MONEY
-        | VIEW_REGISTRY
-        | VIEW_PLANS
-        | EDIT_PLANS
-        | {
-            "households.add_household",
-            "households.change_household",
-            "households.import_household",
-            "households.export_household",
-            "households.view_importbatch",
-            "households.view_user",
-            "subsidies.import_householdplan",
-            "subsidies.export_householdplan",
-        }
-    ),
-    "city": frozenset(
-        VIEW_MONEY
-        | VIEW_REGISTRY
-        | VIEW_PLANS
-        | EDIT_PLANS
-        | EDIT_POLICY
-        | {
-            "households.add_household",
-            "households.change_household",
-            "households.import_household",
-            "households.export_household",
-            "households.view_importbatch",
-            "households.change_village",  # sets the 2017 贫困村 flag
-            "households.view_user",
-            "households.add_user",
-            "households.change_user",  # township, village and cadre accounts only: households.users
-            "households.view_userchange",
-            "subsidies.import_householdplan",
-            "subsidies.export_householdplan",
-        }
-    ),
-    "approver": frozenset(
-        VIEW_MONEY
-        | VIEW_REGISTRY
-        | VIEW_PLANS
-        | {"households.export_household", "subsidies.export_householdplan"}
-    ),
-    # Reads everything, changes nothing.
-    "auditor": frozenset(
-        VIEW_MONEY
-        | VIEW_REGISTRY
-        | VIEW_PLANS
-        | {
-            "households.export_household",
-            "households.view_importbatch",
-            "households.view_user",
-            "households.view_userchange",
-            "subsidies.export_householdplan",
-        }
-    ),
-}
+
+def grant(roles: str | Iterable[str], permissions: Iterable[str]) -> None:
+    """Give `roles` these permissions (app_label.codename), in addition to what they have."""
+    for role in [roles] if isinstance(roles, str) else roles:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        _granted[role].update(permissions)
+
+
+grant("cadre", {"households.view_household", "households.view_householdchange"})
+grant(
+    "village",
+    VIEW_REGISTRY | {"households.change_household", "households.export_household", "households.view_user"},
+)
+grant("township", VIEW_REGISTRY | IMPORT_REGISTRY)
+grant(
+    "city",
+    VIEW_REGISTRY
+    | IMPORT_REGISTRY
+    | {
+        "households.change_village",  # sets the 2017 贫困村 flag
+        "households.add_user",
+        "households.change_user",  # township, village and cadre accounts only: households.users
+        "households.view_userchange",
+    },
+)
+grant("approver", VIEW_REGISTRY | {"households.export_household"})
+# Reads everything, changes nothing.
+grant(
+    "auditor",
+    VIEW_REGISTRY
+    | {
+        "households.export_household",
+        "households.view_importbatch",
+        "households.view_user",
+        "households.view_userchange",
+    },
+)
 
 
 def role_permissions(role: str) -> frozenset[str]:
-    return ROLE_PERMISSIONS.get(role, frozenset())
+    return frozenset(_granted.get(role, ()))
 
 
 class RoleBackend(ModelBackend):

@@ -567,6 +567,7 @@ class RosterImport:
                 ],
                 self.actor,
             )
+        events.relocated([h.pk for _, h, diff in changed if "cadre_id" in diff or "village_id" in diff])
         starts = [h for _, h in new if h.cadre_id] + [h for h in moved if h.cadre_id]
         # Audit rows go in without model instances: at 100,000 rows these are two thirds of the writes.
         actor_id = self.actor.pk if self.actor else None
@@ -641,5 +642,5 @@ def _one_roster_import_at_a_time() -> None:
 
 # Validate and (unless a dry run, or any row is bad) write a roster; always records an ImportBatch.
 roster_import = Importer(
-    kind=ImportBatch.Kind.ROSTER, columns=COLUMNS, job=RosterImport, lock=_one_roster_import_at_a_time
+    kind="roster", label="户花名册", columns=COLUMNS, job=RosterImport, lock=_one_roster_import_at_a_time
 )

@@ -119,6 +119,8 @@ def household_update(*, household: Household, actor: User) -> Household:
         _start_assignment(household, actor, now)
         if current.village_id == household.village_id:
             events.reassigned([(household.pk, current.cadre_id, household.cadre_id)], actor)
+    if current.cadre_id != household.cadre_id or current.village_id != household.village_id:
+        events.relocated([household.pk])
     HouseholdChange.objects.create(
         household=household, actor=actor, at=now, action=HouseholdChange.Action.UPDATE, changes=diff
     )

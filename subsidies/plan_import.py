@@ -283,5 +283,10 @@ def _one_plan_import_at_a_time() -> None:
 
 # Validate, quote and (unless a dry run, or any row is bad) write a sheet of plans.
 plan_import = Importer(
-    kind=ImportBatch.Kind.PLANS, columns=COLUMNS, job=PlanImport, lock=_one_plan_import_at_a_time, unit="份"
+    kind="plans",
+    label="产业计划汇总表",
+    columns=COLUMNS,
+    job=PlanImport,
+    lock=_one_plan_import_at_a_time,
+    unit="份",
 )

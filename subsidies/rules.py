@@ -11,24 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-FEN = Decimal("0.01")
-ZERO = Decimal("0.00")
+# The project's one money helper (pure, like this module).
+from disbursements.money import FEN, ZERO, to_fen, yuan
+
 HUNDRED = Decimal(100)
-
-
-def to_fen(value: Decimal | int | str) -> Decimal:
-    """Yuan to two places, ROUND_HALF_UP. Floats are refused: they cannot hold money exactly."""
-    if isinstance(value, float):
-        raise TypeError("money must not be a float")
-    amount = Decimal(value)
-    if not amount.is_finite():
-        raise ValueError(f"money must be a finite number: {value}")
-    return amount.quantize(FEN, rounding=ROUND_HALF_UP)
-
-
-def yuan(value: Decimal) -> str:
-    """1000 → '1,000.00' (how amounts are written on the sheets)."""
-    return f"{to_fen(value):,.2f}"
 
 
 def number(value: Decimal) -> str:

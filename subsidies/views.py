@@ -19,7 +19,7 @@ from households.scoping import scoped
 
 from . import rules, services
 from .forms import AnalysisForm, CommitmentForm, PlanForm
-from .models import HouseholdPlan
+from .models import GrantLine, HouseholdPlan
 from .selectors import batches_for, households_with_plans
 
 DEFAULT_YEAR = 2017
@@ -82,7 +82,7 @@ def my_households(request: HttpRequest) -> HttpResponse:
 @require_POST
 def prepare_batch(request: HttpRequest) -> HttpResponse:
     """准备拨付批次: the households of one village (that this user holds) for tranche 1 or 2."""
-    from disbursements.services import batch_prepare
+    from .money.batches import batch_prepare
 
     year = _year(request)
     village = scoped(Village.objects.all(), request.user).filter(pk=request.POST.get("village") or 0).first()  # type: ignore[arg-type]
@@ -185,13 +185,14 @@ def household_plan(request: HttpRequest, pk: int) -> HttpResponse:
 def _analysis_context(plan: HouseholdPlan | None) -> dict[str, Any]:
     """The 产业扶持分析表 section: shown after the cycle, once tranche 2 (or, without one, tranche 1)
     has been paid to the household."""
-    from disbursements.models import Payout
-
     if plan is None:
         return {}
     paid = set(
-        Payout.objects.filter(
-            household_id=plan.household_id, year=plan.year, reversed_at__isnull=True
+        GrantLine.objects.filter(
+            household_id=plan.household_id,
+            year=plan.year,
+            cancelled_at__isnull=True,
+            line__payout__isnull=False,
         ).values_list("tranche", flat=True)
     )
     if 1 not in paid or (2 not in paid and plan.tranche2 > 0):
@@ -211,7 +212,7 @@ def _analysis_context(plan: HouseholdPlan | None) -> dict[str, Any]:
 @require_POST
 def analysis_save(request: HttpRequest, pk: int) -> HttpResponse:
     """The cadre files the 产业扶持分析表; the service computes the reward or the shortfall."""
-    from disbursements.settlement import analysis_record
+    from .money.settlement import analysis_record
 
     plan = _plan(request, pk)
     url = f"/cadre/households/{plan.household_id}/?year={plan.year}"

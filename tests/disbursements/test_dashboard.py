@@ -16,11 +16,13 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from disbursements import notices, services, settlement
+from disbursements import notices
 from disbursements.approval import advance
-from disbursements.dashboard import COLUMNS, dashboard_for
+from disbursements.dashboard import dashboard_for
 from households.models import Household, Role, Township, User, Village
 from subsidies import services as plan_services
+from subsidies.money import services, settlement
+from subsidies.money.dashboard import COLUMNS
 
 from ..factories import make_user, roster_row
 from .test_settlement import DAY, analyse, chain

@@ -15,22 +15,15 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from disbursements import grant, ledger, services, settlement
+from disbursements import ledger
 from disbursements.approval import advance
-from disbursements.models import (
-    Account,
-    Batch,
-    BatchLine,
-    Entry,
-    EquityInvestment,
-    Partner,
-    Payout,
-    RecoveryOrder,
-)
+from disbursements.models import Account, Batch, BatchLine, Entry, Payout
 from households import services as household_services
 from households.models import Household, Role, User
 from subsidies import services as plan_services
-from subsidies.models import HouseholdPlan, PlanStatus
+from subsidies.models import EquityInvestment, GrantLine, HouseholdPlan, Partner, PlanStatus, RecoveryOrder
+from subsidies.money import guard as grant
+from subsidies.money import services, settlement
 
 from ..factories import make_user, sign
 from .test_settlement import DAY, analyse, chain
@@ -83,7 +76,9 @@ def test_a_payment_above_the_grant_is_refused_inside_the_paying_transaction(
     services.allocate(year=2017, actor=None)
     liming = city_year["cadres"]["李明"]
     batch = services.batch_prepare(village=city_year["hongpo"], year=2017, tranche=1, actor=liming)
-    BatchLine.objects.filter(batch=batch, household__code="H1").update(amount=Decimal("1600.00"))  # tampered
+    BatchLine.objects.filter(batch=batch, grant__household__code="H1").update(
+        amount=Decimal("1600.00")
+    )  # tampered
     chain(batch, city_year, liming)
     with pytest.raises(
         ValidationError, match=r"H1 扎西：本次 1,600.00 元后累计 1,600.00 元，超过补助 1,500.00 元"
@@ -132,16 +127,18 @@ def test_an_inactive_household_gets_nothing_more(city_year: dict[str, Any]) -> N
     t2 = paid_tranche(city_year, 2)
     analyse(city_year, "H2", assessment="inactive")
     # Tranche 2 corrected (reversed) after the assessment: it may not go out again.
-    payout = Payout.objects.get(line__batch=t2, household__code="H2")
+    payout = Payout.objects.get(line__batch=t2, line__grant__household__code="H2")
     services.payout_reverse(payout=payout, actor=city_year["township_user"], reason="登记有误")
     with pytest.raises(ValidationError, match="没有可列入第2期"):
         services.batch_prepare(
             village=city_year["hongpo"], year=2017, tranche=2, actor=city_year["cadres"]["李明"]
         )
-    money = grant.household_money([payout.household_id], 2017)[payout.household_id]
+    money = grant.household_money([payout.line.grant.household_id], 2017)[payout.line.grant.household_id]
     assert money.reward_due() == 0
     with pytest.raises(ValidationError, match="评价为不积极"):
-        grant.check_payments([grant.Payment(payout.household_id, Decimal("1.00"), grant.CASH, 2)], 2017)
+        grant.check_payments(
+            [grant.Payment(payout.line.grant.household_id, Decimal("1.00"), grant.CASH, 2)], 2017
+        )
     assert clean() == []
 
 
@@ -169,17 +166,17 @@ def test_equity_and_cash_exclude_each_other(city_year: dict[str, Any]) -> None:
     batch = services.batch_prepare(
         village=city_year["hongpo"], year=2017, tranche=1, actor=city_year["cadres"]["李明"]
     )
-    assert list(batch.lines.values_list("household__code", flat=True)) == ["H2"]  # H1 took equity
+    assert list(batch.lines.values_list("grant__household__code", flat=True)) == ["H2"]  # H1 took equity
     with pytest.raises(ValidationError, match="已有到户资金兑现或已列入拨付批次"):
         invest(city_year, "H2")
     # A line for the equity household slipped in (the race the lock prevents) is refused at payment.
-    BatchLine.objects.create(
-        batch=batch,
+    account = Account.objects.get(grant_household__household=investment.household)
+    GrantLine.objects.create(
+        line=BatchLine.objects.create(batch=batch, account=account, amount=Decimal("900.00")),
         household=investment.household,
         plan=city_year["plans"]["H1"],
         year=2017,
         tranche=1,
-        amount=Decimal("900.00"),
     )
     chain(batch, city_year, city_year["cadres"]["李明"])
     with pytest.raises(ValidationError, match="H1 扎西：该户已选择入股分红"):
@@ -197,7 +194,7 @@ def test_equity_reversal_gives_the_grant_back_to_cash(city_year: dict[str, Any])
     batch = services.batch_prepare(
         village=city_year["hongpo"], year=2017, tranche=1, actor=city_year["cadres"]["李明"]
     )
-    assert set(batch.lines.values_list("household__code", flat=True)) == {"H1", "H2"}
+    assert set(batch.lines.values_list("grant__household__code", flat=True)) == {"H1", "H2"}
     assert clean() == []
 
 
@@ -208,12 +205,12 @@ def test_a_cadre_records_and_sees_only_the_households_they_hold(city_year: dict[
     services.allocate(year=2017, actor=None)
     official = make_user(Role.VILLAGE, "hongpo_clerk")  # the 村委会 prepares; the work team verifies
     batch = services.batch_prepare(village=city_year["hongpo"], year=2017, tranche=1, actor=official)
-    assert set(batch.lines.values_list("household__code", flat=True)) == {"H1", "H2", "H3"}
+    assert set(batch.lines.values_list("grant__household__code", flat=True)) == {"H1", "H2", "H3"}
     chain(batch, city_year, official)
     liming, wangfang = city_year["cadres"]["李明"], city_year["cadres"]["王芳"]
     result = services.payouts_record(batch=batch, actor=liming, paid_on=DAY)
     assert result.paid == 2 and not result.batch_paid
-    assert set(Payout.objects.values_list("household__code", flat=True)) == {"H1", "H2"}
+    assert set(Payout.objects.values_list("line__grant__household__code", flat=True)) == {"H1", "H2"}
     # His batch page lists his two households, not 王芳's.
     client = Client()
     client.force_login(liming)
@@ -233,19 +230,19 @@ def test_a_reversed_payout_frees_the_tranche_and_the_books_agree(city_year: dict
     """Was: the ledger read 0 while "paid so far" said 900 and the household could never be batched."""
     services.allocate(year=2017, actor=None)
     batch = paid_tranche(city_year, 1)
-    payout = Payout.objects.get(line__batch=batch, household__code="H1")
+    payout = Payout.objects.get(line__batch=batch, line__grant__household__code="H1")
     with pytest.raises(ValidationError, match="请在该记录上办理冲正"):
         services.entry_reverse(entry=payout.entry, actor=city_year["city_user"], reason="试图绕过")
     with pytest.raises(ValidationError, match="冲正由乡镇或市指挥部办理"):
         services.payout_reverse(payout=payout, actor=city_year["cadres"]["李明"], reason="x")
     services.payout_reverse(payout=payout, actor=city_year["township_user"], reason="错发给同名户")
-    assert received("H1") == 0 and settlement.paid_so_far(payout.household_id, 2017) == 0
+    assert received("H1") == 0 and settlement.paid_so_far(payout.line.grant.household_id, 2017) == 0
     with pytest.raises(ValidationError, match="已冲正"):
         services.payout_reverse(payout=payout, actor=city_year["township_user"], reason="再点一次")
     again = services.batch_prepare(
         village=city_year["hongpo"], year=2017, tranche=1, actor=city_year["cadres"]["李明"]
     )
-    assert list(again.lines.values_list("household__code", flat=True)) == ["H1"]
+    assert list(again.lines.values_list("grant__household__code", flat=True)) == ["H1"]
     chain(again, city_year, city_year["cadres"]["李明"])
     services.payouts_record(batch=again, actor=city_year["cadres"]["李明"], paid_on=DAY)
     assert received("H1") == Decimal("900.00")
@@ -256,7 +253,7 @@ def test_later_tranches_are_reversed_first(city_year: dict[str, Any]) -> None:
     services.allocate(year=2017, actor=None)
     first = paid_tranche(city_year, 1)
     paid_tranche(city_year, 2)
-    payout = Payout.objects.get(line__batch=first, household__code="H1")
+    payout = Payout.objects.get(line__batch=first, line__grant__household__code="H1")
     with pytest.raises(ValidationError, match="第二期（产中）已兑现，须先冲正后一期"):
         services.payout_reverse(payout=payout, actor=city_year["township_user"], reason="x")
 
@@ -300,9 +297,9 @@ def test_a_reassignment_after_a_payout_moves_the_rest_and_blocks_nobody(city_yea
     assert services.allocate(year=2017, actor=None).moves == []  # nothing left to correct
     assert clean() == []
     # The household's account is seen by its cadre of today.
-    assert not Account.objects.filter(kind="household", household=h1, cadre=liming).exists()
+    assert not Account.objects.filter(kind="household", grant_household__household=h1, holder=liming).exists()
     batch = services.batch_prepare(village=city_year["hongpo"], year=2017, tranche=2, actor=wangfang)
-    assert list(batch.lines.values_list("household__code", flat=True)) == ["H1"]
+    assert list(batch.lines.values_list("grant__household__code", flat=True)) == ["H1"]
     chain(batch, city_year, wangfang)
     services.payouts_record(batch=batch, actor=wangfang, paid_on=DAY)
     assert received("H1") == Decimal("1200.00")
@@ -332,7 +329,7 @@ def test_a_plan_changed_after_signing_must_be_signed_again(city_year: dict[str, 
     plan = plan_services.plan_save(household=h1, year=2017, species="猪", quantity=Decimal(4), actor=liming)
     assert plan.commitment_state == "resign"
     batch = services.batch_prepare(village=city_year["hongpo"], year=2017, tranche=1, actor=liming)
-    assert list(batch.lines.values_list("household__code", flat=True)) == ["H2"]
+    assert list(batch.lines.values_list("grant__household__code", flat=True)) == ["H2"]
     page = Client()
     page.force_login(liming)
     assert "待重新签订" in page.get(f"/cadre/households/{h1.pk}/?year=2017").content.decode()
@@ -372,7 +369,7 @@ def test_an_amendment_is_approved_by_the_township_and_supersedes_the_original(
     amendment.refresh_from_db()
     assert original.status == PlanStatus.SUPERSEDED and amendment.status == PlanStatus.APPROVED
     batch = services.batch_prepare(village=city_year["hongpo"], year=2017, tranche=2, actor=liming)
-    assert batch.lines.get(household=h1).amount == Decimal("400.00")  # the amendment's tranche 2
+    assert batch.lines.get(grant__household=h1).amount == Decimal("400.00")  # the amendment's tranche 2
     assert grant.household_money([h1.pk], 2017)[h1.pk].grant == Decimal("2000.00")
     assert clean() == []
 
@@ -387,11 +384,12 @@ def test_reconcile_names_a_duplicated_payout_entry_and_an_overpaid_household(
     paid_tranche(city_year, 1)
     paid_tranche(city_year, 2)
     assert clean() == []
-    payout = Payout.objects.filter(household__code="H1", tranche=2).get()
+    payout = Payout.objects.filter(line__grant__household__code="H1", line__grant__tranche=2).get()
     entry = payout.entry
     # A duplicated entry that stays under the grant: only the record check sees it.
     duplicate = Entry.objects.create(
         year=2017,
+        fund=entry.fund,
         kind="payout",
         source=entry.source,
         target=entry.target,
@@ -401,7 +399,12 @@ def test_reconcile_names_a_duplicated_payout_entry_and_an_overpaid_household(
     problems = clean()
     assert any(f"分录 #{duplicate.pk}" in p and "没有对应的业务记录" in p for p in problems), problems
     Entry.objects.create(
-        year=2017, kind="payout", source=entry.source, target=entry.target, amount=Decimal("300.00")
+        year=2017,
+        fund=entry.fund,
+        kind="payout",
+        source=entry.source,
+        target=entry.target,
+        amount=Decimal("300.00"),
     )
     assert any("H1 扎西：累计收到 1,800.00 元，超过补助 1,500.00 元" in p for p in clean())
 
@@ -409,7 +412,7 @@ def test_reconcile_names_a_duplicated_payout_entry_and_an_overpaid_household(
 def test_reconcile_names_a_payout_whose_amount_was_tampered(city_year: dict[str, Any]) -> None:
     services.allocate(year=2017, actor=None)
     paid_tranche(city_year, 1)
-    payout = Payout.objects.get(household__code="H1")
+    payout = Payout.objects.get(line__grant__household__code="H1")
     Payout.objects.filter(pk=payout.pk).update(amount=Decimal("1.00"))
     assert any(f"兑现记录 #{payout.pk}：金额 1.00 元与分录" in p for p in clean())
 
@@ -419,7 +422,7 @@ def test_a_payout_is_not_reversed_below_what_recovery_orders_claim(city_year: di
     batch = paid_tranche(city_year, 1)
     h2 = Household.objects.get(code="H2")  # 1,200 paid
     settlement.recovery_raise(household=h2, year=2017, actor=city_year["village_user"], reason="未养羊")
-    payout = Payout.objects.get(line__batch=batch, household=h2)
+    payout = Payout.objects.get(line__batch=batch, line__grant__household=h2)
     with pytest.raises(ValidationError, match="已有收回通知"):
         services.payout_reverse(payout=payout, actor=city_year["township_user"], reason="录错")
     assert received("H2") == Decimal("1200.00") and clean() == []
@@ -428,7 +431,7 @@ def test_a_payout_is_not_reversed_below_what_recovery_orders_claim(city_year: di
 def test_the_township_reverses_a_payout_from_the_admin_with_a_reason(city_year: dict[str, Any]) -> None:
     services.allocate(year=2017, actor=None)
     paid_tranche(city_year, 1)
-    payout = Payout.objects.get(household__code="H1")
+    payout = Payout.objects.get(line__grant__household__code="H1")
     client = Client()
     client.force_login(city_year["township_user"])
     url = "/admin/disbursements/payout/"
@@ -445,7 +448,7 @@ def test_the_township_reverses_a_payout_from_the_admin_with_a_reason(city_year: 
     # The cadre is offered no such action, and a forged POST changes nothing.
     cadre = Client()
     cadre.force_login(city_year["cadres"]["李明"])
-    other = Payout.objects.get(household__code="H2")
+    other = Payout.objects.get(line__grant__household__code="H2")
     cadre.post(
         url, {"action": "reverse_payouts", "_selected_action": [other.pk], "confirm": "yes", "reason": "x"}
     )

@@ -11,11 +11,12 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from disbursements import ledger, services
+from disbursements import ledger
 from disbursements.approval import advance, send_back
 from disbursements.models import Account, Batch, Entry, Payout, Transition
 from households.models import Household
 from subsidies.models import HouseholdPlan
+from subsidies.money import services
 
 pytestmark = pytest.mark.django_db
 TODAY = datetime.date(2017, 5, 1)
@@ -34,10 +35,10 @@ def test_allocation_follows_eligible_households_down_every_level(city_year: dict
     assert balance_of(township) == 0  # all passed on
     village = Account.objects.get(kind="village", village__name="红坡村")
     assert balance_of(village) == 0
-    limings = Account.objects.get(kind="cadre", cadre=city_year["cadres"]["李明"], village__name="红坡村")
+    limings = Account.objects.get(kind="cadre", holder=city_year["cadres"]["李明"], village__name="红坡村")
     assert balance_of(limings) == Decimal("6000.00")  # H1, H2 (X1 is not eligible)
     wangfang_jidi = Account.objects.get(
-        kind="cadre", cadre=city_year["cadres"]["王芳"], village__name="吉迪村"
+        kind="cadre", holder=city_year["cadres"]["王芳"], village__name="吉迪村"
     )
     assert balance_of(wangfang_jidi) == Decimal("6000.00")
     city, problems = services.reconcile(year=2017)
@@ -100,7 +101,7 @@ def test_tranche_one_goes_through_every_step_and_pays_once(city_year: dict[str, 
     with pytest.raises(ValidationError, match="已全部兑现"):
         services.payouts_record(batch=batch, actor=liming, paid_on=TODAY)  # a double click
     assert Payout.objects.count() == 2
-    h1 = Account.objects.get(kind="household", household__code="H1")
+    h1 = Account.objects.get(kind="household", grant_household__household__code="H1")
     assert balance_of(h1) == Decimal("900.00")
     city, problems = services.reconcile(year=2017)
     assert problems == []
@@ -258,7 +259,7 @@ def test_reconcile_exits_1_and_names_the_difference(city_year: dict[str, Any]) -
 
 
 def test_paying_a_batch_costs_the_same_queries_for_3_or_60_households() -> None:
-    from disbursements.bench_support import approved_batch
+    from subsidies.money.bench_support import approved_batch
 
     counts = []
     for size, village, prefix in ((3, "红坡村", "QA"), (60, "吉迪村", "QB")):

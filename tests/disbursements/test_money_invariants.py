@@ -13,7 +13,8 @@ repayments, reversals and cadre reassignments through the services, as the roles
 
 One rule dispatches to an operation drawn from a weighted list: a uniform choice among twenty
 rules rarely walks far enough to pay a reward and then reverse it. The number of examples is
-bounded for CI; HYPOTHESIS_MONEY_EXAMPLES raises it for a long run.
+bounded and derandomized for CI (the same walks every run); HYPOTHESIS_MONEY_EXAMPLES=500 makes
+a long random run.
 """
 
 from __future__ import annotations
@@ -32,22 +33,22 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from disbursements import grant, ledger, notices, services, settlement
-from disbursements.approval import NEXT_STEP, advance, send_back
-from disbursements.models import (
-    Account,
-    Batch,
-    BatchLine,
-    EquityInvestment,
-    Partner,
-    Payout,
-    RecoveryOrder,
-    RecoveryRepayment,
-)
+from disbursements import ledger, notices
+from disbursements.approval import BATCH_KINDS, advance, send_back
+from disbursements.models import Account, Batch, Payout
 from households import services as household_services
 from households.models import Household, Role, User, Village
 from subsidies import services as plan_services
-from subsidies.models import HouseholdPlan
+from subsidies.models import (
+    EquityInvestment,
+    GrantLine,
+    HouseholdPlan,
+    Partner,
+    RecoveryOrder,
+    RecoveryRepayment,
+)
+from subsidies.money import guard as grant
+from subsidies.money import services, settlement
 
 from ..factories import city_year_rows, make_user, sign
 
@@ -68,7 +69,7 @@ OPERATIONS = (
     + ["edit_plan"]
     + ["sign_letter"] * 2
     + ["amend_plan"]
-    + ["analyse"] * 3
+    + ["analyse"] * 5
     + ["prepare_reward"] * 2
     + ["invest"]
     + ["raise_recovery"] * 2
@@ -79,7 +80,11 @@ OPERATIONS = (
     + ["reverse_equity"]
     + ["reassign"]
 )
-DONE: Counter[str] = Counter()  # what the walks managed to do (printed with -s)
+DONE: Counter[str] = Counter()
+
+
+def next_step(batch: Batch) -> Any:
+    return BATCH_KINDS[batch.kind].next_step(batch.status)  # what the walks managed to do (printed with -s)
 
 
 class Money(RuleBasedStateMachine):
@@ -200,7 +205,7 @@ class Money(RuleBasedStateMachine):
         batch = self.pick(Batch.objects.exclude(status__in=["approved", "paid"]), b)
         if batch is None:
             return
-        step = NEXT_STEP[batch.status]
+        step = next_step(batch)
         actor = self.w["cadres"][0] if wrong % 4 == 3 else self.official(step.action, batch)
         self.attempt("step", lambda: advance([batch], action=step.action, actor=actor))
 
@@ -208,14 +213,14 @@ class Money(RuleBasedStateMachine):
         """The rest of the chain at once for one batch, with its 公示 for a reward."""
         batch = self.pick(Batch.objects.exclude(status__in=["approved", "paid"]), b)
         while batch is not None and batch.status not in ("approved", "paid"):
-            if batch.kind == "reward" and batch.status == "verified" and not batch.notices.exists():
+            if batch.kind == "grant_reward" and batch.status == "verified" and not batch.notices.exists():
                 self.publish_reward_notice(batch)
             if not self.advance_one(batch):
                 return
             batch.refresh_from_db()
 
     def advance_one(self, batch: Batch) -> bool:
-        action = NEXT_STEP[batch.status].action
+        action = next_step(batch).action
         return self.attempt(
             action, lambda: advance([batch], action=action, actor=self.official(action, batch))
         )
@@ -223,7 +228,7 @@ class Money(RuleBasedStateMachine):
     def cycle(self, v: int, how: int) -> None:
         """A tranche (or the reward) from preparation to payment, as one busy week in a village."""
         before = set(Batch.objects.values_list("pk", flat=True))
-        if how % 5 == 4:
+        if how % 3 == 2:
             self.prepare_reward(v, how)
         else:
             self.prepare(v, how)
@@ -257,8 +262,9 @@ class Money(RuleBasedStateMachine):
         batch = self.pick(Batch.objects.exclude(status__in=["draft", "paid"]), b)
         if batch is None:
             return
-        waiting = NEXT_STEP.get(batch.status)
-        actor = self.official(waiting.action, batch) if waiting else self.w["approver"]
+        waiting = next_step(batch)
+        # An approved batch waits for its payment, but only the approvers may send it back.
+        actor = self.w["approver"] if batch.status == "approved" else self.official(waiting.action, batch)
         if batch.status == "prepared":
             actor = self.w["verifier"][batch.village_id]
         self.attempt("send_back", lambda: send_back([batch], actor=actor, reason="随机退回"))
@@ -275,7 +281,7 @@ class Money(RuleBasedStateMachine):
             self.w["township"][0],
         ][who % 5]
         self.attempt(
-            f"pay t{batch.tranche}", lambda: services.payouts_record(batch=batch, actor=actor, paid_on=DAY)
+            f"pay {batch.kind}", lambda: services.payouts_record(batch=batch, actor=actor, paid_on=DAY)
         )
 
     # --- settlement, equity, recovery ------------------------------------------------------------
@@ -306,7 +312,7 @@ class Money(RuleBasedStateMachine):
             lambda: settlement.equity_invest(
                 household=household,
                 year=YEAR,
-                partner=self.w["partner"],
+                partner=Partner.objects.get(pk=self.w["partner"].pk),
                 agreement="入股协议",
                 consent_scan=SimpleUploadedFile("consent.pdf", b"%PDF-1.4"),
                 invested_on=DAY,
@@ -397,14 +403,14 @@ class Money(RuleBasedStateMachine):
 
     @invariant()
     def no_account_below_zero(self) -> None:
-        accounts = list(Account.objects.exclude(kind__in=ledger.MAY_GO_NEGATIVE))
+        accounts = [a for a in Account.objects.all() if not ledger.may_go_negative(a)]
         balances = ledger.balances(accounts, YEAR)
         assert all(balances[a.pk] >= 0 for a in accounts), [(str(a), balances[a.pk]) for a in accounts]
 
     @invariant()
     def one_live_line_per_household_tranche(self) -> None:
         live = list(
-            BatchLine.objects.filter(cancelled_at__isnull=True).values_list("household_id", "tranche")
+            GrantLine.objects.filter(cancelled_at__isnull=True).values_list("household_id", "tranche")
         )
         assert len(live) == len(set(live))
 
@@ -457,6 +463,8 @@ def test_money_invariants_hold_under_random_operations(import_rows: Any) -> None
         Money,
         settings=settings(
             max_examples=int(os.environ.get("HYPOTHESIS_MONEY_EXAMPLES", "20")),
+            # The same walks on every CI run (a long random run: set HYPOTHESIS_MONEY_EXAMPLES).
+            derandomize="HYPOTHESIS_MONEY_EXAMPLES" not in os.environ,
             stateful_step_count=40,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
@@ -465,7 +473,7 @@ def test_money_invariants_hold_under_random_operations(import_rows: Any) -> None
     )
     print(sorted(DONE.items()))
     # The walks did reach money: payouts of both tranches, and corrections of them.
-    assert DONE["pay t1"] and DONE["pay t2"] and DONE["reverse_payout"], DONE
+    assert DONE["pay grant_t1"] and DONE["pay grant_t2"] and DONE["reverse_payout"], DONE
 
 
 def test_one_walk_reaches_rewards_recoveries_equity_and_reversals(import_rows: Any) -> None:
@@ -483,7 +491,7 @@ def test_one_walk_reaches_rewards_recoveries_equity_and_reversals(import_rows: A
         machine.prepare_reward(0, 0)
         machine.push_through(0, 0)
         machine.pay(0, 0)
-        assert Payout.objects.filter(tranche=3).count() == 1
+        assert Payout.objects.filter(line__grant__tranche=3).count() == 1
         machine.raise_recovery(1, 0)  # H2: everything paid
         machine.approve_recovery(0, 0)
         machine.repay(0, 1)

@@ -10,10 +10,12 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from disbursements import ledger, notices, services, settlement
+from disbursements import ledger, notices
 from disbursements.approval import advance
-from disbursements.models import Account, BenefitAnalysis, Partner, Payout, RecoveryOrder
+from disbursements.models import Account, Payout
 from households.models import Household, Role
+from subsidies.models import BenefitAnalysis, Partner, RecoveryOrder
+from subsidies.money import services, settlement
 
 from ..factories import make_user
 
@@ -68,7 +70,7 @@ def test_active_household_gets_the_rest_as_reward_through_the_chain(
     household = Household.objects.get(code="H1")
     assert analysis.income_per_member == ((Decimal("3800.00")) / household.size).quantize(Decimal("0.01"))
     batch = settlement.reward_batch_prepare(village=data["hongpo"], year=2017, actor=data["cadres"]["李明"])
-    assert batch.kind == "reward" and batch.tranche == 3 and batch.total == Decimal("300.00")
+    assert batch.kind == "grant_reward" and batch.total == Decimal("300.00")
     advance([batch], action="submit", actor=data["cadres"]["李明"])
     advance([batch], action="verify", actor=data["village_user"], note="村委会同意以奖代补")
     # The villager meeting publishes it (公示) before the township may pass it.
@@ -181,7 +183,7 @@ def test_equity_household_pays_the_partner_and_keeps_the_principal_visible(city_
         actor=data["cadres"]["李明"],
     )
     assert investment.principal == Decimal("2000.00") and investment.preserved
-    partner_account = Account.objects.get(kind="partner", partner=partner)
+    partner_account = Account.objects.get(kind="partner", grant_partner=partner)
     assert ledger.balances([partner_account], 2017)[partner_account.pk] == Decimal("2000.00")
     settlement.dividend_record(
         investment=investment, year=2017, amount=Decimal("160.00"), paid_on=DAY, actor=data["cadres"]["李明"]
@@ -192,7 +194,7 @@ def test_equity_household_pays_the_partner_and_keeps_the_principal_visible(city_
         )
     # The equity household is not in the cash tranche batches.
     batch = services.batch_prepare(village=data["hongpo"], year=2017, tranche=1, actor=data["cadres"]["李明"])
-    assert set(batch.lines.values_list("household__code", flat=True)) == {"H1"}
+    assert set(batch.lines.values_list("grant__household__code", flat=True)) == {"H1"}
     assert services.reconcile(year=2017)[1] == []
     # The principal comes back to the household, once, and the books still balance.
     with pytest.raises(ValidationError, match="村委会或乡镇"):
@@ -241,18 +243,18 @@ def test_recovery_through_the_admin_actions(paid_two_tranches: dict[str, Any]) -
     client = Client()
     client.force_login(data["village_user"])
     client.post(
-        "/admin/disbursements/benefitanalysis/",
+        "/admin/subsidies/benefitanalysis/",
         {"action": "raise_recovery", "_selected_action": [analysis.pk]},
     )
     order = RecoveryOrder.objects.get()
     assert order.amount == Decimal("1200.00") and order.status == "raised"
     client.force_login(data["township_user"])
     client.post(
-        "/admin/disbursements/recoveryorder/", {"action": "approve_orders", "_selected_action": [order.pk]}
+        "/admin/subsidies/recoveryorder/", {"action": "approve_orders", "_selected_action": [order.pk]}
     )
     client.force_login(data["village_user"])
     client.post(
-        "/admin/disbursements/recoveryorder/", {"action": "repay_in_full", "_selected_action": [order.pk]}
+        "/admin/subsidies/recoveryorder/", {"action": "repay_in_full", "_selected_action": [order.pk]}
     )
     order.refresh_from_db()
     assert order.status == "repaid"
@@ -262,13 +264,13 @@ def test_recovery_through_the_admin_actions(paid_two_tranches: dict[str, Any]) -
 def test_receipts_and_equity_through_the_admin(paid_two_tranches: dict[str, Any]) -> None:
     from django.test import Client
 
-    from disbursements.models import EquityInvestment
+    from subsidies.models import EquityInvestment
 
     data = paid_two_tranches
     liming = data["cadres"]["李明"]
     client = Client()
     client.force_login(liming)
-    payout = Payout.objects.filter(household__code="H1", tranche=1).get()
+    payout = Payout.objects.filter(line__grant__household__code="H1", line__grant__tranche=1).get()
     response = client.post(
         f"/admin/disbursements/payout/{payout.pk}/change/",
         {"receipt": SimpleUploadedFile("回执.jpg", b"\xff\xd8receipt")},
@@ -281,7 +283,7 @@ def test_receipts_and_equity_through_the_admin(paid_two_tranches: dict[str, Any]
     client.force_login(wang)
     partner = Partner.objects.create(name="吉迪村种养殖专业合作社")
     response = client.post(
-        "/admin/disbursements/equityinvestment/add/",
+        "/admin/subsidies/equityinvestment/add/",
         {
             "household": Household.objects.get(code="J1").pk,
             "year": 2017,
@@ -294,12 +296,12 @@ def test_receipts_and_equity_through_the_admin(paid_two_tranches: dict[str, Any]
     assert response.status_code == 302, response.content.decode()[:2000]
     investment = EquityInvestment.objects.get()
     assert investment.principal == Decimal("800.00") and investment.recorded_by == wang
-    partner_account = Account.objects.get(kind="partner", partner=partner)
+    partner_account = Account.objects.get(kind="partner", grant_partner=partner)
     assert ledger.balances([partner_account], 2017)[partner_account.pk] == Decimal("800.00")
     # H1 (李明's) was paid: the form refuses it before anything moves.
     client.force_login(liming)
     response = client.post(
-        "/admin/disbursements/equityinvestment/add/",
+        "/admin/subsidies/equityinvestment/add/",
         {
             "household": Household.objects.get(code="H1").pk,
             "year": 2017,

@@ -19,13 +19,13 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from pytest_django.live_server_helper import LiveServer
 
-from disbursements import services as money
 from disbursements.approval import advance
 from disbursements.models import Batch, Payout, Transition
 from households.imports import ImportReport
 from households.models import Household, Role, Township, User, Village
 from subsidies import services as plan_services
 from subsidies.models import Policy
+from subsidies.money import services as money
 
 from ..factories import city_year_rows, make_user, sign
 from .conftest import PASSWORD, TIMEOUT_MS, VIEWPORT, login
@@ -246,7 +246,7 @@ def test_tranche_one_from_cadre_through_every_approval_to_payout_and_balanced_bo
     run_action(cadre, PAY_LABEL)
     expect_success(cadre, "已登记兑现 2 户，合计 2,100.00 元。")
     assert status_of(batch) == "paid"
-    assert sorted(Payout.objects.values_list("household__code", "amount")) == [
+    assert sorted(Payout.objects.values_list("line__grant__household__code", "amount")) == [
         ("H1", Decimal("900.00")),
         ("H2", Decimal("1200.00")),
     ]

@@ -134,8 +134,8 @@ def test_a_township_official_cannot_reach_another_townships_notice(
 def test_the_township_sees_the_dashboard_numbers_move(
     page: Page, live_server: LiveServer, hongpo_year: dict[str, Any]
 ) -> None:
-    from disbursements import services
     from disbursements.approval import advance
+    from subsidies.money import services
 
     township = make_user(Role.TOWNSHIP, "jiantang_official")
     township.set_password(PASSWORD)

@@ -208,3 +208,26 @@ def test_village_and_township_lists_follow_the_scope() -> None:
     village = make_user(Role.VILLAGE)
     assert list(visible(Village, village).values_list("name", flat=True)) == ["红坡村"]
     assert list(visible(Township, village).values_list("name", flat=True)) == ["建塘镇"]
+
+
+def test_scope_paths_may_list_alternatives_or_hide_a_model_from_a_role(city_with_two_townships) -> None:  # type: ignore[no-untyped-def]
+    """A path can be several alternatives (any one matching puts the row in scope), or None: the
+    role never sees the model at all (e.g. cadres and another programme's organisations)."""
+    from households.scoping import ScopePaths
+
+    class Hidden:
+        scope_paths = ScopePaths(township="village__township", village="village", cadre=None)
+
+    cadre = User.objects.filter(role=Role.CADRE).first()
+    assert cadre is not None
+    Household.scope_paths, saved = Hidden.scope_paths, Household.scope_paths  # type: ignore[assignment]
+    try:
+        assert not visible(Household, cadre).exists()  # None: nothing for cadres
+        Household.scope_paths = ScopePaths(  # type: ignore[misc]
+            township="village__township", village="village", cadre=("cadre", "village__households__cadre")
+        )
+        # Either their own households, or any household of a village where they hold one.
+        held_villages = Household.objects.filter(cadre=cadre).values("village")
+        assert set(visible(Household, cadre)) == set(Household.objects.filter(village__in=held_villages))
+    finally:
+        Household.scope_paths = saved  # type: ignore[misc]

@@ -227,9 +227,9 @@ def test_pdf_rendering_uses_harfbuzz_subsetting() -> None:
 
 
 def test_cadre_files_the_benefit_analysis_on_the_household_page(households, cadre) -> None:  # type: ignore[no-untyped-def]
-    from disbursements import services as money
     from disbursements.approval import advance
-    from disbursements.models import BenefitAnalysis
+    from subsidies.models import BenefitAnalysis
+    from subsidies.money import services as money
 
     plan = save(households["P2017"], cadre, species="猪", quantity=3)
     client = Client()

@@ -10,7 +10,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from disbursements.notices import build_sheet, render_sheets, villages_of
+from disbursements.notices import NOTICE_KINDS, build_sheet, render_sheets, villages_of
 from households.models import Township, Village
 
 
@@ -18,7 +18,7 @@ class Command(BaseCommand):
     help = "打印公示（A4 PDF）：一个村，或一个乡镇的所有村（每村一份，合为一个文件）。"
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--kind", choices=["grant", "reward", "recovery"], required=True)
+        parser.add_argument("--kind", choices=NOTICE_KINDS.codes(), required=True)
         parser.add_argument("--year", type=int, required=True)
         where = parser.add_mutually_exclusive_group(required=True)
         where.add_argument("--village")
@@ -62,7 +62,8 @@ class Command(BaseCommand):
         if not sheets:
             raise CommandError("没有可公示的内容。")
         options["output"].write_bytes(render_sheets(sheets))
-        households = sum(len(s.rows) for s in sheets)
+        lines = sum(len(s.rows) for s in sheets)
+        unit = NOTICE_KINDS[options["kind"]].unit
         self.stdout.write(
-            self.style.SUCCESS(f"已生成 {len(sheets)} 个村、{households} 户的公示：{options['output']}")
+            self.style.SUCCESS(f"已生成 {len(sheets)} 个村、{lines} {unit}的公示：{options['output']}")
         )

@@ -9,13 +9,13 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from disbursements.approval import advance
+from disbursements.models import Batch
 from households.models import Household, Role, User, Village
-from subsidies import services as plan_services
-from subsidies.models import HouseholdPlan
 
+from .. import services as plan_services
+from ..models import GrantLine, HouseholdPlan, Partner
 from . import services, settlement
-from .approval import advance
-from .models import Batch, Partner
 
 DEMO_PASSWORD = "demo2017"
 CROPS = ["青稞", "玛咖", "核桃", "中药材", "花椒", "马铃薯"]
@@ -127,7 +127,7 @@ def living_year(*, year: int) -> str:
             _second_tranche_and_settlement(village, year, official, township, city, approver)
 
     _equity_household(year)
-    paid = sum(b.total for b in Batch.objects.filter(year=year, status=Batch.Status.PAID))
+    paid = sum(b.total for b in Batch.objects.filter(year=year, status="paid"))
     plans = HouseholdPlan.objects.filter(year=year).count()
     return f"{year} 年度：{plans} 份计划，已兑现批次合计 {paid:,.2f} 元。"
 
@@ -154,12 +154,12 @@ def _second_tranche_and_settlement(
         ):
             advance([batch], action=action, actor=actor, note="演示数据")
         services.payouts_record(batch=batch, actor=cadre, paid_on=datetime.date(year, 7, 15))
+    paid2 = GrantLine.objects.filter(
+        tranche=2, year=year, cancelled_at__isnull=True, line__payout__isnull=False
+    )
     plans = list(
         HouseholdPlan.objects.filter(
-            household__village=village,
-            year=year,
-            household__payouts__tranche=2,
-            household__payouts__reversed_at__isnull=True,
+            household__village=village, year=year, household__in=paid2.values("household")
         ).select_related("household__cadre")
     )
     for index, plan in enumerate(plans[:4]):

@@ -18,11 +18,11 @@ from households.admin_base import (
     money_column,
 )
 
-from . import services
-from .entitlements import write_entitlements
-from .models import BreedingCategory, CommitmentLetter, HouseholdPlan, Policy, PolicyRevision, Species
-from .resources import PlanResource
-from .selectors import plans_for
+from .. import services
+from ..entitlements import write_entitlements
+from ..models import BreedingCategory, CommitmentLetter, HouseholdPlan, Policy, PolicyRevision, Species
+from ..resources import PlanResource
+from ..selectors import plans_for
 
 
 class BreedingCategoryInline(admin.TabularInline):
@@ -186,7 +186,7 @@ class HouseholdPlanAdmin(ScopedAdminMixin, RoleActionsMixin, ServiceImportMixin,
 
     @admin.action(description="审批计划变更（变更后的计划须已重新签订承诺书）")
     def approve_amendments(self, request: HttpRequest, queryset: Any) -> None:
-        from disbursements.settlement import amendment_approve  # the money side checks what was paid
+        from ..money.settlement import amendment_approve  # the money side checks what was paid
 
         self._each(
             request,

@@ -5,15 +5,15 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 
+from disbursements.approval import advance
+from disbursements.models import Batch
 from households.demo import ROSTER_HEADER, roster_rows
 from households.models import Household, Role, User, Village
 from households.roster import roster_import
-from subsidies import rules
-from subsidies.models import CommitmentLetter, HouseholdPlan, PlanStatus, Policy
 
+from .. import rules
+from ..models import CommitmentLetter, HouseholdPlan, PlanStatus, Policy
 from . import services
-from .approval import advance
-from .models import Batch
 
 
 def _user(username: str, role: str, **scope: object) -> User:

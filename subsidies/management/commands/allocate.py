@@ -7,7 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from disbursements.services import allocate
+from subsidies.money.allocation import allocate
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""Each household's grant money, read from the ledger, and the guard that every paying route calls.
+"""Each household's grant money, read from the ledger, and the guard every paying route passes.
 
 What must hold (issue 8), per household and year:
 1. money out never exceeds the grant of record: cash tranches + 以奖代补 + equity principal −
@@ -22,16 +22,24 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 
+from disbursements import ledger
+from disbursements.models import Account, Entry
+from disbursements.registry import REVERSAL
 from households.models import Household, User
-from subsidies import rules
-from subsidies.models import HouseholdPlan, PlanStatus
 
-from . import ledger
-from .models import Account, BatchLine, BenefitAnalysis, Entry, EquityInvestment, Payout, RecoveryOrder
+from .. import rules
+from ..models import (
+    BenefitAnalysis,
+    EquityInvestment,
+    GrantLine,
+    HouseholdAccount,
+    HouseholdPlan,
+    PlanStatus,
+    RecoveryOrder,
+)
+from .accounts import E_EQUITY, E_REASSIGNMENT, FUND, RECEIPT_KINDS, cadre_accounts, village_accounts
 
 ZERO = Decimal("0.00")
-# Entries that put grant money in a household's hands (cash or bank, or equity held for it).
-RECEIPT_KINDS = (Entry.Kind.PAYOUT, Entry.Kind.EQUITY)
 
 CASH = "cash"
 EQUITY = "equity"
@@ -112,32 +120,24 @@ def household_money(household_ids: Iterable[int], year: int) -> dict[int, Househ
     for household_id, plan in plans_of_record(ids, year).items():
         state[household_id].plan = plan
     account_of = dict(
-        Account.objects.filter(kind=Account.Kind.HOUSEHOLD, household_id__in=ids).values_list(
-            "pk", "household_id"
-        )
+        HouseholdAccount.objects.filter(household_id__in=ids).values_list("account_id", "household_id")
     )
-    receipts = Entry.objects.filter(year=year).filter(
+    receipts = Entry.objects.filter(year=year, fund=FUND).filter(
         Q(kind__in=RECEIPT_KINDS, target_id__in=list(account_of))
-        | Q(
-            kind=Entry.Kind.REVERSAL,
-            reverses__kind__in=RECEIPT_KINDS,
-            reverses__target_id__in=list(account_of),
-        )
+        | Q(kind=REVERSAL, reverses__kind__in=RECEIPT_KINDS, reverses__target_id__in=list(account_of))
     )
     for effect in ledger.effects(receipts):
         money = state[account_of[effect.target_id]]
-        if effect.kind == Entry.Kind.EQUITY:
+        if effect.kind == E_EQUITY:
             money.equity += effect.amount
         else:
             money.cash += effect.amount
-    for household_id, tranche in Payout.objects.filter(
-        household_id__in=ids, year=year, reversed_at__isnull=True
-    ).values_list("household_id", "tranche"):
-        state[household_id].paid_tranches.add(tranche)
-    for household_id, tranche in BatchLine.objects.filter(
+    for household_id, tranche, paid in GrantLine.objects.filter(
         household_id__in=ids, year=year, cancelled_at__isnull=True
-    ).values_list("household_id", "tranche"):
+    ).values_list("household_id", "tranche", "line__payout"):
         state[household_id].lined_tranches.add(tranche)
+        if paid is not None:  # a live line's payout is live (a reversal cancels the line)
+            state[household_id].paid_tranches.add(tranche)
     for analysis in (
         BenefitAnalysis.objects.filter(plan__household_id__in=ids, plan__year=year)
         .exclude(plan__status=PlanStatus.SUPERSEDED)
@@ -230,14 +230,6 @@ def _unsigned(plan: HouseholdPlan) -> str:
 # --- reassignment --------------------------------------------------------------------------------
 
 
-def holder_account(household: Household) -> Account:
-    """The account that pays the household: its cadre's (for its village), or the village's."""
-    if household.cadre_id:
-        key = (household.cadre_id, household.village_id)
-        return ledger.cadre_accounts([key])[key]
-    return ledger.village_accounts()[household.village_id]
-
-
 def follow_reassignment(moves: Sequence[tuple[int, int | None, int | None]], actor: User | None) -> int:
     """A household's money follows its current cadre: for households that changed cadre within their
     village, move what is left of their allocation from the old holder's account to the new one, in
@@ -246,12 +238,13 @@ def follow_reassignment(moves: Sequence[tuple[int, int | None, int | None]], act
     `moves` are (household id, old cadre id, new cadre id). A move between villages is left to
     `allocate`, which returns money up and sends it down level by level. Returns entries posted.
     """
-    from subsidies.models import Policy
+    from ..models import Policy
+    from .accounts import E_ALLOCATION
 
     moves = [m for m in moves if m[1] != m[2]]
     if not moves:
         return 0
-    allocated_years = Entry.objects.filter(kind=Entry.Kind.ALLOCATION).values("year")
+    allocated_years = Entry.objects.filter(fund=FUND, kind=E_ALLOCATION).values("year")
     posted = 0
     for year, cap in Policy.objects.filter(year__in=allocated_years).values_list("year", "household_cap"):
         posted += _follow(moves, actor, year, rules.to_fen(cap))
@@ -265,11 +258,11 @@ def _follow(
     received = household_money(households.keys(), year)
     pairs = [(households[pk], old, new) for pk, old, new in moves if households[pk].village_id is not None]
     keys = {(cadre, h.village_id) for h, old, new in pairs for cadre in (old, new) if cadre}
-    cadre_accounts = ledger.cadre_accounts(keys) if keys else {}
-    village_accounts = ledger.village_accounts()
+    purses = cadre_accounts(keys)
+    villages = village_accounts()
 
     def holder(cadre_id: int | None, village_id: int) -> Account:
-        return cadre_accounts[(cadre_id, village_id)] if cadre_id else village_accounts[village_id]
+        return purses[(cadre_id, village_id)] if cadre_id else villages[village_id]
 
     wanted = [
         (
@@ -291,7 +284,7 @@ def _follow(
                     old_account,
                     new_account,
                     amount,
-                    Entry.Kind.REASSIGNMENT,
+                    E_REASSIGNMENT,
                     f"{household.code} {household.head_name} 挂包干部变更，未拨付资金随户转出",
                 )
             )
@@ -301,13 +294,11 @@ def _follow(
 def receipt_flows(year: int) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
     """For the year: what each household has received, and what each account has paid to households
     (both net of reversals), from one pass over the receipt entries."""
-    account_household = dict(
-        Account.objects.filter(kind=Account.Kind.HOUSEHOLD).values_list("pk", "household_id")
-    )
+    account_household = dict(HouseholdAccount.objects.values_list("account_id", "household_id"))
     received: dict[int, Decimal] = {}
     paid_by: dict[int, Decimal] = {}
-    entries = Entry.objects.filter(year=year).filter(
-        Q(kind__in=RECEIPT_KINDS) | Q(kind=Entry.Kind.REVERSAL, reverses__kind__in=RECEIPT_KINDS)
+    entries = Entry.objects.filter(year=year, fund=FUND).filter(
+        Q(kind__in=RECEIPT_KINDS) | Q(kind=REVERSAL, reverses__kind__in=RECEIPT_KINDS)
     )
     for effect in ledger.effects(entries):
         household_id = account_household[effect.target_id]
@@ -318,15 +309,8 @@ def receipt_flows(year: int) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
 
 def breaches(year: int) -> list[str]:
     """Per household: receipts above the grant, both routes, recovery orders above what was paid."""
-    accounts = dict(Account.objects.filter(kind=Account.Kind.HOUSEHOLD).values_list("pk", "household_id"))
-    receipts = Entry.objects.filter(year=year).filter(
-        Q(kind__in=RECEIPT_KINDS) | Q(kind=Entry.Kind.REVERSAL, reverses__kind__in=RECEIPT_KINDS)
-    )
-    touched: dict[int, None] = {}
-    for effect in ledger.effects(receipts):
-        household_id = accounts.get(effect.target_id)
-        if household_id is not None:
-            touched[household_id] = None
+    received, _paid_by = receipt_flows(year)
+    touched: dict[int, None] = dict.fromkeys(received)
     touched.update(
         dict.fromkeys(RecoveryOrder.objects.filter(year=year).values_list("household_id", flat=True))
     )

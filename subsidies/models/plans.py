@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from households.models import Household
 from households.scoping import ScopePaths
 
-from . import rules
+from .. import rules
 
 
 def money(verbose: Any, **kwargs: Any) -> models.DecimalField:  # type: ignore[type-arg]

@@ -95,7 +95,7 @@ class Command(BaseCommand):
             user.set_password(DEMO_PASSWORD)
             user.save()
 
-        from disbursements.demo import living_year
+        from subsidies.money.demo import living_year
 
         story = living_year(year=2017)
         self.stdout.write(

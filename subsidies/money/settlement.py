@@ -18,26 +18,37 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from disbursements import ledger
+from disbursements.models import Batch
+from disbursements.payouts import REVERSER_ROLES
 from households.models import Household, User, Village
 from households.scoping import scoped
-from subsidies import rules
-from subsidies import services as plan_services
-from subsidies.models import HouseholdPlan, PlanStatus
 
-from . import grant, ledger
-from .models import (
-    Account,
-    Batch,
-    BatchLine,
+from .. import rules
+from .. import services as plan_services
+from ..models import (
     BenefitAnalysis,
     Dividend,
-    Entry,
     EquityInvestment,
+    HouseholdPlan,
     Partner,
-    Payout,
+    PlanStatus,
     RecoveryOrder,
     RecoveryRepayment,
 )
+from . import guard as grant
+from .accounts import (
+    E_EQUITY,
+    E_EQUITY_RETURN,
+    E_EQUITY_TRANSFER,
+    E_RECOVERY,
+    TOWNSHIP_FINANCE,
+    holder_account,
+    household_accounts,
+    partner_account,
+    township_accounts,
+)
+from .batches import Item, create_batch
 
 ZERO = Decimal("0.00")
 
@@ -169,36 +180,19 @@ def reward_batch_prepare(*, village: Village, year: int, actor: User) -> Batch:
         scoped(Household.objects.filter(village=village), actor).values_list("pk", flat=True)
     )
     grant.lock_households(household_ids)
-    lines: list[BatchLine] = []
+    households = {h.pk: h for h in Household.objects.filter(pk__in=household_ids)}
+    items: list[Item] = []
     for money in grant.household_money(household_ids, year).values():
         if money.plan is None or money.analysis is None or 3 in money.lined_tranches:
             continue
         due = money.reward_due()
         if due > 0 and money.plan.commitment_signed:
-            lines.append(
-                BatchLine(household_id=money.household_id, plan=money.plan, year=year, tranche=3, amount=due)
-            )
-    if not lines:
+            items.append(Item(households[money.household_id], money.plan, due))
+    if not items:
         raise ValidationError(
             f"{village.name} 没有待列入以奖代补的户（须有产业扶持分析表且评价为积极、核实有奖励）。"
         )
-    batch = Batch.objects.create(
-        kind=Batch.Kind.REWARD,
-        year=year,
-        tranche=3,
-        village=village,
-        created_by=actor,
-        total=sum((line.amount for line in lines), ZERO),
-        line_count=len(lines),
-    )
-    for line in lines:
-        line.batch = batch
-    try:
-        with transaction.atomic():
-            BatchLine.objects.bulk_create(lines)
-    except IntegrityError:
-        raise ValidationError("有户已被另一批次列入，请刷新后重试。") from None
-    return batch
+    return create_batch(village=village, year=year, tranche=3, actor=actor, items=items)
 
 
 # --- recovery -------------------------------------------------------------------------------------
@@ -275,10 +269,10 @@ def recovery_repay(
     if amount <= 0 or amount > locked.amount - repaid:
         raise ValidationError(f"本次收回应在 0.01 至 {locked.amount - repaid} 元之间。")
     household = locked.household
-    source = ledger.household_accounts([household])[household.pk]
-    target = ledger.township_accounts(Account.Kind.TOWNSHIP_FINANCE)[household.village.township_id]
+    source = household_accounts([household])[household.pk]
+    target = township_accounts(TOWNSHIP_FINANCE)[household.village.township_id]
     (entry,) = ledger.post(
-        [ledger.Move(source, target, amount, Entry.Kind.RECOVERY, f"收回：{locked.reason}")],
+        [ledger.Move(source, target, amount, E_RECOVERY, f"收回：{locked.reason}")],
         year=locked.year,
         actor=actor,
     )
@@ -299,8 +293,6 @@ def _repaid(order: RecoveryOrder) -> Decimal:
 def repayment_reverse(*, repayment: RecoveryRepayment, actor: User, reason: str) -> RecoveryRepayment:
     """冲正 of a repayment recorded by mistake: the money goes back from 乡财政 to the household's
     account and the order is open again."""
-    from .services import _check_reverser
-
     reason = _check_reverser(actor, reason)
     locked = (
         scoped(RecoveryRepayment.objects.select_for_update(no_key=True, of=("self",)), actor)
@@ -312,7 +304,7 @@ def repayment_reverse(*, repayment: RecoveryRepayment, actor: User, reason: str)
         raise ValidationError("该收回记录不在您的管辖范围内。")
     if locked.is_reversed:
         raise ValidationError("该收回记录已冲正。")
-    ledger.reverse(locked.entry, actor=actor, reason=reason)
+    ledger.reverse(locked.entry, actor=actor, reason=reason, with_record=True)
     RecoveryRepayment.objects.filter(pk=locked.pk).update(
         reversed_at=timezone.now(), reversed_by=actor, reversal_reason=reason
     )
@@ -377,17 +369,17 @@ def equity_invest(
     plan = money.plan
     principal = rules.to_fen(plan.grant_total)
     grant.check_payments([grant.Payment(household.pk, principal, grant.EQUITY)], year)
-    holder = grant.holder_account(household)
-    household_account = ledger.household_accounts([household])[household.pk]
+    holder = holder_account(household)
+    household_account = household_accounts([household])[household.pk]
     memo = f"{household.code} {household.head_name} 到户资金入股（{agreement.strip()}）"
     entry, transfer = ledger.post(
         [
-            ledger.Move(holder, household_account, principal, Entry.Kind.EQUITY, memo),
+            ledger.Move(holder, household_account, principal, E_EQUITY, memo),
             ledger.Move(
                 household_account,
-                ledger.partner_account(partner),
+                partner_account(partner),
                 principal,
-                Entry.Kind.EQUITY_TRANSFER,
+                E_EQUITY_TRANSFER,
                 f"{household.code} {household.head_name} 入股本金划转{partner.name}",
             ),
         ],
@@ -410,12 +402,18 @@ def equity_invest(
     )
 
 
+def _check_reverser(actor: User, reason: str) -> str:
+    if actor.role not in REVERSER_ROLES:
+        raise ValidationError("冲正由乡镇或市指挥部办理。")
+    if not reason.strip():
+        raise ValidationError("冲正必须写明原因。")
+    return reason.strip()
+
+
 @transaction.atomic
 def equity_reverse(*, investment: EquityInvestment, actor: User, reason: str) -> EquityInvestment:
     """冲正 of an equity investment recorded by mistake: the principal comes back from the partner and
     returns to the holder's account; the household may then take its grant in cash."""
-    from .services import _check_reverser
-
     reason = _check_reverser(actor, reason)
     locked = (
         scoped(EquityInvestment.objects.select_for_update(no_key=True, of=("self",)), actor)
@@ -433,8 +431,8 @@ def equity_reverse(*, investment: EquityInvestment, actor: User, reason: str) ->
         raise ValidationError("已有分红记录，入股确已发生，不能冲正。")
     grant.lock_households([locked.household_id])
     if locked.transfer_entry is not None:
-        ledger.reverse(locked.transfer_entry, actor=actor, reason=reason)
-    ledger.reverse(locked.entry, actor=actor, reason=reason)
+        ledger.reverse(locked.transfer_entry, actor=actor, reason=reason, with_record=True)
+    ledger.reverse(locked.entry, actor=actor, reason=reason, with_record=True)
     EquityInvestment.objects.filter(pk=locked.pk).update(
         reversed_at=timezone.now(), reversed_by=actor, reversal_reason=reason
     )
@@ -488,25 +486,6 @@ def equity_households(year: int) -> Any:
 
 
 @transaction.atomic
-def payout_attach_receipt(*, payout: Payout, receipt: UploadedFile, actor: User) -> Payout:
-    """The household's signed or thumb-printed receipt, scanned. The money record itself is untouched."""
-    if actor.role not in ("cadre", "village"):
-        raise ValidationError("回执由挂包干部或村委会上传。")
-    locked = (
-        scoped(Payout.objects.select_for_update(no_key=True, of=("self",)), actor)
-        .filter(pk=payout.pk)
-        .first()
-    )
-    if locked is None:
-        raise ValidationError("该兑现记录不在您的管辖范围内。")
-    if (receipt.name or "").lower().rsplit(".", 1)[-1] not in {"pdf", "jpg", "jpeg", "png"}:
-        raise ValidationError("回执扫描件应为 PDF、JPG 或 PNG 文件。")
-    locked.receipt = receipt
-    locked.save(update_fields=["receipt"])
-    return locked
-
-
-@transaction.atomic
 def equity_return(*, investment: EquityInvestment, actor: User, note: str = "") -> EquityInvestment:
     """The partner returns the preserved principal (保值) to the household, through the ledger."""
     if actor.role not in ("village", "township"):
@@ -527,10 +506,10 @@ def equity_return(*, investment: EquityInvestment, actor: User, note: str = "") 
     (entry,) = ledger.post(
         [
             ledger.Move(
-                ledger.partner_account(locked.partner),
-                ledger.household_accounts([household])[household.pk],
+                partner_account(locked.partner),
+                household_accounts([household])[household.pk],
                 locked.principal,
-                Entry.Kind.EQUITY_RETURN,
+                E_EQUITY_RETURN,
                 f"{household.code} {household.head_name} 入股本金退还{('：' + note) if note else ''}",
             )
         ],

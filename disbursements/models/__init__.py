@@ -1,0 +1,25 @@
+"""The shared machinery's data: the ledger, batches and payouts, notices. Re-exported here, so that
+`from disbursements.models import Entry` keeps working whatever module a model lives in."""
+
+from .batches import APPROVED, DRAFT, PAID, Batch, BatchLine, Payout, Transition, receipt_upload_to
+from .ledger import Account, Entry, Reversible, money
+from .notices import Notice, Objection, PrintJob, notice_upload_to
+
+__all__ = [
+    "APPROVED",
+    "DRAFT",
+    "PAID",
+    "Account",
+    "Batch",
+    "BatchLine",
+    "Entry",
+    "Notice",
+    "Objection",
+    "Payout",
+    "PrintJob",
+    "Reversible",
+    "Transition",
+    "money",
+    "notice_upload_to",
+    "receipt_upload_to",
+]

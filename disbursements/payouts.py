@@ -1,0 +1,198 @@
+"""Paying a batch, the last step of every chain: each line in the recorder's scope, through the ledger,
+once; and the reversal of a payout (冲正) as a business action.
+
+The batch kind's hooks say what the programme requires (`check_payments`, which locks the payees
+and refuses what its invariants forbid), where each line is paid from (`sources`), and what paying
+or reversing means for its records. The batch becomes paid, through the one transition writer,
+when its last live line is.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from households.models import User
+from households.scoping import scoped
+
+from . import ledger
+from .approval import BATCH_KINDS, PAY, move_status
+from .models import APPROVED, PAID, Batch, BatchLine, Payout
+from .money import ZERO, to_fen
+
+MSG_NOT_APPROVED = "批次尚未审批通过，不能兑现。"
+MSG_ALL_PAID = "本批次已全部兑现，没有重复支付。"
+MSG_PAY_ROLE = "兑现须由{roles}登记。"
+MSG_REVERSE_ROLE = "冲正由乡镇或市指挥部办理。"
+MSG_REVERSE_REASON = "冲正必须写明原因。"
+REVERSER_ROLES = frozenset({"township", "city"})
+
+
+@dataclass
+class PayoutResult:
+    paid: int
+    amount: Decimal
+    batch_paid: bool
+
+
+@transaction.atomic
+def payouts_record(
+    *,
+    batch: Batch,
+    actor: User,
+    paid_on: datetime.date,
+    method: str = Payout.Method.CASH,
+    lines: Iterable[int] | None = None,
+    accounts: Iterable[int] | None = None,
+) -> PayoutResult:
+    """Record the payment of the batch's open lines in the recorder's scope (a cadre the payees they
+    hold, a village official those of the village), or only `lines` (line ids) / `accounts`.
+
+    One transaction: the batch row is locked (a double click or a retried request waits and then
+    finds the lines paid), then the kind's `check_payments` locks the payees and checks them.
+    """
+    kind = BATCH_KINDS[batch.kind]
+    if actor.role not in kind.pay_roles:
+        from .approval import role_names
+
+        raise ValidationError(MSG_PAY_ROLE.format(roles=role_names(kind.pay_roles)))
+    locked = (
+        scoped(Batch.objects.select_for_update(no_key=True, of=("self",)), actor).filter(pk=batch.pk).first()
+    )
+    if locked is None:
+        raise ValidationError("该批次不在您的管辖范围内。")
+    if locked.status != APPROVED:
+        raise ValidationError(MSG_ALL_PAID if locked.status == PAID else MSG_NOT_APPROVED)
+
+    def open_lines() -> Any:
+        rows = scoped(
+            BatchLine.objects.filter(batch=locked, payout__isnull=True, cancelled_at__isnull=True), actor
+        )
+        if lines is not None:
+            rows = rows.filter(pk__in=list(lines))
+        if accounts is not None:
+            rows = rows.filter(account_id__in=list(accounts))
+        return rows.select_related("account").order_by("pk")
+
+    candidates = list(open_lines())
+    if not candidates:
+        raise ValidationError(MSG_ALL_PAID)
+    kind.hooks.check_payments(locked, candidates, actor)
+    paying = list(open_lines())  # read again under the payees' locks
+    if not paying:
+        raise ValidationError(MSG_ALL_PAID)
+    sources = kind.hooks.sources(locked, paying)
+    method_label = str(Payout.Method(method).label)
+    entries = ledger.post(
+        [
+            ledger.Move(
+                sources[line.pk],
+                line.account,
+                line.amount,
+                kind.payment_entry_kind,
+                kind.hooks.memo(locked, line, method_label),
+            )
+            for line in paying
+        ],
+        year=locked.year,
+        actor=actor,
+    )
+    try:
+        with transaction.atomic():
+            payouts = Payout.objects.bulk_create(
+                [
+                    Payout(
+                        line=line,
+                        amount=line.amount,
+                        entry=entry,
+                        method=method,
+                        paid_on=paid_on,
+                        paid_by=actor,
+                    )
+                    for line, entry in zip(paying, entries, strict=True)
+                ]
+            )
+    except IntegrityError:
+        raise ValidationError(MSG_ALL_PAID) from None
+    kind.hooks.after_paid(locked, payouts, actor)
+    remaining = BatchLine.objects.filter(
+        batch=locked, payout__isnull=True, cancelled_at__isnull=True
+    ).exists()
+    if not remaining:
+        move_status(
+            [locked],
+            from_status=APPROVED,
+            to_status=PAID,
+            action=PAY,
+            actor=actor,
+            note=f"兑现完毕（本次 {len(paying)} 笔）",
+        )
+    return PayoutResult(
+        paid=len(paying), amount=sum((to_fen(line.amount) for line in paying), ZERO), batch_paid=not remaining
+    )
+
+
+@transaction.atomic
+def payout_reverse(*, payout: Payout, actor: User, reason: str) -> Payout:
+    """冲正 of a payout (e.g. recorded for the wrong payee): its entry is reversed, the payout and its
+    line stop counting, and the programme may pay the same thing again in a new batch."""
+    if actor.role not in REVERSER_ROLES:
+        raise ValidationError(MSG_REVERSE_ROLE)
+    if not reason.strip():
+        raise ValidationError(MSG_REVERSE_REASON)
+    reason = reason.strip()
+    locked = (
+        scoped(Payout.objects.select_for_update(no_key=True, of=("self",)), actor)
+        .filter(pk=payout.pk)
+        .select_related("entry", "line__batch", "line__account")
+        .first()
+    )
+    if locked is None:
+        raise ValidationError("该兑现记录不在您的管辖范围内。")
+    if locked.is_reversed:
+        raise ValidationError("该兑现记录已冲正。")
+    hooks = BATCH_KINDS[locked.line.batch.kind].hooks
+    hooks.before_reverse(locked, actor)
+    ledger.reverse(locked.entry, actor=actor, reason=reason, with_record=True)
+    now = timezone.now()
+    if (
+        Payout.objects.filter(pk=locked.pk, reversed_at__isnull=True).update(
+            reversed_at=now, reversed_by=actor, reversal_reason=reason
+        )
+        != 1
+    ):
+        raise ValidationError("该兑现记录已冲正。")
+    BatchLine.objects.filter(pk=locked.line_id).update(cancelled_at=now)
+    locked.refresh_from_db()
+    hooks.after_reverse(locked, actor)
+    return locked
+
+
+@transaction.atomic
+def payout_attach_receipt(*, payout: Payout, receipt: UploadedFile, actor: User) -> Payout:
+    """The payee's signed or thumb-printed receipt, scanned. The money record itself is untouched."""
+    kind = BATCH_KINDS[payout.line.batch.kind]
+    if actor.role not in kind.pay_roles:
+        from .approval import role_names
+
+        raise ValidationError(f"回执由{role_names(kind.pay_roles)}上传。")
+    locked = (
+        scoped(Payout.objects.select_for_update(no_key=True, of=("self",)), actor)
+        .filter(pk=payout.pk)
+        .first()
+    )
+    if locked is None:
+        raise ValidationError("该兑现记录不在您的管辖范围内。")
+    if (receipt.name or "").lower().rsplit(".", 1)[-1] not in {"pdf", "jpg", "jpeg", "png"}:
+        raise ValidationError("回执扫描件应为 PDF、JPG 或 PNG 文件。")
+    locked.receipt = receipt
+    locked.save(update_fields=["receipt"])
+    return locked

@@ -1,0 +1,32 @@
+"""The household grant registers itself with the shared machinery, like any programme would."""
+
+from __future__ import annotations
+
+from disbursements.approval import BATCH_KINDS
+from disbursements.dashboard import DASHBOARD_SECTIONS
+from disbursements.notices import NOTICE_KINDS
+from disbursements.registry import ACCOUNT_KINDS, ENTRY_KINDS, FUNDS, RECONCILE_CHECKS
+from households import events
+from households.imports import IMPORT_KINDS
+
+
+def register() -> None:
+    from ..plan_import import plan_import
+    from . import accounts, batches, dashboard, guard, notices, reconcile
+
+    IMPORT_KINDS.register(plan_import)
+
+    FUNDS.register(accounts.FUND_DEF)
+    for account_kind in accounts.ACCOUNT_KIND_DEFS:
+        ACCOUNT_KINDS.register(account_kind)
+    for entry_kind in accounts.ENTRY_KIND_DEFS:
+        ENTRY_KINDS.register(entry_kind)
+    for batch_kind in batches.batch_kinds():
+        BATCH_KINDS.register(batch_kind)
+    for notice_kind in notices.NOTICE_KIND_DEFS:
+        NOTICE_KINDS.register(notice_kind)
+    DASHBOARD_SECTIONS.register(dashboard.SECTION)
+    RECONCILE_CHECKS.register(reconcile.CHECK)
+    # A household's money follows it: its account to its new cadre, its allocation within the village.
+    events.on_relocation(accounts.follow_households)
+    events.on_reassignment(guard.follow_reassignment)
