@@ -1,69 +1,13 @@
-"""The ledger, batches and notices become programme-generic (issue 9), step 1 of 3: new columns,
-filled from the old ones. Step 2 (subsidies 0005) copies the household programme's records into its
-own app; step 3 (0007) drops what moved and tightens the new columns."""
+"""The ledger, batches and notices become programme-generic (issue 9), step 1: the new columns.
+Step 2 (0007) fills them from the old ones; subsidies 0005 and 0006 create the household programme's
+own tables and copy its records; step 3 (0008) drops what moved and tightens the new columns.
+
+Schema and data are separate migrations: PostgreSQL refuses to create the deferred indexes of a
+migration once its rows changed in the same transaction ("pending trigger events")."""
 
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
-
-FUND = "household_grant"
-
-
-def fill(apps, schema_editor):
-    Account = apps.get_model("disbursements", "Account")
-    Household = apps.get_model("households", "Household")
-    Batch = apps.get_model("disbursements", "Batch")
-    BatchLine = apps.get_model("disbursements", "BatchLine")
-    Notice = apps.get_model("disbursements", "Notice")
-    Village = apps.get_model("households", "Village")
-    township_of = dict(Village.objects.values_list("pk", "township_id"))
-    households = {h.pk: h for h in Household.objects.all()}
-    for account in Account.objects.all():
-        kind = account.kind
-        if kind in ("funding", "city"):
-            key = kind
-        elif kind in ("township", "township_finance"):
-            key = f"{kind}:{account.township_id}"
-        elif kind == "village":
-            key = f"village:{account.village_id}"
-        elif kind == "cadre":
-            key = f"cadre:{account.cadre_id}:{account.village_id}"
-            account.holder_id = account.cadre_id
-        elif kind == "household":
-            key = f"household:{account.household_id}"
-            household = households[account.household_id]
-            account.holder_id = household.cadre_id
-            account.village_id = household.village_id
-            account.township_id = township_of[household.village_id]
-        else:
-            key = f"partner:{account.partner_id}"
-        account.key, account.fund = key, FUND
-        account.save(update_fields=["key", "fund", "holder", "village", "township"])
-    for batch in Batch.objects.all():
-        batch.township_id = township_of[batch.village_id]
-        batch.kind = "grant_reward" if batch.kind == "reward" else f"grant_t{batch.tranche}"
-        batch.save(update_fields=["township", "kind"])
-    account_of = dict(Account.objects.filter(kind="household").values_list("household_id", "pk"))
-    for line in BatchLine.objects.all():
-        if line.household_id not in account_of:
-            household = households[line.household_id]
-            account_of[line.household_id] = Account.objects.create(
-                fund=FUND,
-                kind="household",
-                key=f"household:{household.pk}",
-                name=f"{household.code} {household.head_name}"[:64],
-                household_id=household.pk,
-                village_id=household.village_id,
-                township_id=township_of[household.village_id],
-                holder_id=household.cadre_id,
-            ).pk
-        line.account_id = account_of[line.household_id]
-        line.save(update_fields=["account"])
-    for notice in Notice.objects.all():
-        notice.township_id = township_of[notice.village_id]
-        notice.level = "village"
-        notice.save(update_fields=["township", "level"])
-
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -304,5 +248,4 @@ class Migration(migrations.Migration):
             name='to_status',
             field=models.CharField(max_length=24, verbose_name='新状态'),
         ),
-        migrations.RunPython(fill, migrations.RunPython.noop),
     ]

@@ -1,5 +1,5 @@
-"""Issue 9, step 3 of 3: the household programme's records now live in `subsidies` (copied by its
-0005); drop them here with the owner columns of accounts and the grant columns of batches, and make
+"""Issue 9, step 3: the household programme's records now live in `subsidies` (copied by its 0006);
+drop them here with the owner columns of accounts and the grant columns of batches, and make
 the new columns required."""
 
 import django.db.models.deletion
@@ -9,8 +9,8 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("disbursements", "0006_generic_ledger_batches_notices"),
-        ("subsidies", "0005_grant_money_records"),
+        ("disbursements", "0007_fill_generic_columns"),
+        ("subsidies", "0006_copy_grant_money_records"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
