@@ -139,11 +139,7 @@ class BatchAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
     total_yuan = money_column("total", "合计金额（元）")
     list_filter = (WaitingForMeFilter, BatchKindFilter, "year", ("village", ScopedRelatedFilter))
     list_select_related = ("village", "township")
-    readonly_fields = [
-        *(f.name for f in Batch._meta.fields if f.name not in ("kind", "status")),
-        "kind_label",
-        "status_label",
-    ]
+    readonly_fields = [f.name for f in Batch._meta.fields]
     inlines = (BatchLineInline, TransitionInline)
     change_list_template = "admin/disbursements/batch/change_list.html"
 
