@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from households.models import User
 from households.scoping import scoped
+from households.uploads import clean_upload, field_policy
 
 from .models import APPROVED, DRAFT, PAID, Account, Batch, BatchLine, Payout, Transition
 from .registry import Registry
@@ -282,7 +283,10 @@ def advance(
             if problems:
                 raise ValidationError("；".join(problems))
         kind.hooks.before_step(group, step)
-    stored = default_storage.save(f"transitions/{attachment.name}", attachment) if attachment else ""
+    stored = ""
+    if attachment:
+        checked = clean_upload(attachment, *field_policy(Transition, "attachment"))
+        stored = default_storage.save(f"transitions/{checked.name}", checked)
     moved: list[Batch] = []
     for kind, step, group in plan:
         moved.extend(

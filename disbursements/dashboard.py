@@ -335,33 +335,29 @@ def all_columns(dashboard: Dashboard) -> Iterator[tuple[Table, Column]]:
 # --- Excel --------------------------------------------------------------------------------------
 
 
-def write_xlsx(dashboard: Dashboard, stream: IO[bytes]) -> None:
+def write_xlsx(dashboard: Dashboard, stream: IO[bytes], *, issuer: str | None = None) -> None:
     """The tables as shown: one sheet per section, a header row, one row per line, the 合计 row;
-    numbers stay numeric cells."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
+    through the one xlsx writer: numbers stay numeric cells, names stay text (a 村民小组 named `=…`
+    is never a formula), and each sheet prints on A4 landscape, one page wide, under its title and
+    `issuer` (who downloads it: `households.xlsx.issuer_for`; the city HQ by default)."""
+    from households.xlsx import CITY_ISSUER, ColumnSpec, Kind, SheetSpec, write_workbook
 
-    book = Workbook()
-    book.remove(book.active)  # type: ignore[arg-type]
-    for table in dashboard.tables or [
+    tables = dashboard.tables or [
         Table(Section("none", "进度", (), lambda a: Computed({})), [], Row(None, "合计"), [], {})
-    ]:
-        sheet = book.create_sheet(f"{dashboard.year}年度{table.section.label}"[:31])
-        sheet.append([dashboard.row_heading, *(c.label for c in table.columns)])
-        for row in [*table.rows, table.total]:
-            sheet.append([row.name, *(row.values.get(c.attr) for c in table.columns)])
-        bold = Font(bold=True)
-        for cell in sheet[1]:
-            cell.font = bold
-            cell.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
-        for cell in sheet[sheet.max_row]:
-            cell.font = bold
-        for index, column in enumerate(table.columns, start=2):
-            letter = sheet.cell(row=1, column=index).column_letter
-            sheet.column_dimensions[letter].width = 16 if column.money else 11
-            if column.money:
-                for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
-                    cell.number_format = "#,##0.00"
-        sheet.column_dimensions["A"].width = 16
-        sheet.freeze_panes = "B2"
-    book.save(stream)
+    ]
+    sheets = []
+    for table in tables:
+        columns = [
+            ColumnSpec(dashboard.row_heading),
+            *(ColumnSpec(c.label, Kind.MONEY if c.money else Kind.INT) for c in table.columns),
+        ]
+        sheets.append(
+            SheetSpec(
+                name=f"{dashboard.year}年度{table.section.label}",
+                title=f"{dashboard.year}年度{table.section.label}（{dashboard.title}）",
+                columns=columns,
+                rows=[[row.name, *(row.values.get(c.attr) for c in table.columns)] for row in table.rows],
+                total_row=[table.total.name, *(table.total.values.get(c.attr) for c in table.columns)],
+            )
+        )
+    write_workbook(stream, issuer=issuer or CITY_ISSUER, sheets=sheets)

@@ -24,6 +24,7 @@ from django.utils import timezone
 from households.models import Township, User, Village, VillageGroup
 from households.pdf import render_pdf
 from households.scoping import scoped
+from households.uploads import clean_upload, field_policy
 
 from .models import Batch, Notice, Objection, PrintJob
 from .money import ZERO, yuan
@@ -36,7 +37,7 @@ DEFAULT_DAYS = 10  # the national guidance's "at least 10 days in principle" (ru
 
 def committee(village: Village) -> str:
     """红坡村 → 红坡村村民委员会; 建塘社区 → 建塘社区居民委员会."""
-    return f"{village.name}{'居民委员会' if village.kind == '社区' else '村民委员会'}"
+    return village.committee
 
 
 @dataclass(frozen=True)
@@ -320,7 +321,7 @@ def notice_post(
     locked = _scoped_notice(notice, actor)
     if locked.status != Notice.Status.ISSUED:
         raise ValidationError("该公示已登记张贴。")
-    locked.posted_photo = photo
+    locked.posted_photo = clean_upload(photo, *field_policy(Notice, "posted_photo"))
     locked.posted_at = posted_at or timezone.now()
     locked.status = Notice.Status.POSTED
     locked.save(update_fields=["posted_photo", "posted_at", "status"])
@@ -432,7 +433,14 @@ def print_township_notices(job_id: int) -> None:
         PrintJob.objects.filter(pk=job.pk).update(status=PrintJob.Status.FAILED, error=exc.messages[0][:200])
 
 
+PRINT_JOB_ROLES = frozenset({"village", "township", "city"})
+
+
 def print_job_start(*, kind: str, year: int, township: Township, actor: User) -> PrintJob:
+    """A township's batch print, in the background. It writes (a job, a file): read-only roles
+    (auditor, approver) print a village at a time instead."""
+    if actor.role not in PRINT_JOB_ROLES and not actor.is_superuser:
+        raise ValidationError("您的角色只能查看和打印单个村的公示，不能发起批量打印任务。")
     if not scoped(Township.objects.filter(pk=township.pk), actor).exists():
         raise ValidationError("该乡镇不在您的管辖范围内。")
     job = PrintJob.objects.create(kind=kind, year=year, township=township, requested_by=actor)

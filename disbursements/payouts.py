@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from households.models import User
 from households.scoping import scoped
+from households.uploads import clean_upload, field_policy
 
 from . import ledger
 from .approval import BATCH_KINDS, PAY, move_status
@@ -184,6 +185,7 @@ def payout_attach_receipt(*, payout: Payout, receipt: UploadedFile, actor: User)
         from .approval import role_names
 
         raise ValidationError(f"回执由{role_names(kind.pay_roles)}上传。")
+    checked_receipt = clean_upload(receipt, *field_policy(Payout, "receipt"))  # before the row lock
     locked = (
         scoped(Payout.objects.select_for_update(no_key=True, of=("self",)), actor)
         .filter(pk=payout.pk)
@@ -191,8 +193,6 @@ def payout_attach_receipt(*, payout: Payout, receipt: UploadedFile, actor: User)
     )
     if locked is None:
         raise ValidationError("该兑现记录不在您的管辖范围内。")
-    if (receipt.name or "").lower().rsplit(".", 1)[-1] not in {"pdf", "jpg", "jpeg", "png"}:
-        raise ValidationError("回执扫描件应为 PDF、JPG 或 PNG 文件。")
-    locked.receipt = receipt
+    locked.receipt = checked_receipt
     locked.save(update_fields=["receipt"])
     return locked

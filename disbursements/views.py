@@ -10,16 +10,18 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 
 from households.models import User
 from households.scoping import sees_everything
+from households.xlsx import file_name, issuer_for
 
 from .dashboard import (
     DEFAULT_YEAR,
@@ -150,8 +152,9 @@ def download(request: HttpRequest) -> HttpResponse:
     """The same table as the page, for the same user and area, as .xlsx."""
     board = _board(request)
     buffer = io.BytesIO()
-    write_xlsx(board, buffer)
+    write_xlsx(board, buffer, issuer=issuer_for(request.user))
     response = HttpResponse(buffer.getvalue(), content_type=XLSX)
-    name = f"{board.year}年度产业扶持进度-{board.area_name}.xlsx"
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
+    # RFC 6266 (filename*=utf-8''…), e.g. 2017年度产业扶持进度-建塘镇.xlsx
+    name = file_name(f"{board.year}年度产业扶持进度", board.area_name)
+    response["Content-Disposition"] = content_disposition_header(True, name)
     return response

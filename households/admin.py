@@ -32,8 +32,9 @@ from .models import (
     Village,
     VillageGroup,
 )
-from .resources import HouseholdResource
+from .resources import HouseholdResource, RosterXLSX
 from .scoping import visible
+from .xlsx import area_name, file_name, issuer_for
 
 
 class TownshipFilter(admin.SimpleListFilter):
@@ -160,8 +161,19 @@ class HouseholdAdmin(ScopedAdminMixin, ServiceImportMixin, admin.ModelAdmin):
             "whole_id_numbers": request.user.has_perm("households.import_household"),
         }
 
+    # The export is written by the project's xlsx writer (names never become formulas, and come back
+    # unchanged on re-import); ServiceImportMixin sends its name as RFC 6266 `filename*=`.
+    export_formats = [RosterXLSX]
+
+    def get_export_data(self, file_format: Any, request: HttpRequest, queryset: Any, **kwargs: Any) -> Any:
+        if isinstance(file_format, RosterXLSX):
+            file_format.title = f"户花名册（{area_name(request.user)}）"
+            file_format.issuer = issuer_for(request.user)
+        return super().get_export_data(file_format, request, queryset, **kwargs)
+
     def get_export_filename(self, request: HttpRequest, queryset: Any, file_format: Any) -> str:
-        return f"户花名册.{file_format.get_extension()}"
+        """户花名册-建塘镇.xlsx: the area the user may see."""
+        return file_name("户花名册", area_name(request.user), extension=file_format.get_extension())
 
 
 @admin.register(Township)

@@ -2,24 +2,41 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import ActionLocation, InlineModelAdmin
 from django.contrib.admin.widgets import AdminFileWidget
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_POST
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import XLSX
+from import_export.forms import ConfirmImportForm, ImportForm, SelectableFieldsExportForm
 
 from .files import file_name, file_url, is_registered, registered_fields
-from .imports import sha256_of
+from .imports import (
+    MSG_BAD_XLSX,
+    MSG_NOT_XLSX,
+    ImportFileError,
+    Row,
+    import_limits,
+    is_upload_name,
+    msg_file_too_large,
+    read_xlsx,
+    sha256_of,
+)
 from .scoping import scoped, visible
 
 
@@ -199,15 +216,124 @@ def money_column(field: str, label: str) -> Any:
     return admin.display(description=label, ordering=field)(column)
 
 
+# --- Excel import and export (django-import-export) ----------------------------------------------
+
+XLSX_LABEL = "Excel 工作簿（.xlsx）"
+MSG_UNREADABLE = f"{MSG_BAD_XLSX}请在 Excel 中“另存为 .xlsx”后再导入。"
+MSG_UPLOAD_GONE = "找不到这次上传的文件：它可能已经导入、已过期被清理，或者页面内容被改动过。请重新上传文件。"
+
+
+class StreamedSheet:
+    """What the resource gets instead of a tablib Dataset: the header and the rows of `read_xlsx`,
+    streamed (so the admin reads a file exactly as `import_*` commands do, within the same limits)."""
+
+    def __init__(self, header: Row, rows: Iterator[Row]) -> None:
+        self.headers = list(header)
+        self._rows = rows
+
+    def __iter__(self) -> Iterator[Row]:
+        return self._rows
+
+    def __bool__(self) -> bool:
+        return True  # a header without rows is for the import service to report
+
+
+class StreamedXLSX(XLSX):
+    """.xlsx read by `households.imports.read_xlsx` (limits, zip checks, streamed rows), written as before."""
+
+    def create_dataset(self, in_stream: bytes) -> StreamedSheet:  # type: ignore[override]
+        header, rows = read_xlsx(io.BytesIO(in_stream))
+        return StreamedSheet(header, rows)
+
+
+class _ChineseFormatsMixin:
+    """The file format is shown by name (`Excel 工作簿（.xlsx）`), not by tablib's `xlsx`."""
+
+    fields: dict[str, Any]
+
+    def _init_formats(self, formats: list[Any]) -> None:
+        super()._init_formats(formats)  # type: ignore[misc]
+        field = self.fields["format"]
+        field.choices = [(value, XLSX_LABEL if label == "xlsx" else label) for value, label in field.choices]
+        if len(formats) == 1:
+            field.value = XLSX_LABEL
+
+
+class UploadForm(_ChineseFormatsMixin, ImportForm):  # type: ignore[misc]
+    """The upload: one format (so no choice shown), the file refused by size before it is stored."""
+
+    def __init__(self, formats: list[Any], resources: list[Any], **kwargs: Any) -> None:
+        super().__init__(formats, resources, **kwargs)
+        limits = import_limits()
+        upload = self.fields["import_file"]
+        upload.label = "Excel 文件"
+        upload.help_text = (
+            f"不超过 {limits.max_file_bytes // (1024 * 1024)} MB；最多 {limits.max_rows:,} 行数据、"
+            f"{limits.max_columns} 列。"
+        )
+        upload.widget.attrs["accept"] = ".xlsx"
+        if len(formats) == 1:
+            self.fields["format"].widget = forms.HiddenInput()
+
+    def clean_import_file(self) -> Any:
+        upload = self.cleaned_data["import_file"]
+        limits = import_limits()
+        if upload.size > limits.max_file_bytes:
+            raise ValidationError(msg_file_too_large(upload.size, limits))
+        return upload
+
+
+class UploadConfirmForm(ConfirmImportForm):  # type: ignore[misc]
+    """The confirm step's hidden fields, taken as they come back from the browser: only an upload's own
+    name (32 hex digits, as MediaStorage names it) is accepted; a path, `..` or anything else is refused
+    (the library would take the basename of whatever it is given)."""
+
+    def clean_import_file_name(self) -> str:
+        name = self.cleaned_data["import_file_name"]
+        if not is_upload_name(name):
+            raise ValidationError(MSG_UPLOAD_GONE)
+        return str(name)
+
+    def clean_format(self) -> int:
+        value = self.cleaned_data["format"]
+        if not str(value).isdigit():
+            raise ValidationError(MSG_UPLOAD_GONE)
+        return int(value)
+
+    def clean_resource(self) -> str:
+        value = self.cleaned_data.get("resource") or ""
+        if value and not str(value).isdigit():
+            raise ValidationError(MSG_UPLOAD_GONE)
+        return str(value)
+
+
+class ExportFieldsForm(_ChineseFormatsMixin, SelectableFieldsExportForm):  # type: ignore[misc]
+    """The export page's column checkboxes are labelled with the column headers (户编号), not with
+    the resource's English attribute names (`Code (户编号)`)."""
+
+    def _get_field_label(self, resource: Any, field_name: str) -> str:
+        field = resource.fields.get(field_name)
+        return str(field.column_name) if field is not None and field.column_name else field_name
+
+
 class ServiceImportMixin(ImportExportMixin):
     """django-import-export's upload → preview → confirm, with our services doing the import.
 
     The resource's `import_data` hands the rows to an import service (see `resources.ServiceResource`);
-    this mixin passes the user and the file's SHA-256, and renders our report instead of the library's.
+    this mixin reads the file with `read_xlsx` (`StreamedXLSX`: the command's reader and limits), passes
+    the user and the file's SHA-256, and renders our report instead of the library's.
+
+    The upload waits in the import storage (`MEDIA_ROOT/imports`) only while it can still be confirmed:
+    it is removed when the preview refuses it (unreadable, over a limit, any error), when it is
+    confirmed, and by `manage.py purge_imports` when its preview is abandoned. The confirm step accepts
+    only an upload's own name; anything else, or an upload already gone, gives `MSG_UPLOAD_GONE`.
     """
 
-    formats = [XLSX]
+    formats = [StreamedXLSX]
     import_template_name = "admin/import_report.html"
+    import_form_class = UploadForm
+    confirm_form_class = UploadConfirmForm
+    export_form_class = ExportFieldsForm
     skip_admin_log = True
     import_title = ""
     import_help = ""
@@ -232,24 +358,70 @@ class ServiceImportMixin(ImportExportMixin):
         return kwargs
 
     def _uploaded_sha256(self, form: Any) -> str:
-        """SHA-256 of the uploaded file: from the upload on preview, from temp storage on confirm."""
-        data = form.cleaned_data
-        upload = data.get("import_file")
-        if upload is not None:
-            return sha256_of(upload)
-        name = data.get("import_file_name")
-        if not name:
-            return ""
-        storage = self.get_tmp_storage_class()(
-            name=name, read_mode="rb", **self.get_tmp_storage_class_kwargs()
-        )
-        return sha256_of(io.BytesIO(storage.read()))
+        """SHA-256 of the uploaded file: from the upload on preview, from the bytes read on confirm."""
+        digest = getattr(form, "file_sha256", None)
+        if digest is not None:
+            return str(digest)
+        upload = form.cleaned_data.get("import_file")
+        return sha256_of(upload) if upload is not None else ""
+
+    def _tmp_storage(self, name: str | None = None) -> Any:
+        return self.get_tmp_storage_class()(name=name, read_mode="rb", **self.get_tmp_storage_class_kwargs())
+
+    def write_to_tmp_storage(self, import_file: Any, input_format: Any) -> Any:
+        # The library concatenates the chunks one by one (quadratic); the size was checked by UploadForm.
+        storage = self._tmp_storage()
+        storage.save(b"".join(import_file.chunks()))
+        return storage
+
+    def import_action(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        response: HttpResponse | None = None
+        try:
+            response = super().import_action(request, **kwargs)
+        finally:
+            upload = request.FILES.get("import_file") if request.method == "POST" else None
+            name = getattr(upload, "tmp_storage_name", None)
+            context = getattr(response, "context_data", None) or {}
+            if name and "confirm_form" not in context:
+                # Refused (unreadable, over a limit, errors in the preview): nothing can be confirmed.
+                self._tmp_storage(name).remove()
+        assert response is not None
+        return response
+
+    @method_decorator(require_POST)
+    def process_import(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        """The confirm step: the upload named by the (browser-held) confirm form, imported, then removed."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        form = self.create_confirm_form(request)
+        formats = self.get_import_formats()
+        if not form.is_valid() or form.cleaned_data["format"] >= len(formats):
+            return self._upload_again(request, MSG_UPLOAD_GONE)
+        storage = self._tmp_storage(form.cleaned_data["import_file_name"])
+        try:
+            data = storage.read()
+        except OSError:
+            data = None
+        if not data:
+            return self._upload_again(request, MSG_UPLOAD_GONE)
+        try:
+            form.file_sha256 = hashlib.sha256(data).hexdigest()
+            dataset = formats[form.cleaned_data["format"]](encoding=self.from_encoding).create_dataset(data)
+            result = self.process_dataset(dataset, form, request, **kwargs)
+        except ImportFileError as exc:
+            return self._upload_again(request, exc.messages[0])
+        finally:
+            storage.remove()
+        return self.process_result(result, request)
+
+    def _upload_again(self, request: HttpRequest, message: str) -> HttpResponse:
+        messages.error(request, message)
+        opts = self.model._meta  # type: ignore[attr-defined]
+        return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_import"))
 
     def add_data_read_fail_error_to_form(self, form: Any, e: Exception) -> None:
-        form.add_error(
-            "import_file",
-            "文件不是有效的 Excel 工作簿（.xlsx），无法读取。请在 Excel 中“另存为 .xlsx”后再导入。",
-        )
+        refused = isinstance(e, ImportFileError) and e.messages[0] != MSG_NOT_XLSX
+        form.add_error("import_file", e.messages[0] if refused else MSG_UNREADABLE)  # type: ignore[attr-defined]
 
     def add_success_message(self, result: Any, request: HttpRequest) -> None:
         report = result.report
@@ -257,6 +429,14 @@ class ServiceImportMixin(ImportExportMixin):
             messages.success(request, report.summary())
         else:
             messages.error(request, report.summary() + " " + "；".join(str(e) for e in report.errors[:20]))
+
+    def _do_file_export(self, file_format: Any, request: HttpRequest, queryset: Any, **kwargs: Any) -> Any:
+        # A Chinese file name is sent as RFC 6266's filename*= (a raw UTF-8 filename="…" makes browsers
+        # save "download.xlsx").
+        response = super()._do_file_export(file_format, request, queryset, **kwargs)
+        name = self.get_export_filename(request, queryset, file_format)
+        response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=name)
+        return response
 
 
 class RoleActionsMixin:

@@ -1,7 +1,8 @@
 """The one way an uploaded scan or photo reaches a browser: a scoped download view.
 
 Every file field that users upload to (承诺书扫描件, 回执, 入户核实照片, 公示 PDF and 张贴照片, …) is
-registered here from its app's `AppConfig.ready()`, the way models are registered with the admin:
+registered here from its app's `AppConfig.ready()`, the way models are registered with the admin
+(and must declare its upload policy, `households.uploads.UploadValidator`, or registration refuses it):
 
     from households.files import register
     register(Payout, "receipt")
@@ -38,6 +39,7 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header
 
 from .scoping import scoped
+from .uploads import field_policy
 
 NOT_FOUND = "没有这个文件，或不在您的管辖范围内。"
 
@@ -56,6 +58,7 @@ def register(model: type[models.Model], field_name: str) -> None:
     field = model._meta.get_field(field_name)
     if not isinstance(field, models.FileField):
         raise ImproperlyConfigured(f"{model._meta.label}.{field_name} is not a FileField")
+    field_policy(model, field_name)  # every upload is checked by content (households.uploads)
     FILE_FIELDS[_key(model, field_name)] = model
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from .imports import ImportFileError, ImportReport, read_xlsx, sha256_of
+from .imports import ImportFileError, ImportReport, import_limits, msg_file_too_large, read_xlsx, sha256_of
 
 
 class Progress:
@@ -48,6 +48,10 @@ class ExcelImportCommand(BaseCommand):
         path: Path = options["file"]
         if not path.is_file():
             raise CommandError(f"找不到文件：{path}")
+        limits = import_limits()
+        size = path.stat().st_size
+        if size > limits.max_file_bytes:  # before the file is hashed or opened as a workbook
+            raise CommandError(msg_file_too_large(size, limits))
         progress = Progress(sys.stderr, enabled=not options["no_progress"] and sys.stderr.isatty())
         with path.open("rb") as stream:
             digest = sha256_of(stream)

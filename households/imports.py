@@ -2,23 +2,44 @@
 headers, converting cells, and the report with `第 N 行 列名 值：原因` messages.
 
 Every import (roster now, plans later) is a service that takes `(header, rows)` from here, so the
-admin (django-import-export's dataset) and the management commands (streaming openpyxl) share
-one validation and one wording.
+admin (django-import-export's upload, read by `read_xlsx` through `admin_base.StreamedXLSX`) and the
+management commands read a file the same way and share one validation and one wording.
+
+**Limits** (`settings.IMPORT_LIMITS`, `import_limits()`) are checked here once, while the file
+streams, before anything large is allocated: the file's size before it is opened; the zip's
+central directory, each part's unzipped size and compression ratio before any XML is parsed; each
+XML part while it is unzipped (no text run longer than any cell Excel can hold, no DTD); each
+worksheet row while it is parsed (its size, its cells, no content beyond the last allowed column or
+row; rows the file does not hold are not made up, so a sheet whose last row is 1,048,576 costs what
+its XML costs); and each mapped cell's length against its model field's `max_length`.
+
+Uploads waiting between the admin's preview and confirm live in `ImportUploadStorage`
+(`MEDIA_ROOT/imports`); they are removed on confirm and on refusal, and `manage.py purge_imports`
+removes any left behind (`UPLOAD_MAX_AGE_HOURS`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
+import os
+import re
+import struct
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, cast
+from xml.etree.ElementTree import Element, ParseError, XMLPullParser
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.files.storage import FileSystemStorage, Storage, storages
+from django.db import models, transaction
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from .registry import Registry
 
@@ -37,18 +58,31 @@ class Column:
     header: str
     key: str
     required: bool = True
+    # The longest text the column may hold: its model field's `max_length` (`max_length_of`); None =
+    # the general `MAX_CELL_CHARS`. Checked by the frame before the job sees the row.
+    max_length: int | None = None
+
+
+def max_length_of(model: type[models.Model], field_name: str) -> int:
+    """The `max_length` of a model's text field: what a column stored in it may hold."""
+    field = model._meta.get_field(field_name)
+    assert isinstance(field, models.CharField), f"{model._meta.label}.{field_name} is not a CharField"
+    assert field.max_length is not None
+    return field.max_length
 
 
 @dataclass(frozen=True)
 class RowError:
     row: int  # Excel row number (header is row 1)
     column: str
-    value: str
+    value: str  # "" when the value is not worth repeating (too long to show)
     reason: str
 
     def __str__(self) -> str:
         if self.row == 0:
             return self.reason
+        if not self.value:
+            return f"第 {self.row} 行 {self.column}：{self.reason}"
         return f"第 {self.row} 行 {self.column} {self.value}：{self.reason}"
 
 
@@ -147,6 +181,112 @@ def map_columns(header: Row, columns: Sequence[Column], report: ImportReport) ->
     return None if report.errors else positions
 
 
+# --- limits ------------------------------------------------------------------------------------
+
+MB = 1024 * 1024
+
+# What an import may cost (settings.IMPORT_LIMITS overrides any of them).
+DEFAULT_LIMITS: dict[str, int] = {
+    "MAX_FILE_BYTES": 20 * MB,  # the uploaded .xlsx
+    "MAX_ROWS": 200_000,  # data rows, after the header (row 1)
+    "MAX_COLUMNS": 40,
+    "MAX_CELL_CHARS": 200,  # any mapped cell; a column stored in a model field: that field's max_length
+    "MAX_PART_BYTES": 160 * MB,  # a worksheet's XML, unzipped (200,000 roster rows ≈ 140 MB)
+    "MAX_SHARED_STRINGS_BYTES": 40 * MB,  # the shared-string table, unzipped (held in memory whole)
+    "MAX_COMPRESSION_RATIO": 100,  # unzipped / zipped of a part over 1 MB (spreadsheets: 5–20)
+    "UPLOAD_MAX_AGE_HOURS": 24,  # an upload waiting for its confirm is purged after this
+}
+
+# Beyond the settings: shapes no spreadsheet program writes, refused whatever the limits.
+EXCEL_MAX_CELL_CHARS = 32_767
+MAX_TEXT_RUN_BYTES = 256 * 1024  # XML between two tags: > any cell Excel holds (32,767 chars, escaped)
+MAX_ROW_BYTES = 1 * MB  # one <row> element of a worksheet, as XML
+MAX_ROW_CELLS = 16_384  # Excel's last column, XFD
+MAX_ZIP_DIRECTORY_BYTES = 1 * MB  # an .xlsx has a few dozen parts: a few KB of central directory
+MAX_OTHER_XML_BYTES = 8 * MB  # styles, workbook, relationships: parsed whole, as one tree, by openpyxl
+RATIO_FROM_BYTES = 1 * MB  # small parts (styles, rels) may compress well without meaning anything
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    max_file_bytes: int
+    max_rows: int
+    max_columns: int
+    max_cell_chars: int
+    max_part_bytes: int
+    max_shared_strings_bytes: int
+    max_compression_ratio: int
+    upload_max_age_hours: int
+
+
+def import_limits() -> ImportLimits:
+    """The limits in force: `DEFAULT_LIMITS` overridden by `settings.IMPORT_LIMITS` (read at each import)."""
+    configured = {**DEFAULT_LIMITS, **getattr(settings, "IMPORT_LIMITS", {})}
+    unknown = configured.keys() - DEFAULT_LIMITS.keys()
+    if unknown:
+        raise ValueError(f"Unknown IMPORT_LIMITS keys: {sorted(unknown)}")
+    return ImportLimits(**{key.lower(): int(value) for key, value in configured.items()})
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / MB:.1f}".removesuffix(".0")
+
+
+def size_text(size: int) -> str:
+    """12.5 MB, 300 KB: a file's size as the user's file manager shows it."""
+    return f"{_megabytes(size)} MB" if size >= MB else f"{-(-size // 1024)} KB"
+
+
+def column_letter(number: int) -> str:
+    """1 → A, 27 → AA (Excel's column names)."""
+    letters = ""
+    while number > 0:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+MSG_NOT_XLSX = "文件不是 Excel 工作簿（.xlsx），无法读取。请在 Excel 中“另存为 .xlsx”后再导入。"
+MSG_BAD_XLSX = "文件不是有效的 Excel 工作簿（.xlsx），无法读取。"
+MSG_NO_HEADER = "工作表第 1 行应为表头，但它是空的。"
+MSG_NOT_SPREADSHEET = (
+    "文件的内部结构不像 Excel 保存的工作簿（{what}），为安全起见已拒绝读取。"
+    "请在 Excel 中打开后“另存为 .xlsx”再导入。"
+)
+
+
+def msg_file_too_large(size: int, limits: ImportLimits) -> str:
+    return (
+        f"文件过大（{size_text(size)}），不能超过 {size_text(limits.max_file_bytes)}。"
+        "请拆分成几个文件分别导入。"
+    )
+
+
+def msg_too_many_columns(row: int, column: int, limits: ImportLimits) -> str:
+    return (
+        f"第 {row} 行第 {column_letter(column)} 列有内容，但工作表最多 {limits.max_columns} 列"
+        f"（A 至 {column_letter(limits.max_columns)} 列）。请删除多余的列后再导入。"
+    )
+
+
+def msg_too_many_rows(limits: ImportLimits) -> str:
+    return (
+        f"工作表超过 {limits.max_rows:,} 行（不含表头，带格式的空行也算在内）。"
+        "请拆分成几个文件，或删除数据下方多余的行后再导入。"
+    )
+
+
+def msg_row_beyond_limit(row: int, limits: ImportLimits) -> str:
+    return (
+        f"第 {row:,} 行有内容，但工作表最多 {limits.max_rows:,} 行数据"
+        f"（第 2 至第 {limits.max_rows + 1:,} 行）。请删除多余的行后再导入。"
+    )
+
+
+def msg_too_long(length: int, limit: int) -> str:
+    return f"内容过长（{length} 个字），不能超过 {limit} 个字。"
+
+
 # --- cells -------------------------------------------------------------------------------------
 
 
@@ -228,38 +368,397 @@ def sha256_of(stream: IO[bytes]) -> str:
     return digest.hexdigest()
 
 
-def read_xlsx(stream: IO[bytes]) -> tuple[Row, Iterator[Row]]:
-    """(header, rows) of the first sheet, streamed (openpyxl read-only). Raises ImportFileError."""
-    import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    if not zipfile.is_zipfile(stream):
-        raise ImportFileError(
-            "文件不是 Excel 工作簿（.xlsx），无法读取。请在 Excel 中“另存为 .xlsx”后再导入。"
-        )
+def _check_zip_directory(stream: IO[bytes], size: int) -> None:
+    """Refuse a central directory no workbook has, before `zipfile` turns every entry into an object."""
+    tail_size = min(size, 22 + 65_535)  # the end record and at most a 64 KB comment
+    stream.seek(size - tail_size)
+    tail = stream.read(tail_size)
     stream.seek(0)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + 22 > len(tail):
+        raise ImportFileError(MSG_NOT_XLSX)
+    entries, directory_bytes = struct.unpack("<HL", tail[at + 10 : at + 16])
+    if entries > 10_000 or directory_bytes > MAX_ZIP_DIRECTORY_BYTES:
+        raise ImportFileError(MSG_NOT_SPREADSHEET.format(what=f"压缩包内有 {entries} 个文件"))
+
+
+class _GuardedPart(io.BufferedIOBase):
+    """One XML part of the workbook, as it is unzipped: refused as soon as it shows what no spreadsheet
+    program writes — a DTD (entity expansion), or a text run (the bytes between two tags) longer than
+    any cell Excel can hold. So a 200 MB cell is refused after its first 256 KB, not parsed."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        super().__init__()
+        self._raw = raw
+        self._run = 0  # bytes since the last "<"
+        self._tail = b""  # the end of the previous read: a marker may straddle two reads
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            return b"".join(iter(lambda: self.read(1 << 16), b""))
+        data = self._raw.read(size)
+        self._check(data)
+        return data
+
+    def read1(self, size: int = -1) -> bytes:
+        return self.read(size if size > 0 else 1 << 16)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+    def _check(self, data: bytes) -> None:
+        seam = self._tail + data[:16]
+        if b"<!DOCTYPE" in data or b"<!ENTITY" in data or b"<!DOCTYPE" in seam or b"<!ENTITY" in seam:
+            raise ImportFileError(MSG_NOT_SPREADSHEET.format(what="含有 DTD"))
+        self._tail = data[-16:]
+        run, step = self._run, MAX_TEXT_RUN_BYTES
+        # In slices of at most `step` bytes, a run longer than `step` must cross a slice boundary, so
+        # two C-level searches per slice find it exactly.
+        for start in range(0, len(data), step):
+            stop = min(start + step, len(data))
+            first = data.find(b"<", start, stop)
+            if first < 0:
+                run += stop - start
+            else:
+                if run + first - start > step:
+                    break
+                run = stop - data.rfind(b"<", start, stop) - 1
+            if run > step:
+                break
+        else:
+            self._run = run
+            return
+        raise ImportFileError(
+            f"文件中有超长的单元格（超过 Excel 允许的 {EXCEL_MAX_CELL_CHARS} 个字），"
+            "不是正常的 Excel 工作簿，已拒绝读取。"
+        )
+
+
+class _GuardedZip(zipfile.ZipFile):
+    """The workbook's zip: every part's unzipped size and compression ratio are checked before anything
+    is unzipped (`zipfile` never yields more than a part's declared size), and every part is read
+    through `_GuardedPart`."""
+
+    def __init__(self, stream: IO[bytes], limits: ImportLimits) -> None:
+        super().__init__(stream)
+        for info in self.infolist():
+            name = info.filename.lower()
+            advice = "请拆分成几个文件分别导入。"
+            if "sharedstrings" in name:
+                bound = limits.max_shared_strings_bytes
+            elif name.endswith((".xml", ".rels")) and not name.startswith("xl/worksheets/"):
+                bound = min(MAX_OTHER_XML_BYTES, limits.max_part_bytes)
+                advice = "请在 Excel 中打开后“另存为 .xlsx”再导入。"
+            else:
+                bound = limits.max_part_bytes
+            if info.file_size > bound:
+                raise ImportFileError(
+                    f"文件中的 {info.filename} 解压后有 {size_text(info.file_size)}，"
+                    f"超过上限 {size_text(bound)}，已拒绝读取。{advice}"
+                )
+            ratio = info.file_size / max(info.compress_size, 1)
+            if info.file_size > RATIO_FROM_BYTES and ratio > limits.max_compression_ratio:
+                raise ImportFileError(
+                    MSG_NOT_SPREADSHEET.format(what=f"{info.filename} 的压缩比高达 {ratio:,.0f} 倍")
+                )
+
+    def open(  # type: ignore[override]
+        self, name: str | zipfile.ZipInfo, mode: str = "r", pwd: bytes | None = None, **kwargs: Any
+    ) -> IO[bytes]:
+        part = super().open(name, mode, pwd, **kwargs)  # type: ignore[arg-type]
+        return cast(IO[bytes], _GuardedPart(part)) if mode == "r" else part
+
+
+def _open_workbook(archive: _GuardedZip) -> tuple[Any, Any, str]:
+    """(workbook, shared strings, path of the first worksheet) through openpyxl's own reader, minus the
+    worksheets: `ReadOnlyWorksheet` would scan a sheet without a `<dimension>` once more just to size it,
+    and pad missing rows; `SheetRows` reads the sheet itself."""
+    from openpyxl.reader.excel import ExcelReader
+
+    class FirstSheetReader(ExcelReader):  # type: ignore[misc]
+        sheet_path: str | None = None
+
+        def __init__(self) -> None:
+            # ExcelReader.__init__ would open the zip again, unguarded; these are its attributes.
+            self.archive = archive
+            self.valid_files = archive.namelist()
+            self.read_only = True
+            self.keep_vba = False
+            self.data_only = True
+            self.keep_links = False
+            self.rich_text = False
+            self.shared_strings: list[Any] = []
+
+        def read_worksheets(self) -> None:
+            for _sheet, rel in self.parser.find_sheets():
+                if rel.target in self.valid_files and "chartsheet" not in rel.Type:
+                    self.sheet_path = rel.target
+                    return
+
+    reader = FirstSheetReader()
+    reader.read()
+    if reader.sheet_path is None:
+        raise ImportFileError("工作簿中没有工作表。")
+    return reader.wb, reader.shared_strings, reader.sheet_path
+
+
+class SheetRows(Iterator[Row]):
+    """The data rows of a worksheet (after its header), streamed with their Excel row numbers.
+
+    Only the rows the file holds are read: the gap before a row 1,048,576 is not made of a million
+    empty rows. Rows are cut at `MAX_COLUMNS` (content beyond is refused). Iterate `numbered()`
+    (as `iterate_numbered` does) to keep the row numbers; plain iteration drops them.
+    """
+
+    def __init__(self, numbered: Iterator[tuple[int, Row]]) -> None:
+        self._numbered = numbered
+
+    def __iter__(self) -> SheetRows:
+        return self
+
+    def __next__(self) -> Row:
+        return next(self._numbered)[1]
+
+    def numbered(self) -> Iterator[tuple[int, Row]]:
+        return self._numbered
+
+
+def _sheet_rows(
+    part: IO[bytes], book: Any, shared_strings: Any, limits: ImportLimits
+) -> Iterator[tuple[int, Row]]:
+    """(row number, values) of each `<row>` of a worksheet part, parsed by openpyxl's own row parser."""
+    from openpyxl.worksheet._reader import ROW_TAG, WorkSheetParser
+    from openpyxl.xml.constants import SHEET_MAIN_NS
+
+    sheet_data_tag = f"{{{SHEET_MAIN_NS}}}sheetData"
+    parser = WorkSheetParser(
+        part,
+        shared_strings,
+        data_only=True,
+        epoch=book.epoch,
+        date_formats=book._date_formats,
+        timedelta_formats=book._timedelta_formats,
+    )
+    width = limits.max_columns
+    pull: XMLPullParser[Element] = XMLPullParser(events=("end",))
+    with part:
+        try:
+            since_row = 0  # bytes fed since the last complete row
+            while chunk := part.read(1 << 14):
+                pull.feed(chunk)
+                since_row += len(chunk)
+                for _event, element in cast(Iterator[tuple[str, Element]], pull.read_events()):
+                    if element.tag == ROW_TAG:
+                        if len(element) > MAX_ROW_CELLS:
+                            raise ImportFileError(
+                                MSG_NOT_SPREADSHEET.format(what="一行中的单元格超过 16384 个")
+                            )
+                        number, cells = parser.parse_row(element)
+                        element.clear()
+                        parser.row_dimensions.clear()  # row heights and styles: not needed, not kept
+                        since_row = 0
+                        yield number, _row_values(number, cells, width, limits)
+                    elif element.tag == sheet_data_tag:
+                        return  # what follows the rows (merged cells, validations …) is not read
+                if since_row > MAX_ROW_BYTES:
+                    raise ImportFileError(MSG_NOT_SPREADSHEET.format(what="一行的内容超过 1 MB"))
+            pull.close()
+        except (ParseError, ValueError, IndexError, KeyError, TypeError, OverflowError) as exc:
+            raise ImportFileError(MSG_BAD_XLSX) from exc
+
+
+def _row_values(number: int, cells: list[dict[str, Any]], width: int, limits: ImportLimits) -> Row:
+    if not cells:
+        return ()
+    values: list[Cell] = [None] * min(cells[-1]["column"], width)
+    for cell in cells:
+        column, value = cell["column"], cell["value"]
+        if column > width:
+            if not (value is None or (isinstance(value, str) and not value.strip())):
+                raise ImportFileError(msg_too_many_columns(number, column, limits))
+            continue
+        if column > len(values):  # cells out of order: tolerated, as openpyxl does
+            values.extend([None] * (column - len(values)))
+        if column >= 1:
+            values[column - 1] = value
+    return tuple(values)
+
+
+def read_xlsx(stream: IO[bytes]) -> tuple[Row, Iterator[Row]]:
+    """(header, rows) of the first worksheet, streamed, within `import_limits()`. Raises ImportFileError.
+
+    The rows are a `SheetRows`: `iterate_numbered` gives each its Excel row number. Refused before
+    anything is parsed: a file over `MAX_FILE_BYTES`, a zip whose directory or parts no workbook has
+    (too large unzipped, or compressed beyond `MAX_COMPRESSION_RATIO`: a zip bomb). Refused while
+    reading: see `_GuardedPart` and `_sheet_rows`.
+    """
+    limits = import_limits()
+    size = stream.seek(0, io.SEEK_END)
+    stream.seek(0)
+    if size > limits.max_file_bytes:
+        raise ImportFileError(msg_file_too_large(size, limits))
+    if not zipfile.is_zipfile(stream):
+        raise ImportFileError(MSG_NOT_XLSX)
+    _check_zip_directory(stream, size)
     try:
-        book = openpyxl.load_workbook(stream, read_only=True, data_only=True)
-    except (InvalidFileException, KeyError, OSError, zipfile.BadZipFile, ValueError) as exc:
-        raise ImportFileError("文件不是有效的 Excel 工作簿（.xlsx），无法读取。") from exc
-    sheet = book.worksheets[0]
-    rows = sheet.iter_rows(values_only=True)
-    header = next(rows, None)
-    if header is None or is_blank(header):
-        raise ImportFileError("工作表第 1 行应为表头，但它是空的。")
-    return header, rows
+        archive = _GuardedZip(stream, limits)
+        book, shared_strings, sheet_path = _open_workbook(archive)
+        numbered = _sheet_rows(archive.open(sheet_path), book, shared_strings, limits)
+        first = next(numbered, None)
+    except ImportFileError:
+        raise
+    except (OSError, zipfile.BadZipFile, ValueError, KeyError, IndexError, TypeError, ParseError) as exc:
+        raise ImportFileError(MSG_BAD_XLSX) from exc
+    if first is None or first[0] != 1 or is_blank(first[1]):
+        raise ImportFileError(MSG_NO_HEADER)
+    return first[1], SheetRows(numbered)
+
+
+def check_width(number: int, row: Row, limits: ImportLimits) -> None:
+    """Content beyond `MAX_COLUMNS` refuses the file (`SheetRows` are cut while read; this is for others)."""
+    for index in range(limits.max_columns, len(row)):
+        value = row[index]
+        if not (value is None or (isinstance(value, str) and not value.strip())):
+            raise ImportFileError(msg_too_many_columns(number, index + 1, limits))
 
 
 def iterate_numbered(
-    rows: Iterable[Row], on_progress: Callable[[int], None] | None = None
+    rows: Iterable[Row],
+    on_progress: Callable[[int], None] | None = None,
+    limits: ImportLimits | None = None,
 ) -> Iterator[tuple[int, Row]]:
-    """(Excel row number, row) for each non-blank row; the header is row 1."""
-    for number, row in enumerate(rows, start=2):
-        if on_progress is not None and number % 1000 == 0:
-            on_progress(number - 1)
+    """(Excel row number, row) for each non-blank row; the header is row 1.
+
+    Rows are counted as they come: more than `MAX_ROWS` rows after the header (blank ones included:
+    they cost the same to read), or content below row `MAX_ROWS + 1`, stops the import with
+    ImportFileError.
+    """
+    limits = limits or import_limits()
+    source = rows.numbered() if isinstance(rows, SheetRows) else enumerate(rows, start=2)
+    last_row = limits.max_rows + 1
+    read = 0
+    for number, row in source:
+        read += 1
+        if on_progress is not None and read % 1000 == 0:
+            on_progress(read)
+        if read > limits.max_rows:
+            raise ImportFileError(msg_too_many_rows(limits))
+        if len(row) > limits.max_columns:
+            check_width(number, row, limits)
         if is_blank(row):
             continue
+        if number > last_row:
+            raise ImportFileError(msg_row_beyond_limit(number, limits))
         yield number, row
+
+
+def within_lengths(
+    rows: Iterable[tuple[int, Row]],
+    positions: dict[str, int],
+    columns: Sequence[Column],
+    limits: ImportLimits,
+    report: ImportReport,
+) -> Iterator[tuple[int, Row]]:
+    """The rows whose mapped cells fit their columns; a longer cell is reported
+    (`第 N 行 列名：内容过长（300 个字），不能超过 32 个字。`) and its row is not passed on, so no job
+    ever tries to store it (SQLite would, PostgreSQL raises DataError)."""
+    bounds = [
+        (positions[c.key], c.header, min(c.max_length or limits.max_cell_chars, limits.max_cell_chars))
+        for c in columns
+        if c.key in positions
+    ]
+    for number, row in rows:
+        fits = True
+        for index, header, bound in bounds:
+            if index >= len(row):
+                continue
+            value = row[index]
+            if isinstance(value, str):
+                # The stored value is `text(value)` (NFKC, trimmed): measure that, normalising only
+                # when the raw string could be too long or could change.
+                if len(value) <= bound and unicodedata.is_normalized("NFKC", value):
+                    continue
+                length = len(text(value))
+            elif isinstance(value, int) and not -(10**15) < value < 10**15:
+                length = len(str(value))  # a huge integer cell becomes its digits
+            else:
+                continue
+            if length > bound:
+                report.errors.append(RowError(number, header, "", msg_too_long(length, bound)))
+                fits = False
+        if fits:
+            yield number, row
+
+
+# --- uploads waiting for their confirm -------------------------------------------------------------
+
+# django-import-export's MediaStorage keeps an upload as <its folder>/<uuid4 hex> in the storage named
+# "import_export" (settings.STORAGES); the hidden `import_file_name` of the confirm form is that name.
+UPLOAD_FOLDER = "django-import-export"
+UPLOAD_NAME = re.compile(r"[0-9a-f]{32}")
+
+
+class ImportUploadStorage(FileSystemStorage):
+    """`MEDIA_ROOT/imports` (unless given a location), following MEDIA_ROOT as the default storage does,
+    so a test's MEDIA_ROOT applies too. Uploaded rosters hold whole ID numbers: files and folders are
+    the server user's alone."""
+
+    def __init__(self, location: str | os.PathLike[str] | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("file_permissions_mode", 0o600)
+        kwargs.setdefault("directory_permissions_mode", 0o700)
+        super().__init__(location=location, **kwargs)
+        self._given_location = location
+
+    @cached_property
+    def base_location(self) -> str:  # cleared by FileSystemStorage when MEDIA_ROOT changes
+        if self._given_location is not None:
+            return os.fspath(self._given_location)
+        return os.path.join(settings.MEDIA_ROOT, "imports")
+
+
+def upload_storage() -> Storage:
+    """The storage MediaStorage uses (the "import_export" one, else the default)."""
+    return storages["import_export"] if "import_export" in settings.STORAGES else storages["default"]
+
+
+def is_upload_name(name: Any) -> bool:
+    """A name MediaStorage gives (32 hex digits): nothing else is ever looked up (no paths, no `..`)."""
+    return isinstance(name, str) and UPLOAD_NAME.fullmatch(name) is not None
+
+
+def remove_upload(name: str) -> None:
+    if is_upload_name(name):
+        upload_storage().delete(f"{UPLOAD_FOLDER}/{name}")
+
+
+def purge_uploads(older_than: timedelta | None = None) -> tuple[list[str], int]:
+    """Remove uploads older than `older_than` (default `UPLOAD_MAX_AGE_HOURS`); returns (removed, kept)."""
+    if older_than is None:
+        older_than = timedelta(hours=import_limits().upload_max_age_hours)
+    storage = upload_storage()
+    try:
+        _folders, names = storage.listdir(UPLOAD_FOLDER)
+    except FileNotFoundError:
+        return [], 0
+    cutoff = timezone.now() - older_than
+    removed: list[str] = []
+    kept = 0
+    for name in sorted(names):
+        path = f"{UPLOAD_FOLDER}/{name}"
+        try:
+            stale = storage.get_modified_time(path) <= cutoff
+        except FileNotFoundError:  # removed meanwhile (its import was confirmed)
+            continue
+        if stale:
+            storage.delete(path)
+            removed.append(name)
+        else:
+            kept += 1
+    return removed, kept
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -285,9 +784,11 @@ def run_import(
     unit: str = "户",
 ) -> ImportReport:
     """The frame every import runs in: an ImportBatch record, one transaction (rolled back on any
-    error or in a dry run), the header check, and the report. `lock` serialises imports of a kind."""
+    error or in a dry run), the header check, the limits on rows, columns and cell lengths
+    (`import_limits()`), and the report. `lock` serialises imports of a kind."""
     from .models import ImportBatch
 
+    limits = import_limits()
     report = ImportReport(file_name=file_name, dry_run=dry_run, unit=unit)
     batch = ImportBatch.objects.create(
         kind=kind,
@@ -298,11 +799,15 @@ def run_import(
         status=ImportBatch.Status.REFUSED,
     )
     try:
+        check_width(1, header, limits)
         positions = map_columns(header, columns, report)
         if positions is not None:
             with transaction.atomic():
                 lock()
-                make_job(report, batch).run(positions, iterate_numbered(rows, on_progress))
+                numbered = iterate_numbered(rows, on_progress, limits)
+                make_job(report, batch).run(
+                    positions, within_lengths(numbered, positions, columns, limits, report)
+                )
                 if dry_run or report.errors:
                     transaction.set_rollback(True)
     except ImportFileError as exc:

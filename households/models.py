@@ -80,6 +80,11 @@ class Village(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def committee(self) -> str:
+        """红坡村 → 红坡村村民委员会; 建塘社区 → 建塘社区居民委员会 (who issues its notices)."""
+        return f"{self.name}{'居民委员会' if self.kind == '社区' else '村民委员会'}"
+
 
 class VillageGroup(models.Model):
     """村民小组: created on first use under its village (roster import)."""

@@ -1,6 +1,7 @@
 """Excel in and out of the admin (django-import-export).
 
-Export: the roster columns of `excel-formats.md` §1, so an export doubles as the import template.
+Export: the roster columns of `excel-formats.md` §1, so an export doubles as the import template,
+written by the project's one xlsx writer (`RosterXLSX` → `households.xlsx`) rather than tablib's.
 Import: the library's upload → preview → confirm flow, but the rows go through our set-based
 `roster_import` service (the same one the command uses) instead of the library's per-row
 machinery, which silently skips missing headers, turns duplicate keys into updates and costs a
@@ -9,15 +10,19 @@ query per row (library-notes §1).
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterator
 from typing import Any
 
 from import_export import fields, resources
+from import_export.formats.base_formats import XLSX
 from import_export.results import Result
 
 from .imports import ImportReport
 from .masking import mask_id_number
 from .models import Household
 from .roster import COLUMNS, roster_import
+from .xlsx import CITY_ISSUER, ColumnSpec, Kind, write_table
 
 
 class ReportResult(Result):
@@ -91,3 +96,51 @@ class HouseholdResource(ServiceResource):
 
     def filter_export(self, queryset: Any, **kwargs: Any) -> Any:
         return queryset.select_related("village__township", "group", "cadre")
+
+
+class TableXLSX(XLSX):
+    """An admin export written by `households.xlsx` instead of tablib's xlsx writer.
+
+    So it gets what every spreadsheet of the project gets: text that never becomes a formula, kept
+    as it is (the library's `IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT` deletes a leading `=`, so a
+    re-import would rename the household; it also leaves `+ - @` alone and turns every number into
+    text), numbers as numeric cells, and the print layout. The admin sets `title` and `issuer` for
+    the request (`HouseholdAdmin.get_export_data`); `kinds` names the numeric columns by header.
+    """
+
+    title = ""
+    issuer = CITY_ISSUER
+    sheet_name = ""
+    kinds: dict[str, Kind] = {}
+
+    def export_data(self, dataset: Any, **kwargs: Any) -> bytes:
+        columns = [ColumnSpec(str(h), self.kinds.get(str(h), Kind.TEXT)) for h in dataset.headers or []]
+        whole = [i for i, c in enumerate(columns) if c.kind == Kind.INT]
+
+        def rows() -> Iterator[list[Any]]:
+            for row in dataset:
+                values = list(row)
+                for i in whole:  # the resource renders every value as text ("4")
+                    value = values[i]
+                    if isinstance(value, str) and value.isascii() and value.isdigit():
+                        values[i] = int(value)
+                yield values
+
+        buffer = io.BytesIO()
+        title = self.title or self.sheet_name
+        write_table(
+            buffer,
+            title=title,
+            issuer=self.issuer,
+            columns=columns,
+            rows=rows(),
+            sheet_name=self.sheet_name or title,
+        )
+        return buffer.getvalue()
+
+
+class RosterXLSX(TableXLSX):
+    """户花名册 as the admin exports it: re-importable as it is (excel-formats §1)."""
+
+    sheet_name = "户花名册"
+    kinds = {"家庭人口": Kind.INT, "劳动力": Kind.INT, "脱贫年度": Kind.INT}

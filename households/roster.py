@@ -27,6 +27,7 @@ from .imports import (
     ImportReport,
     Row,
     insert_rows,
+    max_length_of,
     text,
     whole_number,
     yes_no,
@@ -46,20 +47,22 @@ from .scoping import sees_everything
 
 CHUNK = 2000
 
+# Text columns hold at most what the field they land in holds (the frame refuses longer cells, so
+# PostgreSQL never sees a value too long for its column); the others, `MAX_CELL_CHARS`.
 COLUMNS = [
-    Column("户编号", "code"),
-    Column("户主姓名", "head_name"),
-    Column("身份证号", "id_number"),
-    Column("乡镇", "township"),
-    Column("村委会", "village"),
-    Column("村民小组", "group"),
+    Column("户编号", "code", max_length=max_length_of(Household, "code")),
+    Column("户主姓名", "head_name", max_length=max_length_of(Household, "head_name")),
+    Column("身份证号", "id_number", max_length=max_length_of(Household, "id_number")),
+    Column("乡镇", "township", max_length=max_length_of(Township, "name")),
+    Column("村委会", "village", max_length=max_length_of(Village, "name")),
+    Column("村民小组", "group", max_length=max_length_of(VillageGroup, "name")),
     Column("家庭人口", "size"),
     Column("劳动力", "labour"),
     Column("脱贫年度", "exit_year"),
     Column("巩固提升", "consolidation", required=False),
-    Column("联系电话", "phone", required=False),
-    Column("挂包干部", "cadre_name", required=False),
-    Column("挂包干部电话", "cadre_phone", required=False),
+    Column("联系电话", "phone", required=False, max_length=max_length_of(Household, "phone")),
+    Column("挂包干部", "cadre_name", required=False, max_length=max_length_of(User, "name")),
+    Column("挂包干部电话", "cadre_phone", required=False, max_length=max_length_of(User, "phone")),
 ]
 HEADER = {c.key: c.header for c in COLUMNS}
 

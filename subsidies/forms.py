@@ -6,6 +6,8 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from households.uploads import PHOTO, SCAN
+
 
 class PlanForm(forms.Form):
     crops = forms.CharField(
@@ -58,7 +60,10 @@ class PlanForm(forms.Form):
 
 class CommitmentForm(forms.Form):
     signed_on = forms.DateField(label="签订日期", widget=forms.DateInput(attrs={"type": "date"}))
-    scan = forms.FileField(label="签字/手印扫描件（PDF、JPG、PNG）")
+    # The service checks the file by its content (households.uploads); `accept` only helps the phone.
+    scan = forms.FileField(
+        label="签字/手印扫描件（PDF 或照片）", widget=forms.ClearableFileInput(attrs={"accept": SCAN.accept})
+    )
 
     def clean_signed_on(self) -> Any:
         value = self.cleaned_data["signed_on"]
@@ -88,4 +93,6 @@ class AnalysisForm(forms.Form):
         label="评价", choices=[("active", "积极发展产业"), ("inactive", "不积极主动进行种养殖产业发展")]
     )
     notes = forms.CharField(label="说明", required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    photo = forms.FileField(label="照片", required=False)
+    photo = forms.FileField(
+        label="照片", required=False, widget=forms.ClearableFileInput(attrs={"accept": PHOTO.accept})
+    )

@@ -22,6 +22,7 @@ from households.imports import (
     ImportReport,
     Row,
     decimal_number,
+    max_length_of,
     text,
     whole_number,
 )
@@ -34,12 +35,13 @@ from .services import _split_species, check_one_species
 
 CHUNK = 2000
 
+# Text columns hold at most what the field they land in holds (checked by the import frame).
 COLUMNS = [
-    Column("户编号", "code"),
+    Column("户编号", "code", max_length=max_length_of(Household, "code")),
     Column("年度", "year"),
-    Column("种植品种", "crops", required=False),
+    Column("种植品种", "crops", required=False, max_length=max_length_of(HouseholdPlan, "crops")),
     Column("种植面积（亩）", "area", required=False),
-    Column("养殖品种", "species", required=False),
+    Column("养殖品种", "species", required=False, max_length=max_length_of(HouseholdPlan, "species")),
     Column("养殖数量", "quantity", required=False),
 ]
 HEADER = {c.key: c.header for c in COLUMNS}

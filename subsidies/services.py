@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from households.models import Household, User
 from households.scoping import scoped
+from households.uploads import clean_upload, field_policy
 
 from . import rules
 from .models import CommitmentLetter, HouseholdPlan, PlanStatus, Policy, PolicyRevision
@@ -31,8 +32,6 @@ MSG_NO_PERMISSION = "您的角色不能填报产业计划。"
 MSG_NOT_DRAFT = "只有填报中的计划可以提交审批。"
 MSG_NOT_AMENDABLE = "只有已进入审批或已批准的计划才需要变更。"
 MSG_AMENDMENT_OPEN = "该计划已有一份未完成的变更。"
-MSG_SCAN_TYPE = "扫描件应为 PDF、JPG 或 PNG 文件。"
-MSG_SCAN_SIZE = "扫描件不能超过 10 MB。"
 MSG_SIGNED_FUTURE = "签订日期不能晚于今天。"
 
 
@@ -324,20 +323,13 @@ def _scoped_household_locked(household: Household, actor: User) -> Household:
     return locked
 
 
-ALLOWED_SCANS = {"pdf", "jpg", "jpeg", "png"}
-
-
 @transaction.atomic
 def commitment_record(
     *, plan: HouseholdPlan, signed_on: datetime.date, scan: UploadedFile, actor: User
 ) -> CommitmentLetter:
     """Record the signed 到户承诺书 (date and scan). A later upload replaces the scan of the same plan."""
     _ensure_may_plan(plan.household, actor)
-    name = (scan.name or "").lower()
-    if name.rsplit(".", 1)[-1] not in ALLOWED_SCANS:
-        raise ValidationError(MSG_SCAN_TYPE)
-    if (scan.size or 0) > 10 * 1024 * 1024:
-        raise ValidationError(MSG_SCAN_SIZE)
+    checked_scan = clean_upload(scan, *field_policy(CommitmentLetter, "scan"))
     if signed_on > timezone.localdate():
         raise ValidationError(MSG_SIGNED_FUTURE)
     plan = HouseholdPlan.objects.select_for_update(no_key=True).get(pk=plan.pk)
@@ -347,7 +339,7 @@ def commitment_record(
     letter.signed_on = signed_on
     letter.signed_amount = plan.grant_total
     letter.plan_revision = plan.revision
-    letter.scan = scan
+    letter.scan = checked_scan
     letter.uploaded_by = actor
     letter.uploaded_at = timezone.now()
     letter.save()

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from households.masking import mask_id_number
@@ -287,7 +288,12 @@ def commitment_pdf(request: HttpRequest, pk: int) -> HttpResponse:
         },
     )
     response = HttpResponse(pdf, content_type="application/pdf")
-    response["Content-Disposition"] = f'inline; filename="commitment-{household.code}-{plan.year}.pdf"'
+    response["Content-Disposition"] = (
+        content_disposition_header(
+            False, f"到户承诺书-{household.code}-{household.head_name}-{plan.year}.pdf"
+        )
+        or ""
+    )
     return response
 
 

@@ -69,3 +69,7 @@ def import_rows(db: Any):  # type: ignore[no-untyped-def]
         )
 
     return run
+
+
+# The small city of tests/disbursements/conftest.py, for every test folder.
+from .disbursements.conftest import city_year as city_year  # noqa: E402

@@ -8,12 +8,34 @@ from itertools import count
 from typing import Any
 
 import openpyxl
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
 from stdnum.cn import ric
 
 from households.demo import ROSTER_HEADER
 from households.models import Role, Township, User, Village
 
 _serial = count(1)
+
+# Uploads are checked by their content (households.uploads): the tests upload a real, tiny PDF and JPEG.
+PDF_BYTES = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
+def jpeg_bytes(width: int = 8, height: int = 6) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 40, 40)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def pdf_upload(name: str = "signed.pdf") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, PDF_BYTES)
+
+
+def jpeg_upload(name: str = "photo.jpg") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, jpeg_bytes())
 
 
 def id_number(birth: str | None = None, region: str = "533421", seq: int | None = None) -> str:
@@ -97,13 +119,11 @@ def sign(plan: Any, *, on: Any = None) -> Any:
     """The household and its cadre sign the plan's 到户承诺书 (scan uploaded by the cadre)."""
     import datetime
 
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     from subsidies import services as plan_services
 
     return plan_services.commitment_record(
         plan=plan,
         signed_on=on or datetime.date(2017, 4, 1),
-        scan=SimpleUploadedFile("signed.pdf", b"%PDF-1.4 test"),
+        scan=pdf_upload("signed.pdf"),
         actor=plan.household.cadre,
     )

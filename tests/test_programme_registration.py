@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.test.utils import modify_settings
 from pypdf import PdfReader
@@ -26,7 +25,7 @@ from disbursements.payouts import payouts_record
 from disbursements.reconcile import reconcile_fund
 from households.models import Role, Township
 
-from .factories import make_user
+from .factories import jpeg_upload, make_user
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,7 +84,7 @@ def test_a_new_programme_runs_a_batch_from_preparation_to_payment_and_reconcile(
     )
     text = PdfReader(io.BytesIO(notice.pdf.read())).pages[0].extract_text()
     assert "共 2 家" in text and "11,000.00" in text and "建塘镇人民政府" in text
-    notices.notice_post(notice=notice, actor=township, photo=SimpleUploadedFile("p.jpg", b"x"))
+    notices.notice_post(notice=notice, actor=township, photo=jpeg_upload("p.jpg"))
     notices.notice_close(notice=notice, actor=township, today=datetime.date(2017, 9, 20))
     advance([batch], action="toy_review", actor=city)
     advance([batch], action="toy_approve", actor=approver)

@@ -7,6 +7,7 @@ Production: see README "生产部署" (DJANGO_SETTINGS_MODULE=config.settings.pr
 from pathlib import Path
 
 import environ
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -51,6 +53,20 @@ MIDDLEWARE = [
     # Last, so that it sees the outcome of authentication (django-axes docs).
     "axes.middleware.AxesMiddleware",
 ]
+
+# Content-Security-Policy (Django's own): scripts only from this site or with the page's nonce, nothing
+# framed, no plugins, forms post only here. Inline style attributes stay allowed (the pages use them;
+# style cannot run code), as are data: images (the admin's icons).
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:"],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -66,6 +82,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
             ],
         },
     },
@@ -111,11 +128,19 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
-    # Uploaded rosters wait here between preview and confirm; they hold ID numbers, so not /tmp.
-    "import_export": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": BASE_DIR / "media" / "imports"},
-    },
+    # Uploaded rosters wait in MEDIA_ROOT/imports between preview and confirm (they hold ID numbers, so
+    # not /tmp; files 0600): removed on confirm or refusal, and by `manage.py purge_imports` after
+    # IMPORT_LIMITS["UPLOAD_MAX_AGE_HOURS"].
+    "import_export": {"BACKEND": "households.imports.ImportUploadStorage"},
+}
+
+# Uploaded scans and photos (households.uploads): the most a file may weigh, per kind of upload, before
+# anything is read (a scan may be a phone photo of the signed sheet: phones give 5–10 MB); images are
+# then stored at most `image_max_side` pixels on their longest side, re-encoded at `jpeg_quality`.
+UPLOAD_LIMITS = {
+    "max_mb": {"scan": 15, "photo": 15, "pdf": 20},
+    "image_max_side": 2400,
+    "jpeg_quality": 85,
 }
 
 LOGIN_URL = "admin:login"
@@ -127,6 +152,11 @@ AXES_COOLOFF_TIME = 0.5
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "lockout.html"
+# Behind reverse proxies, the client is the address the last trusted proxy saw: count the proxies that
+# append to X-Forwarded-For (nginx: 1). With 0 (the default, no proxy) only REMOTE_ADDR counts, so a
+# client cannot choose its address — and so cannot lock other people's usernames out.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "households.clientip.client_ip"
 
 # django-import-export: imports are gated by our own permission, storage is not the temp folder.
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "import"
@@ -134,6 +164,21 @@ IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "export"
 IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.MediaStorage"
 IMPORT_EXPORT_SKIP_ADMIN_LOG = True  # our ImportBatch + HouseholdChange are the record
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
+
+# What one Excel import may cost (households.imports.DEFAULT_LIMITS; any key may be left out). Checked
+# while the file streams, in the admin and the import_* commands alike: the file's size before it is
+# opened, the zip's parts (unzipped size, compression ratio) before any XML is parsed, rows and columns
+# while they are read, and every mapped cell against its model field's max_length.
+IMPORT_LIMITS = {
+    "MAX_FILE_BYTES": 20 * 1024 * 1024,
+    "MAX_ROWS": 200_000,
+    "MAX_COLUMNS": 40,
+    "MAX_CELL_CHARS": 200,
+    "MAX_PART_BYTES": 160 * 1024 * 1024,  # one worksheet's XML, unzipped (200,000 roster rows ≈ 140 MB)
+    "MAX_SHARED_STRINGS_BYTES": 40 * 1024 * 1024,  # the shared strings, unzipped (held in memory)
+    "MAX_COMPRESSION_RATIO": 100,  # unzipped / zipped, parts over 1 MB (real sheets: 5–20; bombs: 1,000)
+    "UPLOAD_MAX_AGE_HOURS": 24,  # an upload never confirmed is removed by purge_imports after this
+}
 
 TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
 

@@ -14,6 +14,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 
 from households.admin_base import RoleActionsMixin, ScopedAdminMixin, ScopedRelatedFilter
 from households.models import Township, Village
@@ -207,7 +208,10 @@ class NoticeAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
         """打印公示 (preview, nothing recorded): a village now, or a whole township as a background job."""
         form = PrintForm(request.POST or None)
         form.fields["village"].queryset = visible(Village, request.user)  # type: ignore[attr-defined]
-        form.fields["township"].queryset = visible(Township, request.user)  # type: ignore[attr-defined]
+        if getattr(request.user, "role", "") in notices.PRINT_JOB_ROLES or request.user.is_superuser:
+            form.fields["township"].queryset = visible(Township, request.user)  # type: ignore[attr-defined]
+        else:  # read-only roles print one village at a time: a batch print writes a job and a file
+            del form.fields["township"]
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
@@ -221,9 +225,11 @@ class NoticeAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
                     if not sheet.rows:
                         raise ValidationError("没有可公示的内容。")
                     response = HttpResponse(notices.render_sheets([sheet]), content_type="application/pdf")
-                    response["Content-Disposition"] = f'inline; filename="notice-{data["village"].code}.pdf"'
+                    response["Content-Disposition"] = (
+                        content_disposition_header(False, f"{sheet.title}（预览）.pdf") or ""
+                    )
                     return response
-                if data["township"]:
+                if data.get("township"):
                     job = notices.print_job_start(
                         kind=data["kind"],
                         year=data["year"],

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from households.fields import CodeField
 from households.models import Township, Village
 from households.scoping import ScopePaths
+from households.uploads import SCAN, UploadValidator
 
 from .ledger import Account, Entry, Reversible, money
 
@@ -151,7 +152,12 @@ class Transition(models.Model):
     )
     at = models.DateTimeField(_("时间"), default=timezone.now)
     note = models.TextField(_("意见/说明"), blank=True)
-    attachment = models.FileField(_("附件（如入户核实照片）"), upload_to="transitions/", blank=True)
+    attachment = models.FileField(
+        _("附件（如入户核实照片）"),
+        upload_to="transitions/",
+        blank=True,
+        validators=[UploadValidator(SCAN, "审批附件")],
+    )
 
     scope_paths: ClassVar[ScopePaths] = ScopePaths(
         township="batch__township", village="batch__village", cadre="actor"
@@ -216,7 +222,12 @@ class Payout(Reversible):
     paid_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("兑现人")
     )
-    receipt = models.FileField(_("签字/手印回执"), upload_to=receipt_upload_to, blank=True)
+    receipt = models.FileField(
+        _("签字/手印回执"),
+        upload_to=receipt_upload_to,
+        blank=True,
+        validators=[UploadValidator(SCAN, "回执扫描件")],
+    )
     recorded_at = models.DateTimeField(_("登记时间"), default=timezone.now)
 
     scope_paths: ClassVar[ScopePaths] = ScopePaths(

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from households.fields import CodeField
 from households.models import Township, Village, VillageGroup
 from households.scoping import ScopePaths
+from households.uploads import PDF, PHOTO, UploadValidator
 
 from .batches import Batch
 from .ledger import money
@@ -80,14 +81,21 @@ class Notice(models.Model):
     period_days = models.PositiveSmallIntegerField(_("公示天数"))
     rows = models.JSONField(_("公示名单（印发时）"), default=list)
     total = money(_("合计金额"))
-    pdf = models.FileField(_("公示 PDF（印发原件）"), upload_to=notice_upload_to)
+    pdf = models.FileField(
+        _("公示 PDF（印发原件）"), upload_to=notice_upload_to, validators=[UploadValidator(PDF, "公示 PDF")]
+    )
     status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.ISSUED)
     issued_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("印发人")
     )
     issued_at = models.DateTimeField(_("印发时间"), default=timezone.now)
     posted_at = models.DateTimeField(_("张贴时间"), null=True, blank=True)
-    posted_photo = models.FileField(_("张贴照片"), upload_to="notices/photos/", blank=True)
+    posted_photo = models.FileField(
+        _("张贴照片"),
+        upload_to="notices/photos/",
+        blank=True,
+        validators=[UploadValidator(PHOTO, "张贴照片")],
+    )
     closed_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
 
     scope_paths: ClassVar[ScopePaths] = ScopePaths(
@@ -189,7 +197,9 @@ class PrintJob(models.Model):
     status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.QUEUED)
     done = models.PositiveIntegerField(_("已完成村数"), default=0)
     total = models.PositiveIntegerField(_("村数"), default=0)
-    pdf = models.FileField(_("PDF"), upload_to="notices/print/", blank=True)
+    pdf = models.FileField(
+        _("PDF"), upload_to="notices/print/", blank=True, validators=[UploadValidator(PDF, "公示打印 PDF")]
+    )
     error = models.CharField(max_length=200, blank=True)
 
     scope_paths: ClassVar[ScopePaths] = ScopePaths(

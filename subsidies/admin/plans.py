@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 
 from households.admin_base import (
     ReadOnlyAdminMixin,
@@ -17,9 +18,10 @@ from households.admin_base import (
     ServiceImportMixin,
     money_column,
 )
+from households.xlsx import area_name, issuer_for
 
 from .. import services
-from ..entitlements import write_entitlements
+from ..entitlements import entitlements_file_name, entitlements_title, write_entitlements
 from ..models import BreedingCategory, CommitmentLetter, HouseholdPlan, Policy, PolicyRevision, Species
 from ..resources import PlanResource
 from ..selectors import plans_for
@@ -167,13 +169,20 @@ class HouseholdPlanAdmin(ScopedAdminMixin, RoleActionsMixin, ServiceImportMixin,
             year = int(request.GET.get("year", timezone.localdate().year))
         except ValueError:
             year = 2017
+        area = area_name(request.user)
         buffer = io.BytesIO()
-        write_entitlements(plans_for(request.user, year), buffer)  # type: ignore[arg-type]
+        write_entitlements(
+            plans_for(request.user, year),  # type: ignore[arg-type]
+            buffer,
+            title=entitlements_title(year, area),
+            issuer=issuer_for(request.user),
+        )
         response = HttpResponse(
             buffer.getvalue(),
             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         )
-        response["Content-Disposition"] = f"attachment; filename*=UTF-8''{year}-entitlements.xlsx"
+        # RFC 6266 (filename*=utf-8''…): the Chinese name arrives intact in every browser.
+        response["Content-Disposition"] = content_disposition_header(True, entitlements_file_name(year, area))
         return response
 
     @admin.action(description="提交审批（冻结计划）", permissions=["submit"])

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from disbursements.models import Account, BatchLine, Entry, Reversible, money
 from households.models import Household
 from households.scoping import ScopePaths
+from households.uploads import PHOTO, SCAN, UploadValidator
 
 TRANCHES = [(1, _("第一期（产前）")), (2, _("第二期（产中）")), (3, _("第三期（产后/以奖代补）"))]
 
@@ -125,7 +126,9 @@ class BenefitAnalysis(models.Model):
     income_per_member = money(_("人均收入（元）"))
     assessment = models.CharField(_("评价"), max_length=16, choices=Assessment.choices)
     notes = models.TextField(_("说明"), blank=True)
-    photo = models.FileField(_("照片"), upload_to="analysis/", blank=True)
+    photo = models.FileField(
+        _("照片"), upload_to="analysis/", blank=True, validators=[UploadValidator(PHOTO, "分析表照片")]
+    )
     verified_entitlement = money(_("核实应享补助（元）"))
     paid_before = money(_("已拨付（元）"))
     reward = money(_("以奖代补（元）"))
@@ -263,7 +266,11 @@ class EquityInvestment(Reversible):
     )
     principal = money(_("入股本金（元）"))
     agreement = models.CharField(_("协议编号/名称"), max_length=100)
-    consent_scan = models.FileField(_("贫困户书面同意书扫描件"), upload_to="equity/")
+    consent_scan = models.FileField(
+        _("贫困户书面同意书扫描件"),
+        upload_to="equity/",
+        validators=[UploadValidator(SCAN, "入股同意书扫描件")],
+    )
     invested_on = models.DateField(_("入股日期"))
     entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="+")
     transfer_entry = models.OneToOneField(

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from households.models import Household
 from households.scoping import ScopePaths
+from households.uploads import SCAN, UploadValidator
 
 from .. import rules
 
@@ -323,7 +324,11 @@ class CommitmentLetter(models.Model):
     # What was signed: the amount and the plan's revision. A later change of the plan unbinds it.
     signed_amount = money(_("签订的补助金额"))
     plan_revision = models.PositiveIntegerField(_("签订的计划修订"))
-    scan = models.FileField(_("签字/手印扫描件"), upload_to=commitment_upload_to)
+    scan = models.FileField(
+        _("签字/手印扫描件"),
+        upload_to=commitment_upload_to,
+        validators=[UploadValidator(SCAN, "承诺书扫描件")],
+    )
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("上传人")
     )

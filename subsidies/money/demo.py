@@ -18,6 +18,11 @@ from ..models import GrantLine, HouseholdPlan, Partner
 from . import services, settlement
 
 DEMO_PASSWORD = "demo2017"
+# Uploads are checked by their content (households.uploads): the demo's scans are a real, blank PDF.
+DEMO_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
 CROPS = ["青稞", "玛咖", "核桃", "中药材", "花椒", "马铃薯"]
 BREEDING: list[tuple[str, Decimal]] = [
     (s, Decimal(q))
@@ -206,7 +211,7 @@ def _equity_household(year: int) -> None:
         year=year,
         partner=partner,
         agreement=f"{year}-入股-001",
-        consent_scan=SimpleUploadedFile("consent.pdf", b"%PDF-1.4 demo consent"),
+        consent_scan=SimpleUploadedFile("consent.pdf", DEMO_PDF),
         invested_on=datetime.date(year, 5, 8),
         actor=candidate.cadre,
     )
@@ -222,6 +227,6 @@ def _commitments(year: int, rng: random.Random) -> None:
         plan_services.commitment_record(
             plan=plan,
             signed_on=day,
-            scan=SimpleUploadedFile("signed.pdf", b"%PDF-1.4 demo"),
+            scan=SimpleUploadedFile("signed.pdf", DEMO_PDF),
             actor=plan.household.cadre,
         )

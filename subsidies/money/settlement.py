@@ -23,6 +23,7 @@ from disbursements.models import Batch
 from disbursements.payouts import REVERSER_ROLES
 from households.models import Household, User, Village
 from households.scoping import scoped
+from households.uploads import clean_upload, field_policy
 
 from .. import rules
 from .. import services as plan_services
@@ -92,6 +93,7 @@ def analysis_record(
     """The cadre's 产业扶持分析表; computes the verified entitlement, the reward and any shortfall."""
     if actor.role != "cadre":
         raise ValidationError(MSG_ROLE_CADRE)
+    checked_photo = clean_upload(photo, *field_policy(BenefitAnalysis, "photo")) if photo else None
     household = _scoped_household(plan.household, actor)
     money = grant.household_money([household.pk], plan.year)[household.pk]
     if money.plan is None or money.plan.pk != plan.pk:
@@ -152,8 +154,8 @@ def analysis_record(
     analysis.income_per_member = rules.to_fen(net / household.size)
     analysis.assessment = assessment
     analysis.notes = notes
-    if photo is not None:
-        analysis.photo = photo
+    if checked_photo is not None:
+        analysis.photo = checked_photo
     analysis.verified_entitlement = verified
     analysis.paid_before = paid
     analysis.reward = reward
@@ -360,6 +362,7 @@ def equity_invest(
     """
     if actor.role not in ("cadre", "village"):
         raise ValidationError("入股由挂包干部或村委会登记。")
+    checked_scan = clean_upload(consent_scan, *field_policy(EquityInvestment, "consent_scan"))
     household = _scoped_household(household, actor)
     if not agreement.strip():
         raise ValidationError("请填写入股协议。")
@@ -394,7 +397,7 @@ def equity_invest(
         partner=partner,
         principal=principal,
         agreement=agreement.strip(),
-        consent_scan=consent_scan,
+        consent_scan=checked_scan,
         invested_on=invested_on,
         entry=entry,
         transfer_entry=transfer,

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, connections
 
 from disbursements.approval import advance
@@ -19,6 +18,8 @@ from households.models import Household
 from subsidies.models import EquityInvestment, GrantLine, Partner
 from subsidies.money import guard as grant
 from subsidies.money import services, settlement
+
+from ..factories import pdf_upload
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -108,7 +109,7 @@ def test_equity_and_a_cash_batch_for_one_household_cannot_both_pass(city_year: d
             year=2017,
             partner=partner,
             agreement="入股-1",
-            consent_scan=SimpleUploadedFile("c.pdf", b"%PDF-1.4"),
+            consent_scan=pdf_upload("c.pdf"),
             invested_on=datetime.date(2017, 5, 1),
             actor=liming,
         )

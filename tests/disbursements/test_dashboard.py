@@ -11,7 +11,6 @@ from typing import Any
 
 import openpyxl
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -24,7 +23,7 @@ from subsidies import services as plan_services
 from subsidies.money import services, settlement
 from subsidies.money.dashboard import COLUMNS
 
-from ..factories import make_user, roster_row
+from ..factories import jpeg_upload, make_user, pdf_upload, roster_row
 from .test_settlement import DAY, analyse, chain
 
 
@@ -48,9 +47,7 @@ def media(settings: Any, tmp_path: Any) -> None:
 
 
 def sign(plan: Any, day: datetime.date, cadre: User) -> None:
-    plan_services.commitment_record(
-        plan=plan, signed_on=day, scan=SimpleUploadedFile("signed.pdf", b"%PDF"), actor=cadre
-    )
+    plan_services.commitment_record(plan=plan, signed_on=day, scan=pdf_upload("signed.pdf"), actor=cadre)
 
 
 @pytest.fixture
@@ -239,7 +236,7 @@ def test_a_paid_reward_counts_as_tranche_3(year_in_progress: dict[str, Any]) -> 
         batch=reward,
         start=datetime.date(2017, 9, 1),
     )
-    notices.notice_post(notice=notice, actor=data["village_user"], photo=SimpleUploadedFile("b.jpg", b"\xff"))
+    notices.notice_post(notice=notice, actor=data["village_user"], photo=jpeg_upload("b.jpg"))
     for action, actor in (
         ("township_review", "township_user"),
         ("city_review", "city_user"),

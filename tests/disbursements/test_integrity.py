@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from disbursements import ledger
@@ -25,7 +24,7 @@ from subsidies.models import EquityInvestment, GrantLine, HouseholdPlan, Partner
 from subsidies.money import guard as grant
 from subsidies.money import services, settlement
 
-from ..factories import make_user, sign
+from ..factories import jpeg_upload, make_user, pdf_upload, sign
 from .test_settlement import DAY, analyse, chain
 
 pytestmark = pytest.mark.django_db
@@ -108,9 +107,7 @@ def test_the_reward_is_recomputed_from_what_was_paid_when_it_is_paid(city_year: 
         days=10,
         batch=reward,
     )
-    notices.notice_post(
-        notice=notice, actor=city_year["village_user"], photo=SimpleUploadedFile("p.jpg", b"x")
-    )
+    notices.notice_post(notice=notice, actor=city_year["village_user"], photo=jpeg_upload("p.jpg"))
     notices.notice_close(notice=notice, actor=city_year["village_user"], today=datetime.date(2017, 9, 11))
     advance([reward], action="township_review", actor=city_year["township_user"])
     advance([reward], action="city_review", actor=city_year["city_user"])
@@ -153,7 +150,7 @@ def invest(data: dict[str, Any], code: str = "H1") -> EquityInvestment:
         year=2017,
         partner=partner,
         agreement="2017-入股-001",
-        consent_scan=SimpleUploadedFile("consent.pdf", b"%PDF-1.4"),
+        consent_scan=pdf_upload("consent.pdf"),
         invested_on=DAY,
         actor=household.cadre,  # type: ignore[arg-type]
     )

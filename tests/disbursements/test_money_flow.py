@@ -18,6 +18,8 @@ from households.models import Household
 from subsidies.models import HouseholdPlan
 from subsidies.money import services
 
+from ..factories import jpeg_upload
+
 pytestmark = pytest.mark.django_db
 TODAY = datetime.date(2017, 5, 1)
 
@@ -273,7 +275,6 @@ def test_paying_a_batch_costs_the_same_queries_for_3_or_60_households() -> None:
 
 
 def test_verification_in_the_admin_records_the_note_and_photos(city_year: dict[str, Any]) -> None:
-    from django.core.files.uploadedfile import SimpleUploadedFile
     from django.test import Client
 
     liming = city_year["cadres"]["李明"]
@@ -292,7 +293,7 @@ def test_verification_in_the_admin_records_the_note_and_photos(city_year: dict[s
             "_selected_action": [batch.pk],
             "confirm": "yes",
             "note": "两户种苗已到位",
-            "attachment": SimpleUploadedFile("入户核实.jpg", b"\xff\xd8photo"),
+            "attachment": jpeg_upload("入户核实.jpg"),
         },
     )
     batch.refresh_from_db()

@@ -27,7 +27,6 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -50,7 +49,7 @@ from subsidies.models import (
 from subsidies.money import guard as grant
 from subsidies.money import services, settlement
 
-from ..factories import city_year_rows, make_user, sign
+from ..factories import city_year_rows, jpeg_upload, make_user, pdf_upload, sign
 
 pytestmark = pytest.mark.django_db
 
@@ -253,7 +252,7 @@ class Money(RuleBasedStateMachine):
                 days=7,
                 batch=batch,
             )
-            notices.notice_post(notice=notice, actor=official, photo=SimpleUploadedFile("p.jpg", b"x"))
+            notices.notice_post(notice=notice, actor=official, photo=jpeg_upload("p.jpg"))
             notices.notice_close(notice=notice, actor=official, today=DAY + datetime.timedelta(days=8))
 
         self.attempt("notice", publish)
@@ -314,7 +313,7 @@ class Money(RuleBasedStateMachine):
                 year=YEAR,
                 partner=Partner.objects.get(pk=self.w["partner"].pk),
                 agreement="入股协议",
-                consent_scan=SimpleUploadedFile("consent.pdf", b"%PDF-1.4"),
+                consent_scan=pdf_upload("consent.pdf"),
                 invested_on=DAY,
                 actor=self.holder(household),
             ),

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.test import Client
 from pypdf import PdfReader
@@ -22,7 +21,7 @@ from disbursements.models import PrintJob
 from households.models import Household, Role, Village
 from subsidies import services as plan_services
 
-from ..factories import make_user, roster_row
+from ..factories import jpeg_upload, make_user, roster_row
 
 pytestmark = pytest.mark.django_db
 
@@ -186,7 +185,7 @@ def test_notice_lifecycle_post_object_resolve_close(city_year: dict[str, Any]) -
     )
     with pytest.raises(ValidationError, match="尚未登记张贴"):
         notices.notice_close(notice=notice, actor=village_user)
-    notices.notice_post(notice=notice, actor=village_user, photo=SimpleUploadedFile("board.jpg", b"\xff\xd8"))
+    notices.notice_post(notice=notice, actor=village_user, photo=jpeg_upload("board.jpg"))
     objection = notices.objection_record(
         notice=notice,
         actor=village_user,

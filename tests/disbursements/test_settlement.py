@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.core.files.uploadedfile import SimpleUploadedFile
 
 from disbursements import ledger, notices
 from disbursements.approval import advance
@@ -17,7 +16,7 @@ from households.models import Household, Role
 from subsidies.models import BenefitAnalysis, Partner, RecoveryOrder
 from subsidies.money import services, settlement
 
-from ..factories import make_user
+from ..factories import jpeg_upload, make_user, pdf_upload
 
 pytestmark = pytest.mark.django_db
 DAY = datetime.date(2017, 6, 1)
@@ -87,9 +86,7 @@ def test_active_household_gets_the_rest_as_reward_through_the_chain(
     assert notice.rows[0][1] == "扎西" and notice.period_days == 10
     with pytest.raises(ValidationError, match="尚未登记张贴"):
         advance([batch], action="township_review", actor=data["township_user"])
-    notices.notice_post(
-        notice=notice, actor=data["village_user"], photo=SimpleUploadedFile("board.jpg", b"\xff\xd8")
-    )
+    notices.notice_post(notice=notice, actor=data["village_user"], photo=jpeg_upload("board.jpg"))
     objection = notices.objection_record(
         notice=notice,
         actor=data["village_user"],
@@ -178,7 +175,7 @@ def test_equity_household_pays_the_partner_and_keeps_the_principal_visible(city_
         year=2017,
         partner=partner,
         agreement="入股协议 2017-001",
-        consent_scan=SimpleUploadedFile("consent.pdf", b"%PDF"),
+        consent_scan=pdf_upload("consent.pdf"),
         invested_on=DAY,
         actor=data["cadres"]["李明"],
     )
@@ -211,7 +208,7 @@ def test_equity_household_pays_the_partner_and_keeps_the_principal_visible(city_
             year=2017,
             partner=partner,
             agreement="x",
-            consent_scan=SimpleUploadedFile("c.pdf", b"%PDF"),
+            consent_scan=pdf_upload("c.pdf"),
             invested_on=DAY,
             actor=data["cadres"]["李明"],
         )
@@ -273,7 +270,7 @@ def test_receipts_and_equity_through_the_admin(paid_two_tranches: dict[str, Any]
     payout = Payout.objects.filter(line__grant__household__code="H1", line__grant__tranche=1).get()
     response = client.post(
         f"/admin/disbursements/payout/{payout.pk}/change/",
-        {"receipt": SimpleUploadedFile("回执.jpg", b"\xff\xd8receipt")},
+        {"receipt": jpeg_upload("回执.jpg")},
     )
     assert response.status_code == 302
     payout.refresh_from_db()
@@ -290,7 +287,7 @@ def test_receipts_and_equity_through_the_admin(paid_two_tranches: dict[str, Any]
             "partner": partner.pk,
             "agreement": "入股协议 J1",
             "invested_on": "2017-05-08",
-            "consent_scan": SimpleUploadedFile("同意书.pdf", b"%PDF"),
+            "consent_scan": pdf_upload("同意书.pdf"),
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -308,7 +305,7 @@ def test_receipts_and_equity_through_the_admin(paid_two_tranches: dict[str, Any]
             "partner": partner.pk,
             "agreement": "x",
             "invested_on": "2017-05-08",
-            "consent_scan": SimpleUploadedFile("c.pdf", b"%PDF"),
+            "consent_scan": pdf_upload("c.pdf"),
         },
     )
     assert "不能再改为入股" in response.content.decode()

@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
@@ -169,7 +170,10 @@ def test_cadre_plans_on_a_phone_prints_the_letter_and_is_refused_a_second_specie
         link.tap()
     assert opened.value.status == 200
     assert opened.value.headers["content-type"] == "application/pdf"
-    assert opened.value.headers["content-disposition"] == 'inline; filename="commitment-XG0301-2017.pdf"'
+    # RFC 6266: the browser offers 到户承诺书-XG0301-卓玛拉姆-2017.pdf when saving.
+    assert opened.value.headers["content-disposition"] == "inline; filename*=utf-8''" + quote(
+        "到户承诺书-XG0301-卓玛拉姆-2017.pdf"
+    )
     # Chromium's PDF viewer takes over the tab, so the bytes come through the same session's request.
     response = page.request.get(live_server.url + href, timeout=PDF_TIMEOUT_MS)
     assert response.status == 200

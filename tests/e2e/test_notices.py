@@ -18,7 +18,7 @@ from disbursements.models import Notice
 from households.models import Household, Role, User, Village
 from subsidies import services as plan_services
 
-from ..factories import make_user, roster_row, sign
+from ..factories import jpeg_bytes, make_user, roster_row, sign
 from .conftest import PASSWORD, login
 
 pytestmark = pytest.mark.e2e
@@ -73,7 +73,7 @@ def test_village_official_issues_posts_and_handles_an_objection(
 
     # It went up on the board: a photo of it.
     photo = tmp_path / "board.jpg"
-    photo.write_bytes(b"\xff\xd8\xff\xe0 demo photo")
+    photo.write_bytes(jpeg_bytes())
     page.locator("#id_posted_photo").set_input_files(str(photo))
     page.locator("input[name=_continue]").click()
     expect(page.locator(".messagelist")).to_be_visible()

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
@@ -21,7 +20,7 @@ from subsidies.models import CommitmentLetter
 from subsidies.money import services
 
 from ..disbursements.conftest import city_year  # noqa: F401  (registers the fixture here)
-from ..factories import make_user
+from ..factories import PDF_BYTES, jpeg_upload, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +53,7 @@ def test_a_cadre_opens_the_commitment_letter_scan_of_a_household_they_hold(city:
     assert url == f"/files/subsidies/commitmentletter/{letter.pk}/scan/"
     response = client_for(city["cadres"]["李明"]).get(url)
     assert response.status_code == 200
-    assert b"".join(response.streaming_content) == b"%PDF-1.4 test"  # type: ignore[attr-defined]
+    assert b"".join(response.streaming_content) == PDF_BYTES  # type: ignore[attr-defined]
     assert response["Content-Type"] == "application/pdf"
     assert response["Content-Disposition"].startswith("inline;")
     assert response["X-Content-Type-Options"] == "nosniff"
@@ -158,7 +157,7 @@ def test_the_admin_links_a_payout_receipt_to_the_scoped_view(city: dict[str, Any
     services.payouts_record(batch=batch, actor=liming, paid_on=datetime.date(2017, 5, 1))
     payout = payout_attach_receipt(
         payout=Payout.objects.filter(line__batch=batch).earliest("pk"),
-        receipt=SimpleUploadedFile("回执.jpg", b"\xff\xd8jpeg"),
+        receipt=jpeg_upload("回执.jpg"),
         actor=liming,
     )
     link = f'href="/files/disbursements/payout/{payout.pk}/receipt/"'
@@ -181,9 +180,7 @@ def test_the_admin_links_a_notice_photo_and_offers_the_upload_where_it_may(city:
     notice = notices.notice_issue(
         kind="grant", year=2017, village=city["hongpo"], actor=village_user, start=datetime.date(2017, 3, 1)
     )
-    notice = notices.notice_post(
-        notice=notice, actor=village_user, photo=SimpleUploadedFile("张贴.jpg", b"\xff\xd8")
-    )
+    notice = notices.notice_post(notice=notice, actor=village_user, photo=jpeg_upload("张贴.jpg"))
     link = f'href="/files/disbursements/notice/{notice.pk}/posted_photo/"'
     change = reverse("admin:disbursements_notice_change", args=[notice.pk])
     for user, editable in ((village_user, True), (city["city_user"], False)):

@@ -16,7 +16,7 @@ from households.models import Household, Role, User
 from subsidies import services
 from subsidies.models import HouseholdPlan, Policy, PolicyRevision
 
-from ..factories import make_user, roster_row, sign
+from ..factories import jpeg_upload, make_user, pdf_upload, roster_row, sign
 
 pytestmark = pytest.mark.django_db
 
@@ -153,19 +153,19 @@ def test_commitment_letter_lateness(households, cadre) -> None:  # type: ignore[
     plan = save(households["P2017"], cadre, species="猪", quantity=3)
     assert plan.commitment_late(today=datetime.date(2017, 4, 15)) is False
     assert plan.commitment_late(today=datetime.date(2017, 4, 16)) is True
-    scan = SimpleUploadedFile("signed.jpg", b"\xff\xd8fake", content_type="image/jpeg")
+    scan = jpeg_upload("signed.jpg")
     services.commitment_record(plan=plan, signed_on=datetime.date(2017, 4, 10), scan=scan, actor=cadre)
     plan.refresh_from_db()
     assert plan.commitment_late(today=datetime.date(2018, 1, 1)) is False
     services.commitment_record(
         plan=plan,
         signed_on=datetime.date(2017, 4, 20),
-        scan=SimpleUploadedFile("s.pdf", b"%PDF"),
+        scan=pdf_upload("s.pdf"),
         actor=cadre,
     )
     plan.refresh_from_db()
     assert plan.commitment_late() is True
-    with pytest.raises(ValidationError, match="PDF、JPG 或 PNG"):
+    with pytest.raises(ValidationError, match="承诺书扫描件：文件不是有效的 PDF 或图片"):
         services.commitment_record(
             plan=plan,
             signed_on=datetime.date(2017, 4, 1),

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from subsidies.entitlements import write_entitlements
+from households.xlsx import CITY_ISSUER
+from subsidies.entitlements import entitlements_title, write_entitlements
 from subsidies.models import HouseholdPlan, PlanStatus
 
 
@@ -29,5 +30,7 @@ class Command(BaseCommand):
             .exclude(status=PlanStatus.DRAFT, amends__isnull=False)
         )
         with output.open("wb") as stream:
-            count, totals = write_entitlements(plans, stream)
+            count, totals = write_entitlements(
+                plans, stream, title=entitlements_title(options["year"]), issuer=CITY_ISSUER
+            )
         self.stdout.write(self.style.SUCCESS(f"已导出 {count} 户，补助合计 {totals[2]:,.2f} 元：{output}"))
