@@ -70,6 +70,12 @@ class Step:
         return role_names(self.roles)
 
 
+@dataclass(frozen=True)
+class LineDetails:
+    headers: tuple[str, ...]
+    cells: Mapping[int, tuple[str, ...]]
+
+
 class BatchHooks:
     """What a batch kind's steps and payments mean for its programme. The defaults do nothing; a
     programme subclasses what it needs. Every hook runs inside the moving transaction."""
@@ -89,6 +95,11 @@ class BatchHooks:
 
     def memo(self, batch: Batch, line: BatchLine, method_label: str) -> str:
         return f"{batch.kind_label}（{method_label}）"
+
+    def describe_lines(self, batch: Batch, lines: list[BatchLine]) -> LineDetails:
+        """The programme's columns for the batch page (e.g. 户编号, 户主, 产业): headers and, by line pk,
+        one text per header. One or two queries for all lines, never one per line."""
+        return LineDetails((), {})
 
     def after_paid(self, batch: Batch, payouts: list[Payout], actor: User) -> None:
         """What paying these lines means for the programme's records."""
@@ -326,9 +337,41 @@ def send_back(batches: Iterable[Batch], *, actor: User, reason: str) -> list[Bat
     )
 
 
-def available_actions(batch: Batch, actor: User) -> list[Step]:
+@dataclass(frozen=True)
+class Offer:
+    """What a user may do with one batch now, for the batch page's buttons: a step, a send-back or
+    the payment; `refusal` says why a button is shown disabled (e.g. maker-checker)."""
+
+    action: str
+    label: str
+    refusal: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return not self.refusal
+
+
+SEND_BACK = "send_back"
+
+
+def offers(batch: Batch, actor: User) -> list[Offer]:
+    """The actions `actor` may take on `batch` now; the services check all of it again on POST."""
     kind = BATCH_KINDS.get(batch.kind)
-    step = kind.next_step(batch.status) if kind is not None else None
-    if step is None or step.action == PAY:
+    role = getattr(actor, "role", "")
+    if kind is None:
         return []
-    return [step] if getattr(actor, "role", "") in step.roles else []
+    found: list[Offer] = []
+    step = kind.next_step(batch.status)
+    if step is not None and role in step.roles:
+        if step.action == PAY:
+            found.append(Offer(PAY, "登记兑现"))
+        else:
+            refusal = ""
+            if step.from_status != DRAFT and _last_actors([batch])[batch.pk] == actor.pk:
+                refusal = "上一步由您办理，须由他人办理这一步（审核与经办分离）。"
+            found.append(Offer(step.action, step.label, refusal))
+    if kind.previous_status(batch.status) is not None:
+        waiting = kind.steps[-1] if batch.status == APPROVED else kind.next_step(batch.status)
+        if waiting is not None and role in waiting.roles:
+            found.append(Offer(SEND_BACK, "退回上一步"))
+    return found

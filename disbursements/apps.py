@@ -30,6 +30,10 @@ class DisbursementsConfig(AppConfig):
             {"disbursements.change_notice", "disbursements.add_objection", "disbursements.change_objection"},
         )
 
+        from . import worklist
+
+        worklist.register()
+
         # Uploaded scans and photos are served only through the scoped download view.
         from households.files import register
 

@@ -446,3 +446,8 @@ def print_job_start(*, kind: str, year: int, township: Township, actor: User) ->
     job = PrintJob.objects.create(kind=kind, year=year, township=township, requested_by=actor)
     transaction.on_commit(lambda: print_township_notices.enqueue(job.pk))
     return job
+
+
+def open_objections(account_ids: list[int], user: User) -> dict[int, list[str]]:
+    """Open objections against these payees, in the user's scope: by account, one text each."""
+    return {}

@@ -10,12 +10,13 @@ when its last live line is.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -37,11 +38,17 @@ MSG_REVERSE_REASON = "冲正必须写明原因。"
 REVERSER_ROLES = frozenset({"township", "city"})
 
 
+MSG_FUTURE = "兑现日期 {date:%Y-%m-%d} 晚于今天，请填写实际兑现的日期。"
+MSG_UNPAID_REASON = "{name}：未兑现须写明原因（如外出、拒领）。"
+MSG_NOTHING_TO_PAY = "没有选中要兑现的户。"
+
+
 @dataclass
 class PayoutResult:
     paid: int
     amount: Decimal
     batch_paid: bool
+    left_open: int = 0
 
 
 @transaction.atomic
@@ -53,14 +60,29 @@ def payouts_record(
     method: str = Payout.Method.CASH,
     lines: Iterable[int] | None = None,
     accounts: Iterable[int] | None = None,
+    reference: str = "",
+    references: Mapping[int, str] | None = None,
+    receipt: UploadedFile | None = None,
+    unpaid: Mapping[int, str] | None = None,
 ) -> PayoutResult:
     """Record the payment of the batch's open lines in the recorder's scope (a cadre the payees they
     hold, a village official those of the village), or only `lines` (line ids) / `accounts`.
+
+    `paid_on` is the real date of the payment (not after today);
+    `reference` the bank or receipt number for all, `references` one per line (line pk); `receipt`
+    one scan (e.g. the signed 兑现花名册) attached to every payout recorded; `unpaid` the lines not
+    paid this time (line pk → reason, e.g. 外出): they stay open, with their reason, for a later
+    recording.
 
     One transaction: the batch row is locked (a double click or a retried request waits and then
     finds the lines paid), then the kind's `check_payments` locks the payees and checks them.
     """
     kind = BATCH_KINDS[batch.kind]
+    unpaid = {pk: reason.strip() for pk, reason in (unpaid or {}).items()}
+    references = {pk: ref.strip() for pk, ref in (references or {}).items() if ref.strip()}
+    if paid_on > timezone.localdate():
+        raise ValidationError(MSG_FUTURE.format(date=paid_on))
+    checked_receipt = clean_upload(receipt, *field_policy(Payout, "receipt")) if receipt else None
     if actor.role not in kind.pay_roles:
         from .approval import role_names
 
@@ -84,12 +106,25 @@ def payouts_record(
         return rows.select_related("account").order_by("pk")
 
     candidates = list(open_lines())
-    if not candidates:
+    if not candidates and not unpaid:
         raise ValidationError(MSG_ALL_PAID)
+    left_open = _note_unpaid(locked, actor, unpaid)
+    candidates = [line for line in candidates if line.pk not in unpaid]
+    if not candidates:
+        if left_open:
+            return PayoutResult(paid=0, amount=ZERO, batch_paid=False, left_open=left_open)
+        raise ValidationError(MSG_NOTHING_TO_PAY)
     kind.hooks.check_payments(locked, candidates, actor)
-    paying = list(open_lines())  # read again under the payees' locks
+    paying = [line for line in open_lines() if line.pk not in unpaid]  # again, under the payees' locks
     if not paying:
         raise ValidationError(MSG_ALL_PAID)
+    stored_receipt = ""
+    if checked_receipt is not None:  # one file for every payout of this recording
+        name = checked_receipt.name or ""
+        suffix = name.rsplit(".", 1)[-1].lower() if "." in name else "bin"
+        stored_receipt = default_storage.save(
+            f"receipts/{locked.year}/batch-{locked.pk}.{suffix}", checked_receipt
+        )
     sources = kind.hooks.sources(locked, paying)
     method_label = str(Payout.Method(method).label)
     entries = ledger.post(
@@ -117,12 +152,17 @@ def payouts_record(
                         method=method,
                         paid_on=paid_on,
                         paid_by=actor,
+                        reference=references.get(line.pk, reference.strip()),
+                        receipt=stored_receipt,
                     )
                     for line, entry in zip(paying, entries, strict=True)
                 ]
             )
     except IntegrityError:
         raise ValidationError(MSG_ALL_PAID) from None
+    BatchLine.objects.filter(pk__in=[line.pk for line in paying]).exclude(unpaid_reason="").update(
+        unpaid_reason="", unpaid_noted_at=None
+    )
     kind.hooks.after_paid(locked, payouts, actor)
     remaining = BatchLine.objects.filter(
         batch=locked, payout__isnull=True, cancelled_at__isnull=True
@@ -137,8 +177,31 @@ def payouts_record(
             note=f"兑现完毕（本次 {len(paying)} 笔）",
         )
     return PayoutResult(
-        paid=len(paying), amount=sum((to_fen(line.amount) for line in paying), ZERO), batch_paid=not remaining
+        paid=len(paying),
+        amount=sum((to_fen(line.amount) for line in paying), ZERO),
+        batch_paid=not remaining,
+        left_open=left_open,
     )
+
+
+def _note_unpaid(batch: Batch, actor: User, unpaid: Mapping[int, str]) -> int:
+    """Mark the open lines not paid this time with their reason (each one in the actor's scope)."""
+    if not unpaid:
+        return 0
+    rows = list(
+        scoped(BatchLine.objects.filter(batch=batch, pk__in=list(unpaid)), actor)
+        .filter(payout__isnull=True, cancelled_at__isnull=True)
+        .select_related("account")
+    )
+    if len(rows) != len(unpaid):
+        raise ValidationError("有未兑现的户不在本批次或不在您的管辖范围内，或已兑现。")
+    for line in rows:
+        if not unpaid[line.pk]:
+            raise ValidationError(MSG_UNPAID_REASON.format(name=line.account.name))
+        line.unpaid_reason = unpaid[line.pk][:100]
+        line.unpaid_noted_at = timezone.now()
+    BatchLine.objects.bulk_update(rows, ["unpaid_reason", "unpaid_noted_at"])
+    return len(rows)
 
 
 @transaction.atomic

@@ -58,6 +58,7 @@ def policy_snapshot(policy: Policy) -> dict[str, Any]:
         "commitment_deadline": policy.commitment_deadline.isoformat(),
         "eligible_exit_year": policy.eligible_exit_year,
         "notice_days": policy.notice_days,
+        "recovery_due_days": policy.recovery_due_days,
         "consolidation_exit_year": policy.consolidation_exit_year,
         "categories": {
             c.code: {

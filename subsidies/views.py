@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
@@ -100,9 +101,9 @@ def prepare_batch(request: HttpRequest) -> HttpResponse:
     messages.success(
         request,
         f"已准备批次：{batch}，{batch.line_count} 户，合计 {batch.total:,.2f} 元。"
-        "请到后台“拨付批次”提交入户核实。",
+        "请核对明细，然后点“提交入户核实”。",
     )
-    return redirect(f"/cadre/?year={year}")
+    return redirect(reverse("admin:disbursements_batch_change", args=[batch.pk]))
 
 
 def _quote_context(form: PlanForm, household: Household, year: int) -> dict[str, Any]:

@@ -12,9 +12,10 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.utils import timezone
+from django.urls import path, reverse
 
 from households.admin_base import (
     ReadOnlyAdminMixin,
@@ -27,7 +28,8 @@ from households.admin_base import (
 from ..approval import BATCH_KINDS, Step, advance, send_back, steps_waiting_for
 from ..models import Batch, BatchLine, Payout, Transition
 from ..money import to_fen
-from ..payouts import payout_attach_receipt, payout_reverse, payouts_record
+from ..payouts import payout_attach_receipt, payout_reverse
+from . import batch_page
 from .common import reverse_action
 
 
@@ -84,6 +86,14 @@ class TransitionInline(ReadOnlyAdminMixin, admin.TabularInline):
     verbose_name_plural = "审批记录（谁、何时、做了什么、意见）"
 
 
+def _totals(queryset: QuerySet[Batch]) -> dict[str, Any]:
+    rows = list(queryset.values_list("total", "line_count"))
+    return {
+        "money_total": sum((to_fen(t) for t, _ in rows), Decimal("0.00")),
+        "line_total": sum(n for _, n in rows),
+    }
+
+
 def step_actions() -> dict[str, Step]:
     """Every step any registered batch kind has (by action), but the payment, which is recorded."""
     steps: dict[str, Step] = {}
@@ -104,6 +114,7 @@ def _step_action(action: str, step: Step) -> Any:
                 {
                     **model_admin.admin_site.each_context(request),
                     "batches": queryset,
+                    **_totals(queryset),
                     "step": step,
                     "action_name": f"do_{action}",
                     "with_attachment": action == "verify",
@@ -157,8 +168,7 @@ class BatchAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
         self.actions = [
             *(_step_action(action, step) for action, step in steps.items()),
             "send_back_action",
-            "pay_today_cash",
-            "pay_today_bank",
+            "record_payouts",
         ]
         payers = frozenset(r for kind in BATCH_KINDS for r in kind.pay_roles)
         # Each step's button for the role that holds the step; send-back for officials; payouts for
@@ -166,8 +176,7 @@ class BatchAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
         self.action_roles = {
             **{f"do_{s.action}": s.roles for s in steps.values()},
             "send_back_action": frozenset({"village", "township", "city", "approver"}),
-            "pay_today_cash": payers,
-            "pay_today_bank": payers,
+            "record_payouts": payers,
         }
         if action_location is None:
             return super().get_actions(request)
@@ -208,37 +217,49 @@ class BatchAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
             {
                 **self.admin_site.each_context(request),
                 "batches": queryset,
+                **_totals(queryset),
                 "opts": self.model._meta,
                 "title": "退回批次",
             },
         )
 
-    @admin.action(description="登记兑现（今日，现金）")
-    def pay_today_cash(self, request: HttpRequest, queryset: QuerySet[Batch]) -> None:
-        self._pay(request, queryset, Payout.Method.CASH)
+    @admin.action(description="登记兑现（逐户核对日期、方式和凭证）")
+    def record_payouts(self, request: HttpRequest, queryset: QuerySet[Batch]) -> HttpResponse | None:
+        batches = list(queryset[:2])
+        if len(batches) != 1:
+            self.message_user(request, "请只选择一个批次登记兑现。", messages.WARNING)
+            return None
+        return redirect(reverse("admin:disbursements_batch_pay", args=[batches[0].pk]))
 
-    @admin.action(description="登记兑现（今日，银行转账）")
-    def pay_today_bank(self, request: HttpRequest, queryset: QuerySet[Batch]) -> None:
-        self._pay(request, queryset, Payout.Method.BANK)
+    def get_urls(self) -> list[Any]:
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<int:pk>/pay/",
+                wrap(lambda request, pk: batch_page.batch_pay(self, request, pk)),
+                name="disbursements_batch_pay",
+            ),
+            path(
+                "<int:pk>/act/<str:action>/",
+                wrap(lambda request, pk, action: batch_page.batch_act(self, request, pk, action)),
+                name="disbursements_batch_act",
+            ),
+            *super().get_urls(),
+        ]
 
-    def _pay(self, request: HttpRequest, queryset: QuerySet[Batch], method: str) -> None:
-        paid = 0
-        amount = Decimal("0.00")
-        for batch in queryset:
-            try:
-                result = payouts_record(
-                    batch=batch,
-                    actor=request.user,  # type: ignore[arg-type]
-                    paid_on=timezone.localdate(),
-                    method=method,
-                )
-            except ValidationError as exc:
-                self.message_user(request, f"{batch}：{exc.messages[0]}", messages.ERROR)
-                continue
-            paid += result.paid
-            amount += result.amount
-        if paid:
-            self.message_user(request, f"已登记兑现 {paid} 户，合计 {amount:,.2f} 元。")
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """The batch page (lines, objections, transitions, this user's actions) instead of a form."""
+        try:
+            pk = int(object_id)
+        except ValueError:
+            raise Http404("没有这个批次。") from None
+        return batch_page.batch_page(self, request, pk)
 
 
 @admin.register(Payout)

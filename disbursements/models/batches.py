@@ -122,6 +122,10 @@ class BatchLine(models.Model):
     )
     amount = money(_("金额"))
     cancelled_at = models.DateTimeField(_("作废时间"), null=True, blank=True)
+    # A payee not paid when the batch was (absent, refused): the line stays open, with the reason the
+    # payer gave; it is paid later from the same batch. Not money: a note beside the money record.
+    unpaid_reason = models.CharField(_("未兑现原因"), max_length=100, blank=True)
+    unpaid_noted_at = models.DateTimeField(_("未兑现登记时间"), null=True, blank=True)
 
     scope_paths: ClassVar[ScopePaths] = ScopePaths(
         township="account__township", village="account__village", cadre="account__holder"
@@ -219,6 +223,9 @@ class Payout(Reversible):
     entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="payout")
     method = models.CharField(_("方式"), max_length=8, choices=Method.choices)
     paid_on = models.DateField(_("兑现日期"))
+    reference = models.CharField(
+        _("凭证号"), max_length=64, blank=True, help_text=_("银行流水号、转账凭证号或回执编号")
+    )
     paid_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("兑现人")
     )

@@ -84,7 +84,10 @@ class GrantLineAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             messages.error(request, exc.messages[0])
             result = None
         if confirm and result is not None:
-            messages.success(request, f"已记账 {len(result.moves)} 笔，共 {result.amount_moved:,.2f} 元。")
+            messages.success(
+                request,
+                f"已下拨：新增资金 {result.new_money:,.2f} 元，逐级记账 {len(result.moves)} 笔。",
+            )
         return TemplateResponse(
             request,
             "admin/disbursements/allocate.html",

@@ -98,6 +98,21 @@ class YearFilter(admin.SimpleListFilter):
         return queryset.filter(year=self.value()) if self.value() else queryset
 
 
+class LetterFilter(admin.SimpleListFilter):
+    """承诺书: the plans whose letter is missing or no longer binds (the to-do panel links here)."""
+
+    title = "到户承诺书"
+    parameter_name = "letter"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
+        return [("unsigned", "未签订或待重新签订")]
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        from ..worklist import unsigned_letters
+
+        return unsigned_letters(queryset) if self.value() == "unsigned" else queryset
+
+
 @admin.register(HouseholdPlan)
 class HouseholdPlanAdmin(ScopedAdminMixin, RoleActionsMixin, ServiceImportMixin, admin.ModelAdmin):
     list_display = (
@@ -118,7 +133,7 @@ class HouseholdPlanAdmin(ScopedAdminMixin, RoleActionsMixin, ServiceImportMixin,
     tranche1_yuan = money_column("tranche1", "产前（元）")
     tranche2_yuan = money_column("tranche2", "产中（元）")
     tranche3_yuan = money_column("tranche3", "产后（元）")
-    list_filter = (YearFilter, "status", "species")
+    list_filter = (YearFilter, "status", LetterFilter, "species")
     list_select_related = ("household",)
     search_fields = ("household__code", "household__head_name")
     readonly_fields = [f.name for f in HouseholdPlan._meta.fields]

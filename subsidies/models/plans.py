@@ -48,6 +48,11 @@ class Policy(models.Model):
         default=10,
         help_text=_("扶贫资金项目公告公示原则上不少于 10 天；不得少于 7 天"),
     )
+    recovery_due_days = models.PositiveSmallIntegerField(
+        _("收回期限（天）"),
+        default=30,
+        help_text=_("收回通知经乡镇批准后应在多少天内收回；逾期列入待办（我们的理解，可改）"),
+    )
     updated_at = models.DateTimeField(_("最后修改"), default=timezone.now)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -32,6 +32,7 @@ from .accounts import (
     E_REASSIGNMENT,
     E_RETURN,
     FUND,
+    FUNDING,
     TOWNSHIP,
     VILLAGE,
     cadre_accounts,
@@ -66,6 +67,52 @@ class AllocationResult:
     @property
     def amount_moved(self) -> Decimal:
         return sum((m.amount for m in self.moves), ZERO)
+
+    @property
+    def new_money(self) -> Decimal:
+        """What enters the programme from its funding (net of what goes back to it): the real money."""
+        into = sum((m.amount for m in self.moves if m.kind == E_FUNDING), ZERO)
+        back = sum((m.amount for m in self.moves if m.kind == E_RETURN and m.target.kind == FUNDING), ZERO)
+        return into - back
+
+    @property
+    def levels(self) -> list[LevelMoves]:
+        """The entries per level of the chain, down (下拨) and up (上缴), for the preview: the same money
+        is booked once per level, so these amounts are not added together."""
+        rows: dict[tuple[str, bool], LevelMoves] = {}
+        for move in self.moves:
+            down = move.kind != E_RETURN
+            level = move.target.kind if down else move.source.kind
+            label = (DOWN_LABELS if down else UP_LABELS).get(level, level)
+            row = rows.setdefault((level, down), LevelMoves(label))
+            row.entries += 1
+            row.amount += move.amount
+        order = ["city", "township", "village", "cadre"]
+        return [
+            rows[key]
+            for key in sorted(rows, key=lambda k: (not k[1], order.index(k[0]) if k[0] in order else 9))
+        ]
+
+
+@dataclass
+class LevelMoves:
+    label: str
+    entries: int = 0
+    amount: Decimal = ZERO
+
+
+DOWN_LABELS = {
+    "city": "资金来源 → 市指挥部（新增资金）",
+    "township": "市指挥部 → 乡镇",
+    "village": "乡镇 → 村委会",
+    "cadre": "村委会 → 挂包干部",
+}
+UP_LABELS = {
+    "city": "市指挥部 → 资金来源（上缴）",
+    "township": "乡镇 → 市指挥部（上缴）",
+    "village": "村委会 → 乡镇（上缴）",
+    "cadre": "挂包干部 → 村委会（上缴）",
+}
 
 
 # Entries that move allocated money between the accounts of the chain (not to households).

@@ -13,12 +13,13 @@ import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from disbursements.approval import BatchHooks, BatchKind, NoticeGate, Step
+from disbursements.approval import BatchHooks, BatchKind, LineDetails, NoticeGate, Step
 from disbursements.models import Account, Batch, BatchLine, Payout
 from disbursements.money import ZERO, to_fen
 from disbursements.payouts import PayoutResult
@@ -105,6 +106,24 @@ class GrantHooks(BatchHooks):
 
     def memo(self, batch: Batch, line: BatchLine, method_label: str) -> str:
         return f"{batch.year}年{TRANCHE_NAMES[self.tranche]}到户资金（{method_label}）"
+
+    def describe_lines(self, batch: Batch, lines: list[BatchLine]) -> LineDetails:
+        rows = GrantLine.objects.filter(line__in=lines).select_related(
+            "household__group", "household__cadre", "plan"
+        )
+        cells: dict[int, tuple[str, ...]] = {}
+        for grant in rows:
+            household, plan = grant.household, grant.plan
+            industry = "、".join(x for x in (plan.crops, plan.species) if x) or "—"
+            cells[grant.line_id] = (
+                household.code,
+                household.head_name,
+                household.group.name if household.group_id else "—",  # type: ignore[union-attr]
+                household.cadre.display_name if household.cadre_id else "—",  # type: ignore[union-attr]
+                industry,
+                f"{plan.grant_total:,.2f}",
+            )
+        return LineDetails(("户编号", "户主", "村民小组", "挂包干部", "产业", "补助总额（元）"), cells)
 
     def before_reverse(self, payout: Payout, actor: User) -> None:
         """Later stages first; and never below what recovery orders already claim back."""
@@ -244,8 +263,10 @@ def payouts_record(
     paid_on: datetime.date,
     method: str = Payout.Method.CASH,
     households: Iterable[int] | None = None,
+    **details: Any,
 ) -> PayoutResult:
-    """兑现 of a grant batch (all lines in the recorder's scope, or those of `households`)."""
+    """兑现 of a grant batch (all lines in the recorder's scope, or those of `households`); `details`
+    as `disbursements.payouts.payouts_record` takes them (reference, receipt, unpaid…)."""
     accounts = None
     if households is not None:
         accounts = list(
@@ -253,4 +274,6 @@ def payouts_record(
                 "pk", flat=True
             )
         )
-    return record_payouts(batch=batch, actor=actor, paid_on=paid_on, method=method, accounts=accounts)
+    return record_payouts(
+        batch=batch, actor=actor, paid_on=paid_on, method=method, accounts=accounts, **details
+    )

@@ -30,3 +30,6 @@ def register() -> None:
     # A household's money follows it: its account to its new cadre, its allocation within the village.
     events.on_relocation(accounts.follow_households)
     events.on_reassignment(guard.follow_reassignment)
+    from .. import worklist
+
+    worklist.register()

@@ -460,7 +460,7 @@ def test_the_dashboard_costs_the_same_queries_whatever_the_number_of_households(
     grow(year_in_progress, import_rows)
     assert Household.objects.count() == before + 40
     assert costs() == small
-    assert max(small) <= 16
+    assert max(small) <= 24  # the table's queries, plus the to-do panel's fixed few
 
 
 def test_the_tranche_counts_open_the_payouts_of_that_tranche(year_in_progress: dict[str, Any]) -> None:

@@ -34,7 +34,7 @@ from .conftest import PASSWORD, TIMEOUT_MS, VIEWPORT, login
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 ImportRows = Callable[..., ImportReport]  # tests/conftest.py: rows through the real roster import
-OpenAs = Callable[[str], Page]
+OpenAs = Callable[..., Page]
 
 BATCHES = "/admin/disbursements/batch/"
 QUEUE = BATCHES + "?queue=mine"
@@ -43,9 +43,10 @@ QUEUE_SCREENSHOT = Path("/tmp/queue.png")
 RECONCILE_SCREENSHOT = Path("/tmp/reconcile.png")
 
 LIMING = "gb13800000001"  # the roster import names a cadre's user after the phone: 李明
-LIMING_SHOWN = "李明（13800000001）"  # User.__str__ of a cadre, as the admin shows the actor
 STEP_LABELS = ("提交入户核实", "入户核实", "乡镇复核汇总", "市指挥部复核", "产业办和分管领导审批")
-PAY_LABEL = "登记兑现（今日，现金）"
+PAY_LABEL = "登记兑现（逐户核对日期、方式和凭证）"
+PHONE: Any = {"width": 390, "height": 844}
+SHOTS = Path("/tmp/shots/work")
 
 
 # --- data: as tests/disbursements/conftest.py's city_year, plus the allocation and more officials ---
@@ -134,8 +135,8 @@ def open_as(browser: Browser, live_server: LiveServer) -> Iterator[OpenAs]:
     """open_as(username): a fresh desktop context (own cookies) logged in as that user."""
     contexts: list[BrowserContext] = []
 
-    def open_(username: str) -> Page:
-        context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")
+    def open_(username: str, viewport: Any = None) -> Page:
+        context = browser.new_context(viewport=viewport or VIEWPORT, locale="zh-CN")
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         page = context.new_page()
@@ -172,6 +173,24 @@ def run_action(page: Page, label: str) -> None:
             confirm.click()
 
 
+def open_batch(page: Page) -> None:
+    """From a batch list, open the only batch's page (the place of work)."""
+    expect(batch_rows(page)).to_have_count(1)
+    with page.expect_navigation():
+        batch_rows(page).first.locator("a").first.click()
+    expect(page.locator("#batch-page")).to_be_visible()
+
+
+def take_step(page: Page, label: str, note: str = "") -> None:
+    """On the batch page: press the step's button, read the confirmation, write the note, confirm."""
+    with page.expect_navigation():
+        page.locator("#batch-actions a", has_text=label).click()
+    expect(page.locator("#act-form")).to_be_visible()
+    page.locator("#note").fill(note or f"{label}：已核对")
+    with page.expect_navigation():
+        page.locator("#act-form input[type=submit]").click()
+
+
 def expect_success(page: Page, text: str | re.Pattern[str]) -> None:
     """The action's confirmation (message_user's default level: info), and no error beside it."""
     expect(page.locator(".messagelist .error")).to_have_count(0)
@@ -191,37 +210,45 @@ def test_tranche_one_from_cadre_through_every_approval_to_payout_and_balanced_bo
 ) -> None:
     url = live_server.url  # money_year: the roster, the plans, the allocation and the officials
 
-    # 1. The cadre prepares the batch on his page, then submits it in the admin.
-    cadre = open_as(LIMING)
+    # 1. The cadre prepares the batch on his phone and lands on the batch page, where he submits it.
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    cadre = open_as(LIMING, PHONE)
     cadre.goto(f"{url}/cadre/")
     cadre.locator("#batch-village").select_option(label="红坡村")
     cadre.locator("#batch-tranche").select_option(label="第一期（产前）")
     cadre.locator("#prepare-batch").click()
-    expect(cadre).to_have_url(f"{url}/cadre/?year=2017")
-    expect(cadre.locator(".messages li.success")).to_contain_text("2 户，合计 2,100.00 元")
-    expect(cadre.locator("#batches table")).to_contain_text("红坡村 第一期（产前）")
     batch = Batch.objects.get()
+    expect(cadre).to_have_url(f"{url}{BATCHES}{batch.pk}/change/")
+    expect(cadre.locator(".messagelist li")).to_contain_text("2 户，合计 2,100.00 元")
     assert (batch.status, batch.line_count, batch.total) == ("draft", 2, Decimal("2100.00"))
-
-    cadre.goto(url + BATCHES)
-    assert offered_actions(cadre) == ["提交入户核实", PAY_LABEL, "登记兑现（今日，银行转账）"]
-    run_action(cadre, "提交入户核实")
-    expect_success(cadre, "提交入户核实：1 个批次，合计 2,100.00 元。")
+    expect(cadre.locator("#batch-lines")).to_contain_text("H1")
+    expect(cadre.locator("#batch-actions a")).to_have_text(["提交入户核实"])
+    cadre.screenshot(path=SHOTS / "cadre-batch-page-phone.png", full_page=True)
+    with cadre.expect_navigation():
+        cadre.locator("#batch-actions a", has_text="提交入户核实").click()
+    expect(cadre.locator("#act-form")).to_contain_text("共 2 户，合计 2,100.00 元")
+    cadre.screenshot(path=SHOTS / "cadre-confirm-phone.png", full_page=True)
+    with cadre.expect_navigation():
+        cadre.locator("#act-form input[type=submit]").click()
+    expect_success(cadre, "提交入户核实：")
+    expect(cadre.locator("#batch-status")).to_have_text("待入户核实")
     assert status_of(batch) == "prepared"
 
-    # 2. The village official finds it waiting for them, with the queue's total, and verifies it.
-    village = open_as("hongpo_official")
-    village.goto(url + QUEUE)
-    expect(batch_rows(village)).to_have_count(1)
-    expect(batch_rows(village)).to_contain_text("待入户核实")
-    expect(village.locator("#queue-summary")).to_contain_text("1 个批次，2 户")
+    # 2. The village official finds it on the to-do panel of the admin home, opens it and verifies.
+    village = open_as("hongpo_official", PHONE)
+    village.goto(url + "/admin/")
+    todo = village.locator("#todo-panel")
+    expect(todo).to_contain_text("待我办理的拨付批次：1 批，2,100.00 元")
+    village.screenshot(path=SHOTS / "village-todo-phone.png", full_page=True)
+    with village.expect_navigation():
+        todo.locator("a", has_text="待我办理的拨付批次").click()
     expect(village.locator("#queue-summary")).to_contain_text("合计 2,100.00 元")
-    run_action(village, "入户核实")
-    expect_success(village, "入户核实：1 个批次，合计 2,100.00 元。")
-    expect(batch_rows(village)).to_have_count(0)  # no longer waiting for the village
+    open_batch(village)
+    take_step(village, "入户核实", "入户核实：种苗已落实")
+    expect_success(village, "入户核实：")
     assert status_of(batch) == "verified"
 
-    # 3–5. Township, city and the approver, each from their own queue.
+    # 3–5. Township, city and the approver, each from their own queue, on the batch page.
     officials: dict[str, Page] = {}
     for username, label, status_after, waiting in (
         ("jiantang_official", "乡镇复核汇总", "township_reviewed", "待乡镇复核"),
@@ -230,25 +257,34 @@ def test_tranche_one_from_cadre_through_every_approval_to_payout_and_balanced_bo
     ):
         official = officials[username] = open_as(username)
         official.goto(url + QUEUE)
-        expect(batch_rows(official)).to_have_count(1)
         expect(batch_rows(official)).to_contain_text(waiting)
-        expect(official.locator("#queue-summary")).to_contain_text("合计 2,100.00 元")
         if username == "jiantang_official":
             official.screenshot(path=QUEUE_SCREENSHOT, full_page=True)
-        assert offered_actions(official) == [label, "退回上一步（须写理由）"]
-        run_action(official, label)
-        expect_success(official, f"{label}：1 个批次，合计 2,100.00 元。")
+        open_batch(official)
+        expect(official.locator("#batch-actions a")).to_have_text([label, "退回上一步"])
+        if username == "jiantang_official":
+            official.screenshot(path=SHOTS / "township-batch-page.png", full_page=True)
+        take_step(official, label)
+        expect_success(official, f"{label}：")
+        expect(official.locator(".messagelist li")).to_contain_text("合计 2,100.00 元")
         assert status_of(batch) == status_after, username
 
-    # 6. The cadre hands over the cash and records it.
-    cadre.goto(url + QUEUE)
-    expect(batch_rows(cadre)).to_contain_text("已批准，待兑现")
-    run_action(cadre, PAY_LABEL)
-    expect_success(cadre, "已登记兑现 2 户，合计 2,100.00 元。")
+    # 6. The cadre hands over the cash and records it: date, method, reference; then confirms the total.
+    cadre.goto(f"{url}{BATCHES}{batch.pk}/change/")
+    with cadre.expect_navigation():
+        cadre.locator("#batch-actions a", has_text="登记兑现").click()
+    cadre.locator("#reference").fill("HP-2017-001")
+    cadre.screenshot(path=SHOTS / "cadre-pay-phone.png", full_page=True)
+    with cadre.expect_navigation():
+        cadre.locator("#pay-next").click()
+    expect(cadre.locator("#pay-summary")).to_contain_text("兑现 2 户，合计 2,100.00 元")
+    with cadre.expect_navigation():
+        cadre.locator("#pay-record").click()
+    expect_success(cadre, "已登记兑现 2 户，合计 2,100.00 元；本批次已全部兑现。")
     assert status_of(batch) == "paid"
-    assert sorted(Payout.objects.values_list("line__grant__household__code", "amount")) == [
-        ("H1", Decimal("900.00")),
-        ("H2", Decimal("1200.00")),
+    assert sorted(Payout.objects.values_list("line__grant__household__code", "amount", "reference")) == [
+        ("H1", Decimal("900.00"), "HP-2017-001"),
+        ("H2", Decimal("1200.00"), "HP-2017-001"),
     ]
 
     # 7. The city reconciles: balanced, and 红坡村 shows what was paid.
@@ -264,10 +300,9 @@ def test_tranche_one_from_cadre_through_every_approval_to_payout_and_balanced_bo
 
     # The batch's page lists every step with who did it.
     city.goto(f"{url}{BATCHES}{batch.pk}/change/")
-    transitions = city.locator("#transitions-group")
-    expect(transitions).to_contain_text("审批记录")
-    expect(transitions.locator("td.field-actor")).to_have_text(
-        [LIMING_SHOWN, "hongpo_official", "jiantang_official", "city_official", "leader", LIMING_SHOWN]
+    actors = city.locator("#batch-transitions tbody tr td:nth-child(4)")
+    expect(actors).to_have_text(
+        ["李明", "hongpo_official", "jiantang_official", "city_official", "leader", "李明"]
     )
     assert list(Transition.objects.filter(batch=batch).values_list("action", flat=True)) == [
         "submit",
@@ -277,8 +312,9 @@ def test_tranche_one_from_cadre_through_every_approval_to_payout_and_balanced_bo
         "approve",
         "pay",
     ]
-    lines = city.locator("#lines-group")
-    expect(lines.locator("td.field-paid")).to_have_text([re.compile("现金")] * 2)
+    expect(city.locator("#batch-lines tbody tr:not(.total-row) td.wrap:nth-last-child(2)")).to_have_text(
+        [re.compile("已兑现 .*现金，凭证 HP-2017-001")] * 2
+    )
 
 
 # --- journey 2: maker-checker and scope, refused in Chinese ----------------------------------------
@@ -298,16 +334,23 @@ def test_whoever_did_a_step_is_refused_the_next_and_nothing_moves(
     assert status_of(batch) == "township_reviewed"
     transitions = Transition.objects.filter(batch=batch).count()
 
-    # The same person, now (say, seconded) at city HQ, may press the city's button but is refused.
+    # The same person, now (say, seconded) at city HQ: the batch page shows the button disabled,
+    # with the reason; the list's action and a forged confirmation are both refused.
     official.role = Role.CITY
     official.save(update_fields=["role"])
+    page.goto(f"{live_server.url}{BATCHES}{batch.pk}/change/")
+    expect(page.locator("#batch-actions")).to_contain_text("审核与经办分离")
+    expect(page.locator("#batch-actions a", has_text="市指挥部复核")).to_have_count(0)
     page.goto(live_server.url + QUEUE)
     assert offered_actions(page) == ["市指挥部复核", "退回上一步（须写理由）"]
     run_action(page, "市指挥部复核")
-
     expect(page.locator(".messagelist .error")).to_contain_text("同一人不能办理下一步")
     expect(page.locator(".messagelist li:not(.error)")).to_have_count(0)
     expect(batch_rows(page)).to_contain_text("待市指挥部复核")  # still waiting, for someone else
+    page.goto(f"{live_server.url}{BATCHES}{batch.pk}/act/city_review/")
+    with page.expect_navigation():
+        page.locator("#act-form input[type=submit]").click()
+    expect(page.locator(".messagelist .error")).to_contain_text("同一人不能办理下一步")
     assert status_of(batch) == "township_reviewed"
     assert Transition.objects.filter(batch=batch).count() == transitions
 
@@ -356,8 +399,9 @@ def test_auditor_sees_batches_and_transitions_read_only(
     expect(page.locator(".object-tools a.addlink")).to_have_count(0)
 
     page.goto(f"{live_server.url}{BATCHES}{batch.pk}/change/")
-    expect(page.locator("#transitions-group td.field-actor")).to_have_count(6)
-    expect(page.locator("#transitions-group")).to_contain_text("leader")
+    expect(page.locator("#batch-transitions tbody tr")).to_have_count(6)
+    expect(page.locator("#batch-transitions")).to_contain_text("leader")
+    expect(page.locator("#batch-actions")).to_have_count(0)
     for button in ("_save", "_continue", "_addanother"):
         expect(page.locator(f"[name={button}]")).to_have_count(0)
     expect(page.locator("a.deletelink")).to_have_count(0)
@@ -376,9 +420,9 @@ def test_the_approval_record_speaks_chinese(
     batch = prepared_batch(money_year, up_to="approve")
     page = open_as("auditor")
     page.goto(f"{live_server.url}{BATCHES}{batch.pk}/change/")
-    record = page.locator("#transitions-group")
-    expect(record.locator("td.field-actor")).to_have_count(5)
-    expect(record.locator("td.field-action")).to_have_text(list(STEP_LABELS), timeout=1_000)
+    record = page.locator("#batch-transitions")
+    expect(record.locator("tbody tr")).to_have_count(5)
+    expect(record.locator("tbody tr td:nth-child(2)")).to_have_text(list(STEP_LABELS), timeout=1_000)
     expect(record).not_to_contain_text(
         re.compile("submit|verify|review|approve|draft|prepared"), timeout=1_000
     )

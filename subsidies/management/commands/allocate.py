@@ -35,6 +35,9 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.SUCCESS(
                     f"{result.year} 年度：符合条件 {result.households} 户，"
-                    f"应下拨 {result.target_total:,.2f} 元；{verb} {len(result.moves)} 笔。"
+                    f"应下拨 {result.target_total:,.2f} 元；新增资金 {result.new_money:,.2f} 元，"
+                    f"{verb} {len(result.moves)} 笔："
                 )
             )
+            for row in result.levels:
+                self.stdout.write(f"  {row.label}：{row.entries} 笔，{row.amount:,.2f} 元")
