@@ -10,9 +10,11 @@ notice lists is frozen at issue (`rows`, `pdf`), so it reprints exactly as poste
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -22,13 +24,16 @@ from django.tasks import task
 from django.utils import timezone
 
 from households.models import Township, User, Village, VillageGroup
-from households.pdf import render_pdf
+from households.pdf import render_document, write_documents
 from households.scoping import scoped
 from households.uploads import clean_upload, field_policy
 
-from .models import Batch, Notice, Objection, PrintJob
-from .money import ZERO, yuan
+from . import notice_layout
+from .models import Account, Batch, Notice, Objection, PrintJob
+from .money import ZERO
 from .registry import Registry
+
+logger = logging.getLogger(__name__)
 
 HOTLINE = "12317"
 MSG_MIN_DAYS = "公示期不得少于 7 天。"
@@ -103,7 +108,19 @@ class Area:
         return list(Village.objects.filter(township=self.township).order_by("code"))
 
 
-Builder = Callable[[int, Area, "User | None"], tuple[list[list[str]], Decimal]]
+@dataclass(frozen=True)
+class NoticeRow:
+    """A printed row that names its payee: `payee` is the programme's reference to it (its kind's
+    `payee` hook turns it into the payee's ledger account), so an objection to the row can hold that
+    payee's payments. A builder may give plain lists of cells for rows that name no payee."""
+
+    cells: list[str]
+    payee: str
+
+
+Rows = Sequence[Sequence[str] | NoticeRow]
+Builder = Callable[[int, Area, "User | None"], tuple[Rows, Decimal]]
+PayeeHook = Callable[[str], "Account"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +141,35 @@ class NoticeKind:
     preamble: str = (
         "根据《香格里拉市精准扶贫特色产业扶持方案》，经申报、核实和审核，现将以下名单予以公示，接受群众监督。"
     )
+    # The columns summed on every page (本页小计) and in the 合计: default, every column from
+    # `amount_from` on.
+    money_columns: tuple[int, ...] | None = None
+    # The one free-text column that may wrap on paper (扶持项目, 原因); every other cell stays on one line.
+    wrap_column: int | None = None
+    name_column: int = 1  # the column that names the payee (户主姓名, 组织名称), quoted by objections
+    # `NoticeRow.payee` → the payee's ledger account (created if the programme creates them on first
+    # use): an open objection to the row holds the payments to that account (`payouts_record`).
+    payee: PayeeHook | None = field(default=None, compare=False)
+
+    @property
+    def summed_columns(self) -> tuple[int, ...]:
+        if self.money_columns is not None:
+            return self.money_columns
+        return tuple(range(self.amount_from, len(self.columns)))
+
+    def column_classes(self) -> list[str]:
+        """Each column's CSS class on the printed sheet: amounts right, free text wrapping."""
+        classes = []
+        for index in range(len(self.columns)):
+            if index in self.summed_columns:
+                classes.append("num")
+            elif index == self.wrap_column:
+                classes.append("wrap")
+            elif index == 0:
+                classes.append("center")
+            else:
+                classes.append("")
+        return classes
 
 
 NOTICE_KINDS: Registry[NoticeKind] = Registry("notice kind")
@@ -143,10 +189,11 @@ class Sheet:
     period_end: datetime.date
     columns: Sequence[str]
     rows: list[list[str]]
-    totals: list[str] = field(default_factory=list)
+    totals: list[str] = field(default_factory=list)  # the 合计 cells, from the first amount column on
     total: Decimal = ZERO
     issued_on: datetime.date = field(default_factory=timezone.localdate)
     preamble: str = ""
+    payees: list[str] = field(default_factory=list)  # each row's payee reference ("" for none)
 
     @property
     def days(self) -> int:
@@ -168,6 +215,36 @@ class Sheet:
     def amount_from(self) -> int:
         return NOTICE_KINDS[self.kind].amount_from
 
+    @property
+    def unit(self) -> str:
+        return NOTICE_KINDS[self.kind].unit
+
+    def pages(self, budget: notice_layout.Budget = notice_layout.Budget()) -> list[notice_layout.Page]:
+        kind = NOTICE_KINDS[self.kind]
+        return notice_layout.pages_of(
+            self.rows,
+            header=self.columns,
+            amount_from=kind.amount_from,
+            money_columns=kind.summed_columns,
+            wrap_column=kind.wrap_column,
+            classes=kind.column_classes(),
+            budget=budget,
+        )
+
+
+def split_rows(rows: Rows) -> tuple[list[list[str]], list[str]]:
+    """A builder's rows as printed cells, and each row's payee reference ("" where it names none)."""
+    cells: list[list[str]] = []
+    payees: list[str] = []
+    for row in rows:
+        if isinstance(row, NoticeRow):
+            cells.append(list(row.cells))
+            payees.append(row.payee)
+        else:
+            cells.append(list(row))
+            payees.append("")
+    return cells, payees
+
 
 def notice_rows(
     kind: str, year: int, village: Village | None, user: User | None, *, area: Area | None = None
@@ -176,7 +253,8 @@ def notice_rows(
     notice_kind = NOTICE_KINDS.get(kind)
     if notice_kind is None:
         raise ValidationError(f"未知的公示类别：{kind}")
-    return notice_kind.rows(year, area or Area.of(village=village), user)
+    rows, total = notice_kind.rows(year, area or Area.of(village=village), user)
+    return split_rows(rows)[0], total
 
 
 def build_sheet(
@@ -203,10 +281,14 @@ def build_sheet(
     if days < 7:
         raise ValidationError(MSG_MIN_DAYS)
     start = start or timezone.localdate()
-    rows, total = notice_kind.rows(year, area, user)
-    totals = [""] * len(notice_kind.columns)
-    totals[1] = f"共 {len(rows)} {notice_kind.unit}"
-    totals[notice_kind.total_column] = yuan(total)
+    built, total = notice_kind.rows(year, area, user)
+    rows, payees = split_rows(built)
+    totals = notice_layout.totals_of(
+        rows,
+        header=notice_kind.columns,
+        amount_from=notice_kind.amount_from,
+        money_columns=notice_kind.summed_columns,
+    )
     return Sheet(
         kind=kind,
         year=year,
@@ -221,12 +303,32 @@ def build_sheet(
         totals=totals,
         total=total,
         preamble=notice_kind.preamble,
+        payees=payees,
     )
 
 
 def render_sheets(sheets: list[Sheet]) -> bytes:
-    """The one notice renderer: any number of sheets in one A4 PDF."""
-    return render_pdf("notices/notice.html", {"sheets": sheets, "hotline": HOTLINE})
+    """The one notice renderer: any number of sheets in one A4 PDF, each numbered on its own
+    (第 N 页 / 共 M 页 of its village), paginated by `notice_layout` and checked once laid out."""
+    return write_documents([_laid_out(sheet) for sheet in sheets])
+
+
+def _laid_out(sheet: Sheet) -> Any:
+    budget = notice_layout.Budget()
+    for _attempt in range(4):
+        pages = sheet.pages(budget)
+        document = render_document(
+            "notices/notice.html",
+            {"sheet": sheet, "pages": pages, "hotline": HOTLINE, "layout": notice_layout},
+        )
+        if len(document.pages) == len(pages):
+            return document
+        # A row took more lines than estimated: a page ran over. Fewer lines per page, again.
+        logger.warning(
+            "notice %s: %d pages planned, %d laid out; paginating again", sheet.kind, len(pages), len(document.pages)
+        )
+        budget = budget.tighter()
+    return document
 
 
 def villages_of(township: Township, user: User | None) -> list[Village]:
