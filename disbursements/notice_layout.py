@@ -4,11 +4,12 @@ WeasyPrint cannot write a running subtotal at the foot of every page of one long
 are paginated here: every page is its own table (its header row, its rows, its 本页小计), the last
 one also carries the 合计 of every money column, the notice period and the seal blocks.
 
-Names, ID numbers, 村民小组 and amounts never wrap (`white-space: nowrap` in the template); only the
-kind's one free-text column (扶持项目, 原因) may, and a row's height in lines is estimated from the
-width of its text. Pages hold a budget of such lines, measured on the template
-(templates/notices/notice.html: A4 portrait, 9 pt table text). The renderer checks the plan against
-the laid-out document and paginates again with a smaller budget should a sheet come out longer.
+Names, ID numbers, 村民小组 and amounts never wrap (`white-space: nowrap` in the template, each
+column as wide as its widest cell in a fixed table layout); only the kind's one free-text column
+(扶持项目, 原因) may, and a row's height is estimated from the width of its text. Pages hold a
+budget of one-line rows, measured on the template (templates/notices/notice.html: A4 portrait,
+8.5 pt table text). The renderer checks the plan against the laid-out document and paginates again
+with a smaller budget should a sheet come out longer than planned.
 
 Pure: no database, no Django.
 """
@@ -23,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 
 from .money import ZERO, yuan
 
-# Table lines per page, measured on the template with tests/disbursements/test_notices.py's long
+# One-line rows per page, measured on the template with tests/disbursements/test_notices.py's long
 # names (at most 37 one-line rows fit under the title, 42 on a continuation page; the 合计, the
 # period and the seals take 10), each less one line of margin. 90 one-line rows: 36 + 41 + 13.
 FIRST_PAGE_LINES = 36
@@ -41,6 +42,7 @@ EM_MM = FONT_PT * 25.4 / 72
 TABLE_EM = (210 - 2 * SIDE_MARGIN_MM) / EM_MM
 CELL_PADDING_EM = (2 * CELL_PADDING_MM + 0.25) / EM_MM  # both sides and the rule
 SLACK_EM = 0.3  # so that an estimate a little short never wraps a name
+EXTRA_LINE = 0.7  # a second line of text: 3.97 mm against a one-line row's 5.9 mm (rounded up)
 
 
 # Advance widths of Noto Sans CJK SC in em, bold (the sums are bold), measured with fontTools; other
@@ -100,12 +102,15 @@ def column_widths(
     return widths
 
 
-def row_lines(rows: Sequence[Sequence[str]], widths: Sequence[float], wrap_column: int | None) -> list[int]:
-    """How many text lines each row takes: 1, or more when its free-text cell is wider than its column."""
+def row_heights(
+    rows: Sequence[Sequence[str]], widths: Sequence[float], wrap_column: int | None
+) -> list[float]:
+    """Each row's height in one-line rows: 1, and `EXTRA_LINE` for every further line its free-text
+    cell wraps to (the padding and the rule are not repeated)."""
     if wrap_column is None:
-        return [1] * len(rows)
+        return [1.0] * len(rows)
     room = widths[wrap_column] - CELL_PADDING_EM
-    return [max(1, math.ceil(text_em(row[wrap_column]) / room)) for row in rows]
+    return [1 + EXTRA_LINE * (max(1, math.ceil(text_em(row[wrap_column]) / room)) - 1) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -118,15 +123,18 @@ class Budget:
         return Budget(self.first - 2, self.other - 2, self.footer)
 
 
-def paginate(lines: Sequence[int], budget: Budget = Budget()) -> list[list[int]]:
+DEFAULT_BUDGET = Budget()
+
+
+def paginate(heights: Sequence[float], budget: Budget = DEFAULT_BUDGET) -> list[list[int]]:
     """The row indexes of each page: fill every page, and leave room for the footer on the last."""
     pages: list[list[int]] = [[]]
-    used = 0
-    for index, height in enumerate(lines):
+    used = 0.0
+    for index, height in enumerate(heights):
         capacity = budget.first if len(pages) == 1 else budget.other
         if pages[-1] and used + height > capacity:
             pages.append([])
-            used = 0
+            used = 0.0
         pages[-1].append(index)
         used += height
     capacity = budget.first if len(pages) == 1 else budget.other
@@ -134,7 +142,7 @@ def paginate(lines: Sequence[int], budget: Budget = Budget()) -> list[list[int]]
         # The footer does not fit under the last rows: a few of them go with it onto a new page.
         last = pages[-1]
         moved = max(1, min(MIN_LAST_ROWS, len(last) // 2))
-        while moved > 1 and sum(lines[i] for i in last[-moved:]) + budget.footer > budget.other:
+        while moved > 1 and sum(heights[i] for i in last[-moved:]) + budget.footer > budget.other:
             moved -= 1
         pages[-1], tail = last[:-moved], last[-moved:]
         pages.append(tail)
@@ -157,7 +165,10 @@ class Page:
 
     @property
     def cells(self) -> list[list[tuple[str, str]]]:
-        return [[(cell, self.classes[i] if i < len(self.classes) else "") for i, cell in enumerate(row)] for row in self.rows]
+        return [
+            [(cell, self.classes[i] if i < len(self.classes) else "") for i, cell in enumerate(row)]
+            for row in self.rows
+        ]
 
 
 def pages_of(
@@ -168,11 +179,11 @@ def pages_of(
     money_columns: Sequence[int],
     wrap_column: int | None,
     classes: Sequence[str] = (),
-    budget: Budget = Budget(),
+    budget: Budget = DEFAULT_BUDGET,
 ) -> list[Page]:
     totals = totals_of(rows, header=header, amount_from=amount_from, money_columns=money_columns)
     widths = column_widths(rows, header, wrap_column, totals)
-    plan = paginate(row_lines(rows, widths, wrap_column), budget) if rows else [[]]
+    plan = paginate(row_heights(rows, widths, wrap_column), budget) if rows else [[]]
     shares = [round(100 * w / sum(widths), 2) for w in widths]
     pages = []
     for number, indexes in enumerate(plan, start=1):

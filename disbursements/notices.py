@@ -29,7 +29,7 @@ from households.scoping import scoped
 from households.uploads import clean_upload, field_policy
 
 from . import notice_layout
-from .models import Account, Batch, Notice, Objection, PrintJob
+from .models import Account, Batch, BatchLine, Notice, Objection, PrintJob
 from .money import ZERO
 from .registry import Registry
 
@@ -219,7 +219,7 @@ class Sheet:
     def unit(self) -> str:
         return NOTICE_KINDS[self.kind].unit
 
-    def pages(self, budget: notice_layout.Budget = notice_layout.Budget()) -> list[notice_layout.Page]:
+    def pages(self, budget: notice_layout.Budget = notice_layout.DEFAULT_BUDGET) -> list[notice_layout.Page]:
         kind = NOTICE_KINDS[self.kind]
         return notice_layout.pages_of(
             self.rows,
@@ -314,7 +314,7 @@ def render_sheets(sheets: list[Sheet]) -> bytes:
 
 
 def _laid_out(sheet: Sheet) -> Any:
-    budget = notice_layout.Budget()
+    budget = notice_layout.DEFAULT_BUDGET
     for _attempt in range(4):
         pages = sheet.pages(budget)
         document = render_document(
@@ -325,7 +325,10 @@ def _laid_out(sheet: Sheet) -> Any:
             return document
         # A row took more lines than estimated: a page ran over. Fewer lines per page, again.
         logger.warning(
-            "notice %s: %d pages planned, %d laid out; paginating again", sheet.kind, len(pages), len(document.pages)
+            "notice %s: %d pages planned, %d laid out; paginating again",
+            sheet.kind,
+            len(pages),
+            len(document.pages),
         )
         budget = budget.tighter()
     return document
@@ -337,6 +340,17 @@ def villages_of(township: Township, user: User | None) -> list[Village]:
 
 
 # --- lifecycle ------------------------------------------------------------------------------------
+
+WORKER_ROLES = ("village", "township")  # who issues, posts, records objections and closes
+MSG_WORKER_ROLE = "公示由村委会或乡镇印发、登记张贴和处理异议。"
+MSG_POST_PHOTO = "登记张贴须上传公示张贴现场的照片。"
+MSG_POST_DATE_FUTURE = "张贴日期不能晚于今天。"
+MSG_POST_DATE_EARLY = "张贴日期不能早于印发日期（{issued:%Y-%m-%d}）。"
+MSG_ALREADY_POSTED = "该公示已登记张贴，张贴照片不能更换或清除。"
+MSG_OBJECTION_ROW = "请选择异议涉及的对象（公示名单中的一行）。"
+MSG_OBJECTION_TEXT = "请填写反映人和异议内容。"
+MSG_OBJECTION_RESOLVED = "该异议已处理。"
+MSG_HELD = "{payee}：公示异议尚未处理（{raised_by}，{received_on:%Y-%m-%d} 收到），处理前不能兑现。"
 
 
 @transaction.atomic
@@ -353,8 +367,8 @@ def notice_issue(
     contact: str = "",
     batch: Batch | None = None,
 ) -> Notice:
-    """Print and record a notice; its list and PDF are frozen as issued."""
-    if actor.role not in ("village", "township"):
+    """印发: freeze the list as it is now, render the PDF to post, and record both."""
+    if actor.role not in WORKER_ROLES:
         raise ValidationError("公示由村委会或乡镇印发。")
     area = Area.of(township=township, village=village, group=group)
     place = area.village or area.township
@@ -395,6 +409,7 @@ def notice_issue(
         period_end=sheet.period_end,
         period_days=sheet.days,
         rows=sheet.rows,
+        payees=sheet.payees,
         total=sheet.total,
         issued_by=actor,
     )
@@ -405,6 +420,8 @@ def notice_issue(
 
 
 def _scoped_notice(notice: Notice, actor: User) -> Notice:
+    if actor.role not in WORKER_ROLES:
+        raise ValidationError(MSG_WORKER_ROLE)
     locked = (
         scoped(Notice.objects.select_for_update(no_key=True, of=("self",)), actor)
         .filter(pk=notice.pk)
@@ -417,35 +434,88 @@ def _scoped_notice(notice: Notice, actor: User) -> Notice:
 
 @transaction.atomic
 def notice_post(
-    *, notice: Notice, actor: User, photo: UploadedFile, posted_at: datetime.datetime | None = None
+    *,
+    notice: Notice,
+    actor: User,
+    photo: UploadedFile | None,
+    posted_on: datetime.date | None = None,
 ) -> Notice:
-    """Record that the notice went up, with a photo of it on the board."""
+    """登记张贴: the notice went up on the board on `posted_on`, and here is the photo of it. Once
+    recorded, the photo is never cleared or replaced (the model refuses it too)."""
+    if not photo:
+        raise ValidationError(MSG_POST_PHOTO)
+    today = timezone.localdate()
+    posted_on = posted_on or today
+    if posted_on > today:
+        raise ValidationError(MSG_POST_DATE_FUTURE)
+    checked = clean_upload(photo, *field_policy(Notice, "posted_photo"))  # before the row lock
     locked = _scoped_notice(notice, actor)
-    if locked.status != Notice.Status.ISSUED:
-        raise ValidationError("该公示已登记张贴。")
-    locked.posted_photo = clean_upload(photo, *field_policy(Notice, "posted_photo"))
-    locked.posted_at = posted_at or timezone.now()
+    if locked.status != Notice.Status.ISSUED or locked.posted_photo:
+        raise ValidationError(MSG_ALREADY_POSTED)
+    issued = timezone.localdate(locked.issued_at)
+    if posted_on < issued:
+        raise ValidationError(MSG_POST_DATE_EARLY.format(issued=issued))
+    locked.posted_photo = checked
+    locked.posted_on = posted_on
+    locked.posted_at = timezone.now()
     locked.status = Notice.Status.POSTED
-    locked.save(update_fields=["posted_photo", "posted_at", "status"])
+    locked.save(update_fields=["posted_photo", "posted_on", "posted_at", "status"])
     return locked
+
+
+def notice_row_choices(notice: Notice) -> list[tuple[int, str]]:
+    """The rows of the notice as issued, for naming what an objection is about: (序号, label)."""
+    kind = NOTICE_KINDS.get(notice.kind)
+    name_column = kind.name_column if kind else 1
+    amount_from = kind.amount_from if kind else 2
+    choices = []
+    for number, row in enumerate(notice.rows, start=1):
+        details = "　".join(cell for i, cell in enumerate(row[1:amount_from], start=1) if i != name_column)
+        choices.append((number, f"{number}. {row[name_column]}　{details}".rstrip()))
+    return choices
 
 
 @transaction.atomic
 def objection_record(
-    *, notice: Notice, actor: User, raised_by: str, content: str, received_on: datetime.date
+    *,
+    notice: Notice,
+    actor: User,
+    row: int | None,
+    raised_by: str,
+    content: str,
+    received_on: datetime.date,
 ) -> Objection:
+    """An objection to one row of the notice (a household, an organisation …). If that row names a
+    payee, payments to the payee are held until the objection is resolved (`payees_held`)."""
     locked = _scoped_notice(notice, actor)
     if locked.status == Notice.Status.CLOSED:
         raise ValidationError("公示已结束。")
+    if row is None or not 1 <= row <= len(locked.rows):
+        raise ValidationError(MSG_OBJECTION_ROW)
     if not raised_by.strip() or not content.strip():
-        raise ValidationError("请填写反映人和异议内容。")
-    return Objection.objects.create(
+        raise ValidationError(MSG_OBJECTION_TEXT)
+    kind = NOTICE_KINDS.get(locked.kind)
+    cells = locked.rows[row - 1]
+    reference = locked.payees[row - 1] if row <= len(locked.payees) else ""
+    payee = None
+    if reference and kind is not None and kind.payee is not None:
+        payee = kind.payee(reference)
+        # The payee's lock orders this objection against a payment running now (payouts_record
+        # locks the accounts it pays before it reads the open objections).
+        Account.objects.select_for_update(no_key=True).filter(pk=payee.pk).first()
+    objection = Objection(
         notice=locked,
+        row=row,
+        payee_name=cells[kind.name_column if kind else 1][:64],
+        payee=payee,
         received_on=received_on,
         raised_by=raised_by.strip(),
         content=content.strip(),
         recorded_by=actor,
     )
+    objection.full_clean()
+    objection.save()
+    return objection
 
 
 @transaction.atomic
@@ -455,11 +525,68 @@ def objection_resolve(
     _scoped_notice(objection.notice, actor)
     if not resolution.strip():
         raise ValidationError("请写明处理结果。")
-    Objection.objects.filter(pk=objection.pk).update(
+    if resolved_on > timezone.localdate():
+        raise ValidationError("处理日期不能晚于今天。")
+    if resolved_on < objection.received_on:
+        raise ValidationError("处理日期不能早于收到异议的日期。")
+    done = Objection.objects.filter(pk=objection.pk, resolved_on__isnull=True).update(
         resolution=resolution.strip(), resolved_on=resolved_on, resolved_by=actor
     )
+    if done != 1:
+        raise ValidationError(MSG_OBJECTION_RESOLVED)
     objection.refresh_from_db()
     return objection
+
+
+def open_objections_for_batch(batch: Batch, user: User) -> dict[int, list[Objection]]:
+    """The open objections to the payees of the batch's lines, by line id, as `user` may see them
+    (two queries): what the batch page shows next to each line it holds back."""
+    lines = dict(
+        scoped(BatchLine.objects.filter(batch=batch, cancelled_at__isnull=True), user).values_list(
+            "pk", "account_id"
+        )
+    )
+    if not lines:
+        return {}
+    by_account: dict[int, list[Objection]] = {}
+    objections = scoped(
+        Objection.objects.filter(
+            payee_id__in=set(lines.values()), resolved_on__isnull=True, notice__year=batch.year
+        ),
+        user,
+    ).select_related("notice", "payee")
+    for objection in objections.order_by("received_on", "pk"):
+        by_account.setdefault(objection.payee_id, []).append(objection)  # type: ignore[arg-type]
+    return {line: by_account[account] for line, account in lines.items() if account in by_account}
+
+
+def payees_held(lines: Sequence[BatchLine], year: int) -> dict[int, str]:
+    """Which of these lines an open objection holds back, by line id, with the reason naming the
+    payee. Called by `payouts_record` inside the paying transaction: the payee accounts are locked
+    first, so an objection recorded meanwhile is either seen here or recorded after the payment."""
+    accounts = sorted({line.account_id for line in lines})
+    if not accounts:
+        return {}
+    list(
+        Account.objects.select_for_update(no_key=True)
+        .filter(pk__in=accounts)
+        .order_by("pk")
+        .values_list("pk")
+    )
+    first_open: dict[int, Objection] = {}
+    for objection in Objection.objects.filter(
+        payee_id__in=accounts, resolved_on__isnull=True, notice__year=year
+    ).order_by("received_on", "pk"):
+        first_open.setdefault(objection.payee_id, objection)  # type: ignore[arg-type]
+    return {
+        line.pk: MSG_HELD.format(
+            payee=line.account.name,
+            raised_by=first_open[line.account_id].raised_by,
+            received_on=first_open[line.account_id].received_on,
+        )
+        for line in lines
+        if line.account_id in first_open
+    }
 
 
 def notice_blockers(notice: Notice, today: datetime.date | None = None) -> list[str]:

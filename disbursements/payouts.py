@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +28,7 @@ from . import ledger
 from .approval import BATCH_KINDS, PAY, move_status
 from .models import APPROVED, PAID, Batch, BatchLine, Payout
 from .money import ZERO, to_fen
+from .notices import payees_held
 
 MSG_NOT_APPROVED = "批次尚未审批通过，不能兑现。"
 MSG_ALL_PAID = "本批次已全部兑现，没有重复支付。"
@@ -42,6 +43,7 @@ class PayoutResult:
     paid: int
     amount: Decimal
     batch_paid: bool
+    held: list[str] = field(default_factory=list)  # lines not paid: an open 公示 objection names the payee
 
 
 @transaction.atomic
@@ -59,6 +61,8 @@ def payouts_record(
 
     One transaction: the batch row is locked (a double click or a retried request waits and then
     finds the lines paid), then the kind's `check_payments` locks the payees and checks them.
+    A line whose payee has an open 公示 objection is not paid (the others are); the result names
+    it, and if nothing else is left to pay the call is refused with that reason.
     """
     kind = BATCH_KINDS[batch.kind]
     if actor.role not in kind.pay_roles:
@@ -90,6 +94,11 @@ def payouts_record(
     paying = list(open_lines())  # read again under the payees' locks
     if not paying:
         raise ValidationError(MSG_ALL_PAID)
+    held = payees_held(paying, locked.year)
+    if held:
+        paying = [line for line in paying if line.pk not in held]
+        if not paying:
+            raise ValidationError(list(held.values()))
     sources = kind.hooks.sources(locked, paying)
     method_label = str(Payout.Method(method).label)
     entries = ledger.post(
@@ -137,7 +146,10 @@ def payouts_record(
             note=f"兑现完毕（本次 {len(paying)} 笔）",
         )
     return PayoutResult(
-        paid=len(paying), amount=sum((to_fen(line.amount) for line in paying), ZERO), batch_paid=not remaining
+        paid=len(paying),
+        amount=sum((to_fen(line.amount) for line in paying), ZERO),
+        batch_paid=not remaining,
+        held=list(held.values()),
     )
 
 

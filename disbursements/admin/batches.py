@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -25,8 +25,9 @@ from households.admin_base import (
 )
 
 from ..approval import BATCH_KINDS, Step, advance, send_back, steps_waiting_for
-from ..models import Batch, BatchLine, Payout, Transition
+from ..models import Batch, BatchLine, Objection, Payout, Transition
 from ..money import to_fen
+from ..notices import open_objections_for_batch
 from ..payouts import payout_attach_receipt, payout_reverse, payouts_record
 from .common import reverse_action
 
@@ -60,9 +61,13 @@ class BatchLineInline(ScopedAdminMixin, ReadOnlyAdminMixin, admin.TabularInline)
     households they hold, not the other cadres' households of the same batch)."""
 
     model = BatchLine
-    fields = ("account", "amount", "paid")
+    fields = ("account", "amount", "paid", "objection")
     readonly_fields = fields
     extra = 0
+
+    @admin.display(description="公示异议")
+    def objection(self, line: BatchLine) -> str:
+        return "异议未处理，暂停兑现" if getattr(line, "open_objection", False) else "—"
 
     @admin.display(description="兑现")
     def paid(self, line: BatchLine) -> str:
@@ -73,7 +78,15 @@ class BatchLineInline(ScopedAdminMixin, ReadOnlyAdminMixin, admin.TabularInline)
         return f"{shown}（已冲正：{payout.reversal_reason}）" if payout.is_reversed else shown
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[BatchLine]:
-        return super().get_queryset(request).select_related("account", "payout")
+        open_objection = Objection.objects.filter(
+            payee=OuterRef("account"), resolved_on__isnull=True, notice__year=OuterRef("batch__year")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("account", "payout")
+            .annotate(open_objection=Exists(open_objection))
+        )
 
 
 class TransitionInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -142,6 +155,25 @@ class BatchAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
     readonly_fields = [f.name for f in Batch._meta.fields]
     inlines = (BatchLineInline, TransitionInline)
     change_list_template = "admin/disbursements/batch/change_list.html"
+    change_form_template = "admin/disbursements/batch/change_form.html"
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> Any:
+        """The open 公示 objections to this batch's payees, each above the lines it holds back."""
+        batch = self.get_queryset(request).filter(pk=object_id).first()
+        held = []
+        if batch is not None:
+            by_line = open_objections_for_batch(batch, request.user)  # type: ignore[arg-type]
+            names = dict(BatchLine.objects.filter(pk__in=list(by_line)).values_list("pk", "account__name"))
+            held = [(names[line], objections) for line, objections in by_line.items()]
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), "held_lines": held}
+        )
 
     @admin.display(description="状态", ordering="status")
     def status_label(self, batch: Batch) -> str:
@@ -237,6 +269,8 @@ class BatchAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
                 continue
             paid += result.paid
             amount += result.amount
+            for reason in result.held:
+                self.message_user(request, f"{batch}：{reason}", messages.WARNING)
         if paid:
             self.message_user(request, f"已登记兑现 {paid} 户，合计 {amount:,.2f} 元。")
 
