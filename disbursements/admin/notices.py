@@ -26,6 +26,7 @@ from households.scoping import visible
 from .. import notices
 from ..approval import BATCH_KINDS
 from ..models import Batch, Notice, Objection, PrintJob
+from ..money import yuan
 from ..notices import NOTICE_KINDS
 
 # 印发 and 打印 in one sentence each, on the list and on their own pages.
@@ -60,7 +61,6 @@ class ObjectionInline(ScopedAdminMixin, ReadOnlyAdminMixin, admin.TabularInline)
     )
     readonly_fields = fields
     extra = 0
-    classes = ("objections",)
 
     @admin.display(description="涉及对象")
     def about(self, objection: Objection) -> str:
@@ -150,8 +150,26 @@ class NoticeAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
         "posted_photo",
         "posted_at",
         "closed_at",
+        "total_yuan",
     )
-    fields = readonly_fields
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    ("kind_label", "year", "status"),
+                    ("level", "township", "village", "group"),
+                    ("issuer", "contact"),
+                    ("total_yuan", "batch", "reprint"),
+                )
+            },
+        ),
+        (
+            "公示期与张贴",
+            {"fields": (("period_start", "period_end"), ("posted_on", "posted_photo", "posted_at"))},
+        ),
+        ("记录", {"fields": (("issued_by", "issued_at"), "closed_at")}),
+    )
     actions = ["close_notices"]
     action_roles = {"close_notices": frozenset(notices.WORKER_ROLES)}
 
@@ -161,6 +179,10 @@ class NoticeAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
     @admin.display(description="类别", ordering="kind")
     def kind_label(self, notice: Notice) -> str:
         return notice.kind_label
+
+    @admin.display(description="合计金额")
+    def total_yuan(self, notice: Notice) -> str:
+        return f"{yuan(notice.total)} 元"
 
     @admin.display(description="未处理异议")
     def open_objections(self, notice: Notice) -> int:
