@@ -502,7 +502,12 @@ def objection_record(
         payee = kind.payee(reference)
         # The payee's lock orders this objection against a payment running now (payouts_record
         # locks the accounts it pays before it reads the open objections).
-        Account.objects.select_for_update(no_key=True).filter(pk=payee.pk).first()
+        list(
+            Account.objects.select_for_update(no_key=True)
+            .filter(pk=payee.pk)
+            .order_by("pk")
+            .values_list("pk")
+        )
     objection = Objection(
         notice=locked,
         row=row,
