@@ -134,7 +134,7 @@ class NoticeKind:
     columns: tuple[str, ...]
     rows: Builder = field(compare=False)
     amount_from: int  # index of the first right-aligned (amount) column
-    total_column: int  # where the grand total is written
+    total_column: int  # the column whose sum is the notice's total (`Notice.total`)
     unit: str = "户"  # 共 N 户 / 家 / 笔
     levels: tuple[str, ...] = (Notice.Level.VILLAGE,)
     default_days: Callable[[int], int] | None = field(default=None, compare=False)

@@ -363,6 +363,7 @@ def test_a_90_household_notice_fits_4_pages_names_whole_with_page_subtotals_and_
         for f in ("grant_total", "tranche1", "tranche2", "tranche3")
     ]
     assert amounts_in(total_lines[0]) == expected_total == sums_of_pages
+    assert sheet.total == expected_total[0]  # what the notice records as its total
     assert expected_total[0] == expected_total[1] + expected_total[2] + expected_total[3] > 0
 
 
