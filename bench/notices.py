@@ -24,6 +24,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 
 
 def sheets(rows: int, latin: bool):  # type: ignore[no-untyped-def]
+    from disbursements.notice_layout import totals_of
     from disbursements.notices import NOTICE_KINDS, Area, Sheet
     from households.demo import roster_rows
     from households.masking import mask_id_number
@@ -68,7 +69,12 @@ def sheets(rows: int, latin: bool):  # type: ignore[no-untyped-def]
             period_end=start + datetime.timedelta(days=9),
             columns=columns,
             rows=data,
-            totals=["", f"{rows}", "", "", "", yuan(Decimal(1500 * rows)), "", "", ""],
+            totals=totals_of(
+                data,
+                header=columns,
+                amount_from=NOTICE_KINDS["grant"].amount_from,
+                money_columns=NOTICE_KINDS["grant"].summed_columns,
+            ),
             total=Decimal(1500 * rows),
         )
     ]
@@ -78,12 +84,13 @@ def render(rows: int, latin: bool) -> tuple[float, int]:
     from django.template import loader
     from weasyprint import HTML
 
+    from disbursements import notice_layout
     from disbursements.notices import HOTLINE
     from households.pdf import STATIC_DIRS, _local_only
 
-    html = str(
-        loader.render_to_string("notices/notice.html", {"sheets": sheets(rows, latin), "hotline": HOTLINE})
-    )
+    (sheet,) = sheets(rows, latin)
+    context = {"sheet": sheet, "pages": sheet.pages(), "hotline": HOTLINE, "layout": notice_layout}
+    html = str(loader.render_to_string("notices/notice.html", context))
     if latin:
         html = html.replace('"Noto Sans CJK SC", sans-serif', '"DejaVu Sans"').replace(
             'lang="zh-CN"', 'lang="en"'

@@ -10,9 +10,11 @@ notice lists is frozen at issue (`rows`, `pdf`), so it reprints exactly as poste
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -22,13 +24,16 @@ from django.tasks import task
 from django.utils import timezone
 
 from households.models import Township, User, Village, VillageGroup
-from households.pdf import render_pdf
+from households.pdf import render_document, write_documents
 from households.scoping import scoped
 from households.uploads import clean_upload, field_policy
 
-from .models import Batch, Notice, Objection, PrintJob
-from .money import ZERO, yuan
+from . import notice_layout
+from .models import Account, Batch, BatchLine, Notice, Objection, PrintJob
+from .money import ZERO
 from .registry import Registry
+
+logger = logging.getLogger(__name__)
 
 HOTLINE = "12317"
 MSG_MIN_DAYS = "公示期不得少于 7 天。"
@@ -103,7 +108,19 @@ class Area:
         return list(Village.objects.filter(township=self.township).order_by("code"))
 
 
-Builder = Callable[[int, Area, "User | None"], tuple[list[list[str]], Decimal]]
+@dataclass(frozen=True)
+class NoticeRow:
+    """A printed row that names its payee: `payee` is the programme's reference to it (its kind's
+    `payee` hook turns it into the payee's ledger account), so an objection to the row can hold that
+    payee's payments. A builder may give plain lists of cells for rows that name no payee."""
+
+    cells: list[str]
+    payee: str
+
+
+Rows = Sequence[Sequence[str] | NoticeRow]
+Builder = Callable[[int, Area, "User | None"], tuple[Rows, Decimal]]
+PayeeHook = Callable[[str], "Account"]
 
 
 @dataclass(frozen=True)
@@ -117,13 +134,42 @@ class NoticeKind:
     columns: tuple[str, ...]
     rows: Builder = field(compare=False)
     amount_from: int  # index of the first right-aligned (amount) column
-    total_column: int  # where the grand total is written
+    total_column: int  # the column whose sum is the notice's total (`Notice.total`)
     unit: str = "户"  # 共 N 户 / 家 / 笔
     levels: tuple[str, ...] = (Notice.Level.VILLAGE,)
     default_days: Callable[[int], int] | None = field(default=None, compare=False)
     preamble: str = (
         "根据《香格里拉市精准扶贫特色产业扶持方案》，经申报、核实和审核，现将以下名单予以公示，接受群众监督。"
     )
+    # The columns summed on every page (本页小计) and in the 合计: default, every column from
+    # `amount_from` on.
+    money_columns: tuple[int, ...] | None = None
+    # The one free-text column that may wrap on paper (扶持项目, 原因); every other cell stays on one line.
+    wrap_column: int | None = None
+    name_column: int = 1  # the column that names the payee (户主姓名, 组织名称), quoted by objections
+    # `NoticeRow.payee` → the payee's ledger account (created if the programme creates them on first
+    # use): an open objection to the row holds the payments to that account (`payouts_record`).
+    payee: PayeeHook | None = field(default=None, compare=False)
+
+    @property
+    def summed_columns(self) -> tuple[int, ...]:
+        if self.money_columns is not None:
+            return self.money_columns
+        return tuple(range(self.amount_from, len(self.columns)))
+
+    def column_classes(self) -> list[str]:
+        """Each column's CSS class on the printed sheet: amounts right, free text wrapping."""
+        classes = []
+        for index in range(len(self.columns)):
+            if index in self.summed_columns:
+                classes.append("num")
+            elif index == self.wrap_column:
+                classes.append("wrap")
+            elif index == 0:
+                classes.append("center")
+            else:
+                classes.append("")
+        return classes
 
 
 NOTICE_KINDS: Registry[NoticeKind] = Registry("notice kind")
@@ -143,10 +189,11 @@ class Sheet:
     period_end: datetime.date
     columns: Sequence[str]
     rows: list[list[str]]
-    totals: list[str] = field(default_factory=list)
+    totals: list[str] = field(default_factory=list)  # the 合计 cells, from the first amount column on
     total: Decimal = ZERO
     issued_on: datetime.date = field(default_factory=timezone.localdate)
     preamble: str = ""
+    payees: list[str] = field(default_factory=list)  # each row's payee reference ("" for none)
 
     @property
     def days(self) -> int:
@@ -168,6 +215,36 @@ class Sheet:
     def amount_from(self) -> int:
         return NOTICE_KINDS[self.kind].amount_from
 
+    @property
+    def unit(self) -> str:
+        return NOTICE_KINDS[self.kind].unit
+
+    def pages(self, budget: notice_layout.Budget = notice_layout.DEFAULT_BUDGET) -> list[notice_layout.Page]:
+        kind = NOTICE_KINDS[self.kind]
+        return notice_layout.pages_of(
+            self.rows,
+            header=self.columns,
+            amount_from=kind.amount_from,
+            money_columns=kind.summed_columns,
+            wrap_column=kind.wrap_column,
+            classes=kind.column_classes(),
+            budget=budget,
+        )
+
+
+def split_rows(rows: Rows) -> tuple[list[list[str]], list[str]]:
+    """A builder's rows as printed cells, and each row's payee reference ("" where it names none)."""
+    cells: list[list[str]] = []
+    payees: list[str] = []
+    for row in rows:
+        if isinstance(row, NoticeRow):
+            cells.append(list(row.cells))
+            payees.append(row.payee)
+        else:
+            cells.append(list(row))
+            payees.append("")
+    return cells, payees
+
 
 def notice_rows(
     kind: str, year: int, village: Village | None, user: User | None, *, area: Area | None = None
@@ -176,7 +253,8 @@ def notice_rows(
     notice_kind = NOTICE_KINDS.get(kind)
     if notice_kind is None:
         raise ValidationError(f"未知的公示类别：{kind}")
-    return notice_kind.rows(year, area or Area.of(village=village), user)
+    rows, total = notice_kind.rows(year, area or Area.of(village=village), user)
+    return split_rows(rows)[0], total
 
 
 def build_sheet(
@@ -203,10 +281,14 @@ def build_sheet(
     if days < 7:
         raise ValidationError(MSG_MIN_DAYS)
     start = start or timezone.localdate()
-    rows, total = notice_kind.rows(year, area, user)
-    totals = [""] * len(notice_kind.columns)
-    totals[1] = f"共 {len(rows)} {notice_kind.unit}"
-    totals[notice_kind.total_column] = yuan(total)
+    built, total = notice_kind.rows(year, area, user)
+    rows, payees = split_rows(built)
+    totals = notice_layout.totals_of(
+        rows,
+        header=notice_kind.columns,
+        amount_from=notice_kind.amount_from,
+        money_columns=notice_kind.summed_columns,
+    )
     return Sheet(
         kind=kind,
         year=year,
@@ -221,12 +303,35 @@ def build_sheet(
         totals=totals,
         total=total,
         preamble=notice_kind.preamble,
+        payees=payees,
     )
 
 
 def render_sheets(sheets: list[Sheet]) -> bytes:
-    """The one notice renderer: any number of sheets in one A4 PDF."""
-    return render_pdf("notices/notice.html", {"sheets": sheets, "hotline": HOTLINE})
+    """The one notice renderer: any number of sheets in one A4 PDF, each numbered on its own
+    (第 N 页 / 共 M 页 of its village), paginated by `notice_layout` and checked once laid out."""
+    return write_documents([_laid_out(sheet) for sheet in sheets])
+
+
+def _laid_out(sheet: Sheet) -> Any:
+    budget = notice_layout.DEFAULT_BUDGET
+    for _attempt in range(4):
+        pages = sheet.pages(budget)
+        document = render_document(
+            "notices/notice.html",
+            {"sheet": sheet, "pages": pages, "hotline": HOTLINE, "layout": notice_layout},
+        )
+        if len(document.pages) == len(pages):
+            return document
+        # A row took more lines than estimated: a page ran over. Fewer lines per page, again.
+        logger.warning(
+            "notice %s: %d pages planned, %d laid out; paginating again",
+            sheet.kind,
+            len(pages),
+            len(document.pages),
+        )
+        budget = budget.tighter()
+    return document
 
 
 def villages_of(township: Township, user: User | None) -> list[Village]:
@@ -235,6 +340,17 @@ def villages_of(township: Township, user: User | None) -> list[Village]:
 
 
 # --- lifecycle ------------------------------------------------------------------------------------
+
+WORKER_ROLES = ("village", "township")  # who issues, posts, records objections and closes
+MSG_WORKER_ROLE = "公示由村委会或乡镇印发、登记张贴和处理异议。"
+MSG_POST_PHOTO = "登记张贴须上传公示张贴现场的照片。"
+MSG_POST_DATE_FUTURE = "张贴日期不能晚于今天。"
+MSG_POST_DATE_EARLY = "张贴日期不能早于印发日期（{issued:%Y-%m-%d}）。"
+MSG_ALREADY_POSTED = "该公示已登记张贴，张贴照片不能更换或清除。"
+MSG_OBJECTION_ROW = "请选择异议涉及的对象（公示名单中的一行）。"
+MSG_OBJECTION_TEXT = "请填写反映人和异议内容。"
+MSG_OBJECTION_RESOLVED = "该异议已处理。"
+MSG_HELD = "{payee}：公示异议尚未处理（{raised_by}，{received_on:%Y-%m-%d} 收到），处理前不能兑现。"
 
 
 @transaction.atomic
@@ -251,8 +367,8 @@ def notice_issue(
     contact: str = "",
     batch: Batch | None = None,
 ) -> Notice:
-    """Print and record a notice; its list and PDF are frozen as issued."""
-    if actor.role not in ("village", "township"):
+    """印发: freeze the list as it is now, render the PDF to post, and record both."""
+    if actor.role not in WORKER_ROLES:
         raise ValidationError("公示由村委会或乡镇印发。")
     area = Area.of(township=township, village=village, group=group)
     place = area.village or area.township
@@ -293,6 +409,7 @@ def notice_issue(
         period_end=sheet.period_end,
         period_days=sheet.days,
         rows=sheet.rows,
+        payees=sheet.payees,
         total=sheet.total,
         issued_by=actor,
     )
@@ -303,6 +420,8 @@ def notice_issue(
 
 
 def _scoped_notice(notice: Notice, actor: User) -> Notice:
+    if actor.role not in WORKER_ROLES:
+        raise ValidationError(MSG_WORKER_ROLE)
     locked = (
         scoped(Notice.objects.select_for_update(no_key=True, of=("self",)), actor)
         .filter(pk=notice.pk)
@@ -315,35 +434,93 @@ def _scoped_notice(notice: Notice, actor: User) -> Notice:
 
 @transaction.atomic
 def notice_post(
-    *, notice: Notice, actor: User, photo: UploadedFile, posted_at: datetime.datetime | None = None
+    *,
+    notice: Notice,
+    actor: User,
+    photo: UploadedFile | None,
+    posted_on: datetime.date | None = None,
 ) -> Notice:
-    """Record that the notice went up, with a photo of it on the board."""
+    """登记张贴: the notice went up on the board on `posted_on`, and here is the photo of it. Once
+    recorded, the photo is never cleared or replaced (the model refuses it too)."""
+    if not photo:
+        raise ValidationError(MSG_POST_PHOTO)
+    today = timezone.localdate()
+    posted_on = posted_on or today
+    if posted_on > today:
+        raise ValidationError(MSG_POST_DATE_FUTURE)
+    checked = clean_upload(photo, *field_policy(Notice, "posted_photo"))  # before the row lock
     locked = _scoped_notice(notice, actor)
-    if locked.status != Notice.Status.ISSUED:
-        raise ValidationError("该公示已登记张贴。")
-    locked.posted_photo = clean_upload(photo, *field_policy(Notice, "posted_photo"))
-    locked.posted_at = posted_at or timezone.now()
+    if locked.status != Notice.Status.ISSUED or locked.posted_photo:
+        raise ValidationError(MSG_ALREADY_POSTED)
+    issued = timezone.localdate(locked.issued_at)
+    if posted_on < issued:
+        raise ValidationError(MSG_POST_DATE_EARLY.format(issued=issued))
+    locked.posted_photo = checked
+    locked.posted_on = posted_on
+    locked.posted_at = timezone.now()
     locked.status = Notice.Status.POSTED
-    locked.save(update_fields=["posted_photo", "posted_at", "status"])
+    locked.save(update_fields=["posted_photo", "posted_on", "posted_at", "status"])
     return locked
+
+
+def notice_row_choices(notice: Notice) -> list[tuple[int, str]]:
+    """The rows of the notice as issued, for naming what an objection is about: (序号, label)."""
+    kind = NOTICE_KINDS.get(notice.kind)
+    name_column = kind.name_column if kind else 1
+    amount_from = kind.amount_from if kind else 2
+    choices = []
+    for number, row in enumerate(notice.rows, start=1):
+        details = "　".join(cell for i, cell in enumerate(row[1:amount_from], start=1) if i != name_column)
+        choices.append((number, f"{number}. {row[name_column]}　{details}".rstrip()))
+    return choices
 
 
 @transaction.atomic
 def objection_record(
-    *, notice: Notice, actor: User, raised_by: str, content: str, received_on: datetime.date
+    *,
+    notice: Notice,
+    actor: User,
+    row: int | None,
+    raised_by: str,
+    content: str,
+    received_on: datetime.date,
 ) -> Objection:
+    """An objection to one row of the notice (a household, an organisation …). If that row names a
+    payee, payments to the payee are held until the objection is resolved (`payees_held`)."""
     locked = _scoped_notice(notice, actor)
     if locked.status == Notice.Status.CLOSED:
         raise ValidationError("公示已结束。")
+    if row is None or not 1 <= row <= len(locked.rows):
+        raise ValidationError(MSG_OBJECTION_ROW)
     if not raised_by.strip() or not content.strip():
-        raise ValidationError("请填写反映人和异议内容。")
-    return Objection.objects.create(
+        raise ValidationError(MSG_OBJECTION_TEXT)
+    kind = NOTICE_KINDS.get(locked.kind)
+    cells = locked.rows[row - 1]
+    reference = locked.payees[row - 1] if row <= len(locked.payees) else ""
+    payee = None
+    if reference and kind is not None and kind.payee is not None:
+        payee = kind.payee(reference)
+        # The payee's lock orders this objection against a payment running now (payouts_record
+        # locks the accounts it pays before it reads the open objections).
+        list(
+            Account.objects.select_for_update(no_key=True)
+            .filter(pk=payee.pk)
+            .order_by("pk")
+            .values_list("pk")
+        )
+    objection = Objection(
         notice=locked,
+        row=row,
+        payee_name=cells[kind.name_column if kind else 1][:64],
+        payee=payee,
         received_on=received_on,
         raised_by=raised_by.strip(),
         content=content.strip(),
         recorded_by=actor,
     )
+    objection.full_clean()
+    objection.save()
+    return objection
 
 
 @transaction.atomic
@@ -353,11 +530,68 @@ def objection_resolve(
     _scoped_notice(objection.notice, actor)
     if not resolution.strip():
         raise ValidationError("请写明处理结果。")
-    Objection.objects.filter(pk=objection.pk).update(
+    if resolved_on > timezone.localdate():
+        raise ValidationError("处理日期不能晚于今天。")
+    if resolved_on < objection.received_on:
+        raise ValidationError("处理日期不能早于收到异议的日期。")
+    done = Objection.objects.filter(pk=objection.pk, resolved_on__isnull=True).update(
         resolution=resolution.strip(), resolved_on=resolved_on, resolved_by=actor
     )
+    if done != 1:
+        raise ValidationError(MSG_OBJECTION_RESOLVED)
     objection.refresh_from_db()
     return objection
+
+
+def open_objections_for_batch(batch: Batch, user: User) -> dict[int, list[Objection]]:
+    """The open objections to the payees of the batch's lines, by line id, as `user` may see them
+    (two queries): what the batch page shows next to each line it holds back."""
+    lines = dict(
+        scoped(BatchLine.objects.filter(batch=batch, cancelled_at__isnull=True), user).values_list(
+            "pk", "account_id"
+        )
+    )
+    if not lines:
+        return {}
+    by_account: dict[int, list[Objection]] = {}
+    objections = scoped(
+        Objection.objects.filter(
+            payee_id__in=set(lines.values()), resolved_on__isnull=True, notice__year=batch.year
+        ),
+        user,
+    ).select_related("notice", "payee")
+    for objection in objections.order_by("received_on", "pk"):
+        by_account.setdefault(objection.payee_id, []).append(objection)  # type: ignore[arg-type]
+    return {line: by_account[account] for line, account in lines.items() if account in by_account}
+
+
+def payees_held(lines: Sequence[BatchLine], year: int) -> dict[int, str]:
+    """Which of these lines an open objection holds back, by line id, with the reason naming the
+    payee. Called by `payouts_record` inside the paying transaction: the payee accounts are locked
+    first, so an objection recorded meanwhile is either seen here or recorded after the payment."""
+    accounts = sorted({line.account_id for line in lines})
+    if not accounts:
+        return {}
+    list(
+        Account.objects.select_for_update(no_key=True)
+        .filter(pk__in=accounts)
+        .order_by("pk")
+        .values_list("pk")
+    )
+    first_open: dict[int, Objection] = {}
+    for objection in Objection.objects.filter(
+        payee_id__in=accounts, resolved_on__isnull=True, notice__year=year
+    ).order_by("received_on", "pk"):
+        first_open.setdefault(objection.payee_id, objection)  # type: ignore[arg-type]
+    return {
+        line.pk: MSG_HELD.format(
+            payee=line.account.name,
+            raised_by=first_open[line.account_id].raised_by,
+            received_on=first_open[line.account_id].received_on,
+        )
+        for line in lines
+        if line.account_id in first_open
+    }
 
 
 def notice_blockers(notice: Notice, today: datetime.date | None = None) -> list[str]:
@@ -446,8 +680,3 @@ def print_job_start(*, kind: str, year: int, township: Township, actor: User) ->
     job = PrintJob.objects.create(kind=kind, year=year, township=township, requested_by=actor)
     transaction.on_commit(lambda: print_township_notices.enqueue(job.pk))
     return job
-
-
-def open_objections(account_ids: list[int], user: User) -> dict[int, list[str]]:
-    """Open objections against these payees, in the user's scope: by account, one text each."""
-    return {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -29,6 +29,7 @@ from . import ledger
 from .approval import BATCH_KINDS, PAY, move_status
 from .models import APPROVED, PAID, Batch, BatchLine, Payout
 from .money import ZERO, to_fen
+from .notices import payees_held
 
 MSG_NOT_APPROVED = "批次尚未审批通过，不能兑现。"
 MSG_ALL_PAID = "本批次已全部兑现，没有重复支付。"
@@ -49,6 +50,7 @@ class PayoutResult:
     amount: Decimal
     batch_paid: bool
     left_open: int = 0
+    held: list[str] = field(default_factory=list)  # lines not paid: an open 公示 objection names the payee
 
 
 @transaction.atomic
@@ -76,6 +78,8 @@ def payouts_record(
 
     One transaction: the batch row is locked (a double click or a retried request waits and then
     finds the lines paid), then the kind's `check_payments` locks the payees and checks them.
+    A line whose payee has an open 公示 objection is not paid (the others are); the result names
+    it, and if nothing else is left to pay the call is refused with that reason.
     """
     kind = BATCH_KINDS[batch.kind]
     unpaid = {pk: reason.strip() for pk, reason in (unpaid or {}).items()}
@@ -118,6 +122,11 @@ def payouts_record(
     paying = [line for line in open_lines() if line.pk not in unpaid]  # again, under the payees' locks
     if not paying:
         raise ValidationError(MSG_ALL_PAID)
+    held = payees_held(paying, locked.year)
+    if held:
+        paying = [line for line in paying if line.pk not in held]
+        if not paying:
+            raise ValidationError(list(held.values()))
     stored_receipt = ""
     if checked_receipt is not None:  # one file for every payout of this recording
         name = checked_receipt.name or ""
@@ -181,6 +190,7 @@ def payouts_record(
         amount=sum((to_fen(line.amount) for line in paying), ZERO),
         batch_paid=not remaining,
         left_open=left_open,
+        held=list(held.values()),
     )
 
 

@@ -34,8 +34,19 @@ def harfbuzz_subset_available() -> bool:
 
 
 def render_pdf(template: str, context: dict[str, Any]) -> bytes:
+    return render_document(template, context).write_pdf()  # type: ignore[no-any-return]
+
+
+def render_document(template: str, context: dict[str, Any]) -> Any:
+    """The laid-out document (a `weasyprint.Document`), for callers that check its pages before
+    writing it, or join several (`write_documents`)."""
     from weasyprint import HTML
 
     html = render_to_string(template, context)
-    document = HTML(string=html, base_url=str(STATIC_DIRS[0]) + "/", url_fetcher=_local_only)
-    return document.write_pdf()  # type: ignore[no-any-return]
+    return HTML(string=html, base_url=str(STATIC_DIRS[0]) + "/", url_fetcher=_local_only).render()
+
+
+def write_documents(documents: list[Any]) -> bytes:
+    """Several laid-out documents as one PDF, each keeping its own page numbers (第 N 页 / 共 M 页)."""
+    pages = [page for document in documents for page in document.pages]
+    return documents[0].copy(pages).write_pdf()  # type: ignore[no-any-return]

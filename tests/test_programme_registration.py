@@ -85,6 +85,21 @@ def test_a_new_programme_runs_a_batch_from_preparation_to_payment_and_reconcile(
     text = PdfReader(io.BytesIO(notice.pdf.read())).pages[0].extract_text()
     assert "共 2 家" in text and "11,000.00" in text and "建塘镇人民政府" in text
     notices.notice_post(notice=notice, actor=township, photo=jpeg_upload("p.jpg"))
+    # An objection names the row it is about; the toy's rows name their payee's account.
+    objection = notices.objection_record(
+        notice=notice,
+        actor=township,
+        row=2,
+        raised_by="村民 次里",
+        content="协会带动的农户名单不实",
+        received_on=datetime.date(2017, 9, 3),
+    )
+    assert (objection.payee_name, objection.payee) == ("建塘镇中蜂养殖协会", association)
+    with pytest.raises(ValidationError, match="1 条异议尚未处理"):
+        notices.notice_close(notice=notice, actor=township, today=datetime.date(2017, 9, 20))
+    notices.objection_resolve(
+        objection=objection, actor=township, resolution="核实属实", resolved_on=datetime.date(2017, 9, 5)
+    )
     notices.notice_close(notice=notice, actor=township, today=datetime.date(2017, 9, 20))
     advance([batch], action="toy_review", actor=city)
     advance([batch], action="toy_approve", actor=approver)

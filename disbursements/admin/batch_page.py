@@ -27,19 +27,20 @@ from households.models import User
 from households.scoping import scoped
 
 from ..approval import BATCH_KINDS, PAY, SEND_BACK, Offer, offers
-from ..models import Batch, BatchLine, Payout
+from ..models import Batch, BatchLine, Objection, Payout
 from ..money import ZERO, to_fen
-from ..notices import open_objections
+from ..notices import open_objections_for_batch
 from ..payouts import payouts_record
 
 MAX_REASON = 100
+MSG_HELD = "公示异议尚未处理"
 
 
 @dataclass
 class LineRow:
     line: BatchLine
     cells: tuple[str, ...]
-    objections: list[str]
+    objections: list[Objection]  # open 公示 objections against this payee: its payment waits
 
     @property
     def state(self) -> str:
@@ -78,12 +79,12 @@ def line_rows(batch: Batch, user: User) -> list[LineRow]:
         .order_by("account__name", "pk")
     )
     details = BATCH_KINDS[batch.kind].hooks.describe_lines(batch, lines)
-    blocked = open_objections([line.account_id for line in lines], user)
+    held = open_objections_for_batch(batch, user)
     return [
         LineRow(
             line,
             tuple(details.cells.get(line.pk, ("",) * len(details.headers))),
-            blocked.get(line.account_id, []),
+            held.get(line.pk, []),
         )
         for line in lines
     ]
@@ -214,6 +215,7 @@ def batch_pay(model_admin: Any, request: HttpRequest, pk: int) -> HttpResponse:
     )
     unpaid = {
         r.line.pk: request.POST.get(f"reason-{r.line.pk}", "").strip()[:MAX_REASON]
+        or (MSG_HELD if r.objections else "")
         for r in rows
         if request.method == "POST" and r not in paying
     }
@@ -272,7 +274,12 @@ def batch_pay(model_admin: Any, request: HttpRequest, pk: int) -> HttpResponse:
                 {
                     "row": r,
                     "pay": r in paying and not (r.objections and request.method != "POST"),
-                    "reason": unpaid.get(r.line.pk, r.line.unpaid_reason if request.method != "POST" else ""),
+                    "reason": unpaid.get(
+                        r.line.pk,
+                        (r.line.unpaid_reason or (MSG_HELD if r.objections else ""))
+                        if request.method != "POST"
+                        else "",
+                    ),
                     "ref": references.get(r.line.pk, ""),
                 }
                 for r in rows

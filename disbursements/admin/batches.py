@@ -18,7 +18,6 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from households.admin_base import (
-    ReadOnlyAdminMixin,
     RoleActionsMixin,
     ScopedAdminMixin,
     ScopedRelatedFilter,
@@ -26,7 +25,7 @@ from households.admin_base import (
 )
 
 from ..approval import BATCH_KINDS, Step, advance, send_back, steps_waiting_for
-from ..models import Batch, BatchLine, Payout, Transition
+from ..models import Batch, Payout
 from ..money import to_fen
 from ..payouts import payout_attach_receipt, payout_reverse
 from . import batch_page
@@ -55,35 +54,6 @@ class WaitingForMeFilter(admin.SimpleListFilter):
         if self.value() != "mine":
             return queryset
         return queryset.filter(steps_waiting_for(getattr(request.user, "role", "")))
-
-
-class BatchLineInline(ScopedAdminMixin, ReadOnlyAdminMixin, admin.TabularInline):
-    """A batch's lines, each one only for those whose scope covers its payee (a cadre sees the
-    households they hold, not the other cadres' households of the same batch)."""
-
-    model = BatchLine
-    fields = ("account", "amount", "paid")
-    readonly_fields = fields
-    extra = 0
-
-    @admin.display(description="兑现")
-    def paid(self, line: BatchLine) -> str:
-        payout = getattr(line, "payout", None)
-        if payout is None:
-            return "—"
-        shown = f"{payout.paid_on:%Y-%m-%d} {payout.get_method_display()}"
-        return f"{shown}（已冲正：{payout.reversal_reason}）" if payout.is_reversed else shown
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[BatchLine]:
-        return super().get_queryset(request).select_related("account", "payout")
-
-
-class TransitionInline(ReadOnlyAdminMixin, admin.TabularInline):
-    model = Transition
-    fields = ("at", "action", "from_status", "to_status", "actor", "note")
-    readonly_fields = fields
-    extra = 0
-    verbose_name_plural = "审批记录（谁、何时、做了什么、意见）"
 
 
 def _totals(queryset: QuerySet[Batch]) -> dict[str, Any]:
@@ -151,7 +121,6 @@ class BatchAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
     list_filter = (WaitingForMeFilter, BatchKindFilter, "year", ("village", ScopedRelatedFilter))
     list_select_related = ("village", "township")
     readonly_fields = [f.name for f in Batch._meta.fields]
-    inlines = (BatchLineInline, TransitionInline)
     change_list_template = "admin/disbursements/batch/change_list.html"
 
     @admin.display(description="状态", ordering="status")

@@ -5,9 +5,10 @@ background print jobs. Notice kinds (what a notice lists) are registered by the 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -19,7 +20,9 @@ from households.scoping import ScopePaths
 from households.uploads import PDF, PHOTO, UploadValidator
 
 from .batches import Batch
-from .ledger import money
+from .ledger import Account, money
+
+MSG_PHOTO_FIXED = "张贴照片登记后不能更换或清除。"
 
 
 def _notice_kinds() -> dict[str, str]:
@@ -80,6 +83,9 @@ class Notice(models.Model):
     period_end = models.DateField(_("公示结束"))
     period_days = models.PositiveSmallIntegerField(_("公示天数"))
     rows = models.JSONField(_("公示名单（印发时）"), default=list)
+    # Each row's payee as the notice kind names it ("" for a row naming none), parallel to `rows`:
+    # what an objection to a row holds back (`disbursements.notices.objection_record`).
+    payees = models.JSONField(_("名单各行的收款对象（印发时）"), default=list, blank=True)
     total = money(_("合计金额"))
     pdf = models.FileField(
         _("公示 PDF（印发原件）"), upload_to=notice_upload_to, validators=[UploadValidator(PDF, "公示 PDF")]
@@ -89,7 +95,10 @@ class Notice(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("印发人")
     )
     issued_at = models.DateTimeField(_("印发时间"), default=timezone.now)
-    posted_at = models.DateTimeField(_("张贴时间"), null=True, blank=True)
+    posted_on = models.DateField(_("张贴日期"), null=True, blank=True)
+    posted_at = models.DateTimeField(_("登记张贴时间"), null=True, blank=True)
+    # Set once, by 登记张贴 (`notice_post`), and never cleared or replaced: `save()` refuses, and a
+    # posted notice without its photo breaks the constraint below.
     posted_photo = models.FileField(
         _("张贴照片"),
         upload_to="notices/photos/",
@@ -122,10 +131,25 @@ class Notice(models.Model):
                 condition=Q(period_days__gte=7),
                 name="notice_period_7_days",
             ),
+            # Posted means photographed on the board, on a date; before that, no photo at all.
+            models.CheckConstraint(
+                condition=(Q(status="issued") & Q(posted_photo="") & Q(posted_on__isnull=True))
+                | (Q(status__in=["posted", "closed"]) & ~Q(posted_photo="") & Q(posted_on__isnull=False)),
+                name="notice_posted_with_photo",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.title
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """The photo of the posted notice is evidence: once stored it is never cleared or replaced."""
+        update_fields = kwargs.get("update_fields")
+        if self.pk is not None and (update_fields is None or "posted_photo" in update_fields):
+            stored = Notice.objects.filter(pk=self.pk).values_list("posted_photo", flat=True).first()
+            if stored and stored != self.posted_photo.name:
+                raise ValidationError(MSG_PHOTO_FIXED)
+        super().save(*args, **kwargs)
 
     @property
     def area_id(self) -> int:
@@ -142,9 +166,24 @@ class Notice(models.Model):
 
 
 class Objection(models.Model):
-    """An objection received during a notice period, and how it was resolved."""
+    """An objection received during a notice period, and how it was resolved.
+
+    It names the row of the notice it is about (`row`, and the name printed there); when that row
+    names a payee, the objection points at the payee's ledger account, and while it is open no
+    batch pays that account (`disbursements.payouts.payouts_record`).
+    """
 
     notice = models.ForeignKey(Notice, on_delete=models.PROTECT, related_name="objections")
+    row = models.PositiveSmallIntegerField(_("公示名单序号"), null=True, blank=True)
+    payee_name = models.CharField(_("涉及对象"), max_length=64, blank=True)
+    payee = models.ForeignKey(
+        Account,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="objections",
+        verbose_name=_("涉及的收款账户"),
+    )
     received_on = models.DateField(_("收到日期"))
     raised_by = models.CharField(_("反映人"), max_length=64)
     content = models.TextField(_("异议内容"))
@@ -160,8 +199,12 @@ class Objection(models.Model):
     )
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
 
+    # Officials of the notice's area, and whoever's area holds the payee (a cadre sees the objections
+    # to the households they hold, on their batches).
     scope_paths: ClassVar[ScopePaths] = ScopePaths(
-        township="notice__township", village="notice__village", cadre="recorded_by"
+        township=("notice__township", "payee__township"),
+        village=("notice__village", "payee__village"),
+        cadre=("payee__holder", "recorded_by"),
     )
 
     class Meta:
@@ -174,10 +217,21 @@ class Objection(models.Model):
                 | (Q(resolved_on__isnull=False) & ~Q(resolution="")),
                 name="objection_resolution_complete",
             ),
+            models.CheckConstraint(
+                condition=Q(row__isnull=True) | Q(row__gte=1), name="objection_row_numbered_from_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(payee__isnull=True) | Q(row__isnull=False), name="objection_payee_has_its_row"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.raised_by}：{self.content[:20]}"
+        about = f"（{self.payee_name}）" if self.payee_name else ""
+        return f"{self.raised_by}{about}：{self.content[:20]}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_on is None
 
 
 class PrintJob(models.Model):

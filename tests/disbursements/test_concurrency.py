@@ -171,3 +171,61 @@ def test_payouts_by_the_cadre_and_the_village_of_one_batch_pay_each_household_on
     assert Payout.objects.filter(line__grant__household=h1).count() == 1
     assert Payout.objects.count() == 2
     assert services.reconcile(year=2017)[1] == []
+
+
+def test_an_objection_recorded_while_a_payment_runs_holds_that_household(approved_batch: Any) -> None:
+    """The objection's transaction holds the payee's account; the payment waits for it, then sees
+    the objection (without the lock it read the objections before they were committed, and paid)."""
+    needs_postgres()
+    import time
+
+    from django.db import transaction
+
+    from disbursements import notices
+
+    from ..factories import jpeg_upload
+
+    batch, cadre, village_user = approved_batch
+    notice = notices.notice_issue(kind="grant", year=2017, village=batch.village, actor=village_user)
+    notices.notice_post(notice=notice, actor=village_user, photo=jpeg_upload())
+    h2 = Household.objects.get(code="H2")
+    row = next(
+        n for n, r in enumerate(notice.rows, 1) if r[1] == h2.head_name and r[2][-4:] == h2.id_number[-4:]
+    )
+    recorded = threading.Event()
+    results: list[Any] = []
+
+    def object_slowly() -> None:
+        try:
+            with transaction.atomic():
+                notices.objection_record(
+                    notice=notice,
+                    actor=village_user,
+                    row=row,
+                    raised_by="村民",
+                    content="数量不实",
+                    received_on=datetime.date(2017, 4, 18),
+                )
+                recorded.set()
+                time.sleep(1.0)  # the payment starts meanwhile and must wait for this commit
+        finally:
+            connections.close_all()
+
+    def pay() -> None:
+        try:
+            recorded.wait(10)
+            results.append(
+                services.payouts_record(batch=batch, actor=cadre, paid_on=datetime.date(2017, 5, 1))
+            )
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=object_slowly), threading.Thread(target=pay)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    (result,) = results
+    assert result.paid == 1 and len(result.held) == 1 and f"H2 {h2.head_name}" in result.held[0]
+    assert not Payout.objects.filter(line__grant__household=h2).exists()
+    assert services.reconcile(year=2017)[1] == []

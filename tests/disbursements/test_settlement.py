@@ -90,6 +90,7 @@ def test_active_household_gets_the_rest_as_reward_through_the_chain(
     objection = notices.objection_record(
         notice=notice,
         actor=data["village_user"],
+        row=1,
         raised_by="村民 次里",
         content="H1 养猪数量是否属实？",
         received_on=datetime.date(2017, 9, 3),

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import datetime
 import io
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from django.utils import timezone
+from playwright.sync_api import Page, ViewportSize, expect
 from pypdf import PdfReader
 from pytest_django.live_server_helper import LiveServer
 
-from disbursements.models import Notice
+from disbursements.models import Batch, Notice, Payout
 from households.models import Household, Role, User, Village
 from subsidies import services as plan_services
 
@@ -43,25 +45,77 @@ def hongpo_year(import_rows: Any) -> dict[str, Any]:
     return {"official": official, "village": Village.objects.get(name="红坡村")}
 
 
-def test_village_official_issues_posts_and_handles_an_objection(
+SHOTS = Path("/tmp/shots/notices")
+OFFICIAL_VIEWPORT: ViewportSize = {"width": 1366, "height": 768}
+
+
+def shoot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def fits_the_screen(page: Page) -> None:
+    """Nothing runs off a 1366-pixel screen: the page never scrolls sideways."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= OFFICIAL_VIEWPORT["width"], width
+
+
+def approved_batch(village: Village) -> Batch:
+    """The village's tranche-1 batch, approved at every level (built through the services)."""
+    from disbursements.approval import advance
+    from subsidies.money import services
+
+    services.allocate(year=2017, actor=None)
+    cadre = User.objects.get(phone="13800000001")
+    batch = services.batch_prepare(village=village, year=2017, tranche=1, actor=cadre)
+    advance([batch], action="submit", actor=cadre)
+    advance([batch], action="verify", actor=make_user(Role.VILLAGE, village=village))
+    advance([batch], action="township_review", actor=make_user(Role.TOWNSHIP))
+    advance([batch], action="city_review", actor=make_user(Role.CITY))
+    advance([batch], action="approve", actor=make_user(Role.APPROVER))
+    return batch
+
+
+def pay_from_the_batch_page(page: Page, live_server: LiveServer, batch: Batch) -> None:
+    """登记兑现 as offered (held households unticked, with their reason), confirm the total, record."""
+    page.goto(f"{live_server.url}/admin/disbursements/batch/{batch.pk}/change/")
+    with page.expect_navigation():
+        page.locator("#batch-actions a", has_text="登记兑现").click()
+    with page.expect_navigation():
+        page.locator("#pay-next").click()
+    with page.expect_navigation():
+        page.locator("#pay-record").click()
+
+
+def test_village_official_issues_posts_and_handles_an_objection_that_holds_one_payment(
     page: Page, live_server: LiveServer, hongpo_year: dict[str, Any], tmp_path: Path
 ) -> None:
+    page.set_viewport_size(OFFICIAL_VIEWPORT)
+    batch = approved_batch(hongpo_year["village"])
+    today = timezone.localdate()
     login(page, live_server, "hongpo_official")
     page.goto(f"{live_server.url}/admin/disbursements/notice/")
+    expect(page.locator("#notice-help")).to_contain_text("印发＝冻结本村此刻的公示名单")
+    expect(page.locator("#notice-help")).to_contain_text("打印＝按当前数据生成 PDF，不记录")
+    shoot(page, "1-list")
+
+    # 印发: the start date is already today, in the form the date input accepts; nothing to type.
     page.get_by_role("link", name="印发公示").click()
+    expect(page.locator("#page-help")).to_contain_text("冻结本村此刻的公示名单")
+    expect(page.locator("#id_start")).to_have_value(today.isoformat())
     page.locator("#id_kind").select_option(value="grant")
     page.locator("#id_village").select_option(label="红坡村")
-    page.locator("#id_start").fill("2017-03-01")
-    page.locator("#id_days").fill("10")
     page.locator("#id_contact").fill("红坡村委会 吴书记 13988700002")
+    shoot(page, "2-issue")
     page.locator("input[type=submit][value=印发公示]").click()
     expect(page.locator(".messagelist")).to_contain_text(
         "已印发：2017年度红坡村精准扶贫特色产业到户扶持资金公示"
     )
     notice = Notice.objects.get()
-    assert notice.period_end == datetime.date(2017, 3, 10) and notice.status == "issued"
+    assert notice.period_start == today and notice.period_end == today + datetime.timedelta(days=9)
+    assert notice.status == "issued"
 
-    # The printed sheet, exactly as issued: masked IDs, total, period, where to object.
+    # The printed sheet, exactly as issued: masked IDs, page subtotal and total, where to object.
     href = page.get_by_role("link", name="下载公示 PDF（与张贴的一致）").get_attribute("href")
     response = page.request.get(f"{live_server.url}{href}")
     assert response.headers["content-type"] == "application/pdf"
@@ -69,44 +123,98 @@ def test_village_official_issues_posts_and_handles_an_objection(
     for household in Household.objects.filter(code__startswith="N"):
         assert household.id_number not in text
         assert household.id_number[:6] + "********" + household.id_number[-4:] in text
-    assert "4,500.00" in text and "12317" in text and "吴书记13988700002" in text
+    assert "本页小计" in text and "合计（共3户）4,500.00" in text and "12317" in text
+    assert "吴书记13988700002" in text
 
-    # It went up on the board: a photo of it.
+    # 登记张贴: its own page; without a photo it is refused, with one it is recorded for good.
+    page.locator("#step-post").click()
+    expect(page.locator("#id_posted_on")).to_have_value(today.isoformat())
+    page.locator("input[type=submit][value=登记张贴]").click()  # the browser refuses: no photo
+    expect(page.locator("#id_photo")).to_have_attribute("required", "")
+    expect(page.locator(".messagelist")).to_have_count(0)
+    notice.refresh_from_db()
+    assert notice.status == "issued"
     photo = tmp_path / "board.jpg"
     photo.write_bytes(jpeg_bytes())
-    page.locator("#id_posted_photo").set_input_files(str(photo))
-    page.locator("input[name=_continue]").click()
-    expect(page.locator(".messagelist")).to_be_visible()
+    page.locator("#id_photo").set_input_files(str(photo))
+    page.locator("input[type=submit][value=登记张贴]").click()
+    expect(page.locator(".messagelist")).to_contain_text("已登记张贴")
     notice.refresh_from_db()
-    assert notice.status == "posted" and notice.posted_at is not None
+    assert notice.status == "posted" and notice.posted_on == today and notice.posted_photo
+    expect(page.locator("#step-post")).to_have_count(0)  # once only
+    expect(page.locator("input[type=file]")).to_have_count(0)  # the photo is never an input again
+    link = page.locator(f"a[href='/files/disbursements/notice/{notice.pk}/posted_photo/']")
+    image = page.request.get(f"{live_server.url}{link.get_attribute('href')}")
+    assert image.status == 200 and image.headers["content-type"] == "image/jpeg"
 
-    # A villager objects; the objection is recorded, then resolved.
-    row = page.locator("#objections-group tbody tr.form-row").first
-    row.locator("input[name$=received_on]").fill("2017-03-03")
-    row.locator("input[name$=raised_by]").fill("村民 次里")
-    row.locator("textarea[name$=content]").fill("格桑家只养了 2 头猪")
-    page.locator("input[name=_continue]").click()
-    expect(page.locator("#objections-group")).to_contain_text("格桑家只养了 2 头猪")
-    assert notice.objections.get().resolved_on is None
-    saved = page.locator("#objections-group tbody tr.has_original").first
-    saved.locator("textarea[name$=resolution]").fill("入户核实存栏 3 头，属实，维持公示")
-    saved.locator("input[name$=resolved_on]").fill("2017-03-05")
-    page.locator("input[name=_continue]").click()
-    expect(page.locator("#objections-group")).to_contain_text("入户核实存栏 3 头")
-    objection = notice.objections.get()
-    assert (
-        objection.resolved_on == datetime.date(2017, 3, 5)
-        and objection.resolved_by == hongpo_year["official"]
+    # 登记异议 against a named household: 卓玛, by her row of the notice.
+    zhuoma = Household.objects.get(code="N2")
+    page.locator("#step-objection").click()
+    option = page.locator("#id_row option", has_text=re.compile(r"^\d+\. 卓玛"))
+    expect(option).to_contain_text(zhuoma.id_number[:6] + "********" + zhuoma.id_number[-4:])
+    page.locator("#id_row").select_option(value=option.get_attribute("value"))
+    page.locator("#id_raised_by").fill("村民 次里")
+    page.locator("#id_content").fill(
+        "卓玛家实际只养了 2 头猪，且去年已享受过同类补助，请村委会入户核实后再兑现。"
     )
+    shoot(page, "3-objection")
+    page.locator("input[type=submit][value=登记异议]").click()
+    expect(page.locator(".messagelist")).to_contain_text("已登记对“卓玛”的异议；处理前暂停向该户兑现")
+    expect(page.locator("#objections-group")).to_contain_text("卓玛家实际只养了 2 头猪")
+    fits_the_screen(page)
+    shoot(page, "4-notice-with-objection")
 
-    # After the period, the notice closes; the list shows no open objection.
-    page.goto(f"{live_server.url}/admin/disbursements/notice/")
-    expect(page.locator("#result_list td.field-open_objections")).to_have_text("0")
-    page.locator("#result_list input[name=_selected_action]").first.check()
-    page.locator("select[name=action]").select_option(label="结束公示（公示期已满、异议已处理）")
-    page.locator("button[name=index], .actions button").first.click()
+    # The batch page names her; paying pays the other two and holds hers back, saying why.
+    page.goto(f"{live_server.url}/admin/disbursements/batch/{batch.pk}/change/")
+    expect(page.locator("#held-by-objections")).to_contain_text(f"{zhuoma.code} 卓玛")
+    expect(page.locator("#held-by-objections")).to_contain_text("村民 次里")
+    fits_the_screen(page)
+    shoot(page, "5-batch-held")
+    # Her cadre sees it too, on the phone.
+    liming = User.objects.get(phone="13800000001")
+    liming.set_password(PASSWORD)
+    liming.save()
+    cadre = page.context.browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")  # type: ignore[union-attr]
+    phone = cadre.new_page()
+    login(phone, live_server, "gb13800000001")
+    phone.goto(f"{live_server.url}/admin/disbursements/batch/{batch.pk}/change/")
+    expect(phone.locator("#held-by-objections")).to_contain_text(f"{zhuoma.code} 卓玛")
+    shoot(phone, "5b-batch-held-cadre-phone")
+    cadre.close()
+    pay_from_the_batch_page(page, live_server, batch)
+    expect(page.locator(".messagelist .success")).to_contain_text("已登记兑现 2 户")
+    expect(page.locator(".messagelist .success")).to_contain_text("1 户未兑现")
+    expect(page.locator("#batch-lines")).to_contain_text("未兑现：公示异议尚未处理")
+    shoot(page, "6-paid-but-held")
+    assert set(Payout.objects.values_list("line__account__name", flat=True)) == {"N1 格桑", "N3 达瓦"}
+
+    # 处理异议: resolved, the batch page no longer warns and her payment goes through.
+    page.goto(f"{live_server.url}/admin/disbursements/notice/{notice.pk}/change/")
+    page.get_by_role("link", name="处理异议").click()
+    expect(page.locator("#objection-shown")).to_contain_text("卓玛家实际只养了 2 头猪")
+    page.locator("#id_resolution").fill("入户核实存栏 3 头，去年未享受同类补助，异议不成立，维持公示")
+    page.locator("input[type=submit][value=保存处理结果]").click()
+    expect(page.locator("#objections-group")).to_contain_text("异议不成立")
+    objection = notice.objections.get()
+    assert objection.resolved_on == today and objection.resolved_by == hongpo_year["official"]
+    page.goto(f"{live_server.url}/admin/disbursements/batch/{batch.pk}/change/")
+    expect(page.locator("#held-by-objections")).to_have_count(0)
+    pay_from_the_batch_page(page, live_server, batch)
+    expect(page.locator(".messagelist .success")).to_contain_text("已登记兑现 1 户")
+    batch.refresh_from_db()
+    assert batch.status == "paid"
+
+    # Ten days on (the period is moved back, as time would), the notice closes.
+    Notice.objects.filter(pk=notice.pk).update(
+        period_start=today - datetime.timedelta(days=12), period_end=today - datetime.timedelta(days=3)
+    )
+    page.goto(f"{live_server.url}/admin/disbursements/notice/{notice.pk}/change/")
+    page.locator("#close-form input[type=submit]").click()
+    expect(page.locator(".messagelist")).to_contain_text("已结束公示")
     notice.refresh_from_db()
     assert notice.status == "closed"
+    expect(page.locator("#step-objection")).to_have_count(0)
+    shoot(page, "7-closed")
 
 
 def test_a_township_official_cannot_reach_another_townships_notice(

@@ -11,7 +11,7 @@ from disbursements.approval import BATCH_KINDS, BatchHooks, BatchKind, NoticeGat
 from disbursements.dashboard import DASHBOARD_SECTIONS, Area, Column, Computed, Level, Section
 from disbursements.models import Account, Batch, BatchLine, Payout
 from disbursements.money import ZERO, yuan
-from disbursements.notices import NOTICE_KINDS, NoticeKind
+from disbursements.notices import NOTICE_KINDS, NoticeKind, NoticeRow
 from disbursements.notices import Area as NoticeArea
 from disbursements.registry import (
     ACCOUNT_KINDS,
@@ -66,12 +66,20 @@ def prepare(*, township: Township, year: int, actor: User, payees: dict[Account,
     return batch
 
 
-def notice_rows(year: int, area: NoticeArea, user: User | None) -> tuple[list[list[str]], Decimal]:
+def notice_rows(year: int, area: NoticeArea, user: User | None) -> tuple[list[NoticeRow], Decimal]:
     lines = BatchLine.objects.filter(batch__kind=KIND, batch__year=year, batch__township=area.township)
     if user is not None:
         lines = scoped(lines, user)
-    rows = [[str(n), line.account.name, yuan(line.amount)] for n, line in enumerate(lines.order_by("pk"), 1)]
+    rows = [
+        NoticeRow([str(n), line.account.name, yuan(line.amount)], str(line.account_id))
+        for n, line in enumerate(lines.select_related("account").order_by("pk"), 1)
+    ]
     return rows, sum((line.amount for line in lines), ZERO)
+
+
+def notice_payee(reference: str) -> Account:
+    """A row of the toy notice names the organisation's account itself."""
+    return Account.objects.get(pk=int(reference))
 
 
 def compute(area: Area) -> Computed:
@@ -123,6 +131,7 @@ NOTICE_KIND = NoticeKind(
     total_column=2,
     unit="家",
     levels=("township",),
+    payee=notice_payee,
 )
 SECTION = Section(
     code="toy",
