@@ -26,6 +26,15 @@ from households.models import Job
 
 ROOT = Path(__file__).resolve().parent.parent
 POLL_INTERVAL = 0.2  # the worker's --interval: how often an idle worker looks at the queue
+WORKER_COMMAND = [
+    sys.executable,
+    "manage.py",
+    "db_worker",
+    "--no-startup-delay",
+    "--no-reload",
+    "--verbosity",
+    "2",
+]
 DB_BACKEND = {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}
 
 
@@ -38,7 +47,9 @@ def use_the_queue(settings: Any) -> None:
 
 
 @pytest.fixture
-def db_worker(settings: Any, transactional_db: None, tmp_path: Path) -> Iterator[Callable[[], subprocess.Popen]]:
+def db_worker(
+    settings: Any, transactional_db: None, tmp_path: Path
+) -> Iterator[Callable[[], subprocess.Popen]]:
     workers: list[subprocess.Popen] = []
 
     def start() -> subprocess.Popen:
@@ -51,8 +62,7 @@ def db_worker(settings: Any, transactional_db: None, tmp_path: Path) -> Iterator
         env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         log = (tmp_path / f"worker-{len(workers)}.log").open("wb")
         worker = subprocess.Popen(
-            [sys.executable, "manage.py", "db_worker", "--interval", str(POLL_INTERVAL)]
-            + ["--no-startup-delay", "--no-reload", "--verbosity", "2"],
+            [*WORKER_COMMAND, "--interval", str(POLL_INTERVAL)],
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -74,7 +84,7 @@ def db_worker(settings: Any, transactional_db: None, tmp_path: Path) -> Iterator
 
 def wait_for(job: Job, until: Callable[[Job], bool], timeout: float = 30.0, every: float = 0.05) -> list[Job]:
     """Re-read `job` until `until(job)`; returns every state seen (to check the progress it went through)."""
-    seen: list[Job] = []
+    seen: list[Job] = []  # each distinct (status, done, total, step)
     deadline = time.monotonic() + timeout
     while True:
         fresh = Job.objects.get(pk=job.pk)
@@ -88,5 +98,7 @@ def wait_for(job: Job, until: Callable[[Job], bool], timeout: float = 30.0, ever
         if until(fresh):
             return seen
         if time.monotonic() > deadline:
-            raise AssertionError(f"job {job.pk} still {fresh.status} {fresh.done}/{fresh.total} after {timeout} s")
+            raise AssertionError(
+                f"job {job.pk} still {fresh.status} {fresh.done}/{fresh.total} after {timeout} s"
+            )
         time.sleep(every)
