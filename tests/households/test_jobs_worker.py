@@ -87,7 +87,7 @@ def test_a_print_enqueued_by_a_request_waits_for_a_worker_and_is_printed_when_on
     assert running[-1].done == running[-1].total == 10 and running[-1].step.startswith("排版 PDF")
     assert min(s.done for s in running) < 10
     done = seen[-1]
-    assert done.done == done.total == 10 and done.file.name.endswith(".pdf") and done.error == ""
+    assert done.done == done.total == 10 and str(done.file.name).endswith(".pdf") and done.error == ""
     assert DBTaskResult.objects.get(id=done.task_id).status == "SUCCESSFUL"
     state = client.get(f"/admin/households/job/{job.pk}/status/").json()
     assert state["status_label"] == "已完成" and state["percent"] == 100
