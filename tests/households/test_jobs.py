@@ -199,7 +199,9 @@ def test_a_large_admin_import_is_checked_then_imported_in_the_background(
     client = client_for(city_user)
     response = _upload(client, xlsx_bytes([roster_row(户编号="B1"), roster_row(户编号="B2")]))
     preview = Job.objects.get()
-    assert response.status_code == 302 and response["Location"] == f"/admin/households/job/{preview.pk}/change/"
+    assert (
+        response.status_code == 302 and response["Location"] == f"/admin/households/job/{preview.pk}/change/"
+    )
     assert preview.kind == "import" and preview.params["dry_run"] is True
     assert not Household.objects.exists() and len(_uploads()) == 1  # checked, nothing written, file kept
     page = client.get(response["Location"]).content.decode()
@@ -217,12 +219,17 @@ def test_a_large_admin_import_is_checked_then_imported_in_the_background(
     assert set(Household.objects.values_list("code", flat=True)) == {"B1", "B2"}
     assert "已新增 2 户" in client.get(confirmed["Location"]).content.decode()
     assert _uploads() == []  # imported: the upload (whole ID numbers) is gone
-    assert list(ImportBatch.objects.order_by("pk").values_list("status", flat=True)) == ["previewed", "imported"]
+    assert list(ImportBatch.objects.order_by("pk").values_list("status", flat=True)) == [
+        "previewed",
+        "imported",
+    ]
     again = client.post(f"/admin/households/job/{preview.pk}/confirm/", follow=True)
     assert MSG_NOT_CONFIRMABLE in again.content.decode() and Job.objects.count() == 2
 
 
-def test_a_large_import_with_errors_offers_no_confirm_and_keeps_no_file(city_user: Any, settings: Any) -> None:
+def test_a_large_import_with_errors_offers_no_confirm_and_keeps_no_file(
+    city_user: Any, settings: Any
+) -> None:
     settings.IMPORT_LIMITS = {"BACKGROUND_FROM_BYTES": 1}
     client = client_for(city_user)
     response = _upload(client, xlsx_bytes([roster_row(), roster_row(家庭人口=2, 劳动力=3)]))
@@ -252,9 +259,13 @@ def test_a_township_gets_its_entitlements_table_from_a_job(city_year: dict[str, 
     assert response["Location"] == f"/admin/households/job/{job.pk}/change/"
     assert job.status == "done" and job.title == "2017年补助测算表（建塘镇）" and job.total == 5
     download = client.get(file_url(job, "file"))  # type: ignore[arg-type]
-    assert download["Content-Disposition"].startswith("attachment") and "xlsx" in download["Content-Disposition"]
+    assert (
+        download["Content-Disposition"].startswith("attachment") and "xlsx" in download["Content-Disposition"]
+    )
     rows = list(
-        openpyxl.load_workbook(io.BytesIO(b"".join(download.streaming_content))).active.iter_rows(values_only=True)  # type: ignore[attr-defined, union-attr]
+        openpyxl.load_workbook(io.BytesIO(b"".join(download.streaming_content))).active.iter_rows(
+            values_only=True
+        )  # type: ignore[attr-defined, union-attr]
     )
     assert sorted(r[0] for r in rows[1:-1]) == ["H1", "H2", "H3", "J1", "J2"]  # not 虎跳峡镇's T1
     assert rows[-1][0] == "合计"
