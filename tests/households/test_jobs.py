@@ -262,11 +262,8 @@ def test_a_township_gets_its_entitlements_table_from_a_job(city_year: dict[str, 
     assert (
         download["Content-Disposition"].startswith("attachment") and "xlsx" in download["Content-Disposition"]
     )
-    rows = list(
-        openpyxl.load_workbook(io.BytesIO(b"".join(download.streaming_content))).active.iter_rows(
-            values_only=True
-        )  # type: ignore[attr-defined, union-attr]
-    )
+    data = b"".join(download.streaming_content)  # type: ignore[attr-defined]
+    rows = list(openpyxl.load_workbook(io.BytesIO(data)).active.iter_rows(values_only=True))  # type: ignore[union-attr]
     assert sorted(r[0] for r in rows[1:-1]) == ["H1", "H2", "H3", "J1", "J2"]  # not 虎跳峡镇's T1
     assert rows[-1][0] == "合计"
 
