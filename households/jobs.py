@@ -70,6 +70,7 @@ MSG_CRASHED = "后台任务出错（任务编号 {pk}），未能完成。请点
 MSG_WORKER_LOST = "后台进程自 {at} 起没有响应（可能已重启或被终止），任务未能完成。请点击“重试”。"
 MSG_TASK_ENDED = "后台进程结束了这个任务，但没有完成它。请点击“重试”。"
 MSG_NOT_ENQUEUED = "任务没有进入后台队列。请点击“重试”。"
+MSG_QUEUED_STEP = "等待后台进程开始处理……"
 MSG_WAITING = "已排队 {seconds} 秒：后台进程可能没有运行。它启动后会自动执行这个任务，无需重新发起。"
 
 Runner = Callable[[Job, "JobRun"], None]
@@ -272,7 +273,7 @@ def job_state(job: Job, user: Any) -> dict[str, Any]:
         "done": job.done,
         "total": job.total,
         "unit": kind.unit if kind else "",
-        "step": job.step,
+        "step": job.step or (MSG_QUEUED_STEP if job.status == Job.Status.QUEUED else ""),
         "percent": round(100 * job.done / job.total) if job.total else (100 if finished else 0),
         "finished": finished,
         "error": job.error or problem,

@@ -25,7 +25,8 @@ from django.db import connection
 from households.models import Job
 
 ROOT = Path(__file__).resolve().parent.parent
-POLL_INTERVAL = 0.2  # the worker's --interval: how often an idle worker looks at the queue
+# The worker's --interval: how often an idle worker looks at the queue (production and scripts/run: 1 s).
+POLL_INTERVAL = float(os.environ.get("TEST_WORKER_INTERVAL", "0.2"))
 WORKER_COMMAND = [
     sys.executable,
     "manage.py",

@@ -97,11 +97,16 @@ def test_a_print_enqueued_by_a_request_waits_for_a_worker_and_is_printed_when_on
     print(f"\nworker started → print of 10 villages done in {elapsed:.1f} s")
 
     # With the worker idle, a new job starts within one poll interval (plus the claim).
-    second = toy_job(logged_in(), steps=1)
-    ran = wait_for(second, lambda j: j.status == "done", timeout=30)[-1]
-    latency = (ran.started_at - ran.created_at).total_seconds()  # type: ignore[operator]
-    print(f"enqueue → start with an idle worker (--interval {POLL_INTERVAL}): {latency:.2f} s")
-    assert latency < POLL_INTERVAL + 1.5
+    latencies = []
+    for _ in range(5):
+        ran = wait_for(toy_job(logged_in(), steps=1), lambda j: j.status == "done", timeout=30)[-1]
+        latencies.append((ran.started_at - ran.created_at).total_seconds())  # type: ignore[operator]
+    print(
+        f"enqueue → start with an idle worker (--interval {POLL_INTERVAL}): "
+        + ", ".join(f"{s:.2f}" for s in sorted(latencies))
+        + " s"
+    )
+    assert max(latencies) < POLL_INTERVAL + 1.5
 
 
 def test_a_worker_killed_mid_job_leaves_it_interrupted_and_retry_finishes_it(
