@@ -431,7 +431,7 @@ def print_township_notices(job: Job, run: JobRun) -> None:
     if not sheets:
         raise ValidationError(f"{township.name}没有可公示的内容。")
     run.progress(step=f"排版 PDF（{len(sheets)} 个村）")
-    name = f"{township.name}{year}年{NOTICE_KINDS.label(kind)}公示（{len(sheets)}个村）.pdf"
+    name = f"{township.name}{year}年{NOTICE_KINDS.label(kind)}公示-{len(sheets)}个村.pdf"
     run.save_file(name, render_sheets(sheets))
     run.result = {"villages": len(sheets)}
 
