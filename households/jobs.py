@@ -132,6 +132,8 @@ def job_start(
 ) -> Job:
     """Record a job and enqueue it when the transaction commits. Refuses roles the kind does not allow."""
     check_may_start(actor, JOB_KINDS[kind])
+    if village is None and getattr(actor, "role", "") == "village" and actor.village_id:
+        village = actor.village  # a village official's job covers their village: so they see it
     if village is not None and township is None:
         township = village.township
     job = Job.objects.create(

@@ -15,6 +15,7 @@ from typing import Any
 
 import openpyxl
 import pytest
+from pypdf import PdfReader
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.test import Client
@@ -172,6 +173,21 @@ def test_jobs_and_their_files_are_seen_only_within_their_area(city_year: dict[st
         assert client.get(f"/admin/households/job/{job.pk}/status/").status_code == 404
         assert client.get(url).status_code == 404
         assert job.title not in client.get("/admin/households/job/").content.decode()
+
+
+def test_a_village_officials_batch_print_is_theirs_and_holds_their_village_only(
+    city_year: dict[str, Any],
+) -> None:
+    village_user = city_year["village_user"]  # 红坡村
+    jiantang = Township.objects.get(name="建塘镇")
+    job = notices.print_job_start(kind="grant", year=2017, township=jiantang, actor=village_user)
+    job.refresh_from_db()
+    assert job.village == city_year["hongpo"] and job.status == "done" and job.total == 1
+    client = client_for(village_user)
+    assert client.get(f"/admin/households/job/{job.pk}/change/").status_code == 200
+    pdf = b"".join(client.get(file_url(job, "file")).streaming_content)  # type: ignore[arg-type, attr-defined]
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "红坡村" in text and "吉迪村" not in text
 
 
 # --- a large admin import, in the background ---------------------------------------------------------
