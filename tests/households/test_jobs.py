@@ -15,11 +15,11 @@ from typing import Any
 
 import openpyxl
 import pytest
-from pypdf import PdfReader
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.test import Client
 from django.utils import timezone
+from pypdf import PdfReader
 
 from disbursements import notices
 from households.files import file_url
