@@ -21,7 +21,7 @@ class DisbursementsConfig(AppConfig):
                 f"disbursements.view_{model}"
                 for model in (
                     *("batch", "batchline", "transition", "payout", "entry", "account"),
-                    *("notice", "objection", "printjob"),
+                    *("notice", "objection"),
                 )
             },
         )
@@ -37,10 +37,13 @@ class DisbursementsConfig(AppConfig):
         # Uploaded scans and photos are served only through the scoped download view.
         from households.files import register
 
-        from .models import Notice, Payout, PrintJob, Transition
+        from .models import Notice, Payout, Transition
 
         register(Payout, "receipt")
         register(Transition, "attachment")
         register(Notice, "pdf")
         register(Notice, "posted_photo")
-        register(PrintJob, "pdf")
+
+        from .notices import register_jobs
+
+        register_jobs()  # the township's batch print of 公示, in the background

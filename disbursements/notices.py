@@ -20,16 +20,16 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.tasks import task
 from django.utils import timezone
 
-from households.models import Township, User, Village, VillageGroup
+from households.jobs import JOB_KINDS, JobKind, JobRun, job_start
+from households.models import Job, Township, User, Village, VillageGroup
 from households.pdf import render_document, write_documents
 from households.scoping import scoped
 from households.uploads import clean_upload, field_policy
 
 from . import notice_layout
-from .models import Account, Batch, BatchLine, Notice, Objection, PrintJob
+from .models import Account, Batch, BatchLine, Notice, Objection
 from .money import ZERO
 from .registry import Registry
 
@@ -642,41 +642,58 @@ def batches_blocked_by_notices(
 
 # --- the township print, in the background ------------------------------------------------------
 
-
-@task()
-def print_township_notices(job_id: int) -> None:
-    """Render every village of a township into one PDF, updating the job's progress as it goes."""
-    job = PrintJob.objects.select_related("township", "requested_by").get(pk=job_id)
-    PrintJob.objects.filter(pk=job.pk).update(status=PrintJob.Status.RUNNING)
-    try:
-        sheets = []
-        villages = villages_of(job.township, job.requested_by)
-        PrintJob.objects.filter(pk=job.pk).update(total=len(villages))
-        for done, village in enumerate(villages, start=1):
-            sheet = build_sheet(kind=job.kind, year=job.year, village=village, user=job.requested_by)
-            if sheet.rows:
-                sheets.append(sheet)
-            PrintJob.objects.filter(pk=job.pk).update(done=done)
-        if not sheets:
-            raise ValidationError("该乡镇没有可公示的内容。")
-        job.pdf.save(
-            f"{job.kind}-{job.year}-{job.township.code}.pdf", ContentFile(render_sheets(sheets)), save=False
-        )
-        PrintJob.objects.filter(pk=job.pk).update(status=PrintJob.Status.DONE, pdf=job.pdf.name)
-    except ValidationError as exc:
-        PrintJob.objects.filter(pk=job.pk).update(status=PrintJob.Status.FAILED, error=exc.messages[0][:200])
-
-
+# Who starts a township's batch print. It writes (a job, a file): read-only roles (auditor, approver)
+# print a village at a time instead.
 PRINT_JOB_ROLES = frozenset({"village", "township", "city"})
+PRINT_JOB_KIND = "notice_print"
+MSG_PRINT_READ_ONLY = "您的角色只能查看和打印单个村的公示，不能发起批量打印任务。"
 
 
-def print_job_start(*, kind: str, year: int, township: Township, actor: User) -> PrintJob:
-    """A township's batch print, in the background. It writes (a job, a file): read-only roles
-    (auditor, approver) print a village at a time instead."""
+def print_township_notices(job: Job, run: JobRun) -> None:
+    """Every village of a township in one PDF (a background job of kind `notice_print`), scoped to the
+    job's actor; progress counts villages, then the PDF is laid out."""
+    township = Township.objects.get(pk=job.params["township"])
+    kind, year = job.params["kind"], int(job.params["year"])
+    villages = villages_of(township, job.actor)
+    run.progress(0, total=len(villages), step="逐村整理公示名单")
+    sheets = []
+    for done, village in enumerate(villages, start=1):
+        sheet = build_sheet(kind=kind, year=year, village=village, user=job.actor)
+        if sheet.rows:
+            sheets.append(sheet)
+        run.progress(done)
+    if not sheets:
+        raise ValidationError(f"{township.name}没有可公示的内容。")
+    run.progress(step=f"排版 PDF（{len(sheets)} 个村）")
+    name = f"{township.name}{year}年{NOTICE_KINDS.label(kind)}公示-{len(sheets)}个村.pdf"
+    run.save_file(name, render_sheets(sheets))
+    run.result = {"villages": len(sheets)}
+
+
+def print_job_start(*, kind: str, year: int, township: Township, actor: User) -> Job:
+    """A township's batch print, in the background (`households.jobs`)."""
     if actor.role not in PRINT_JOB_ROLES and not actor.is_superuser:
-        raise ValidationError("您的角色只能查看和打印单个村的公示，不能发起批量打印任务。")
+        raise ValidationError(MSG_PRINT_READ_ONLY)
     if not scoped(Township.objects.filter(pk=township.pk), actor).exists():
         raise ValidationError("该乡镇不在您的管辖范围内。")
-    job = PrintJob.objects.create(kind=kind, year=year, township=township, requested_by=actor)
-    transaction.on_commit(lambda: print_township_notices.enqueue(job.pk))
-    return job
+    if NOTICE_KINDS.get(kind) is None:
+        raise ValidationError(f"未知的公示类别：{kind}")
+    return job_start(
+        kind=PRINT_JOB_KIND,
+        actor=actor,
+        title=f"{township.name} {year} 年{NOTICE_KINDS.label(kind)}公示批量打印",
+        params={"kind": kind, "year": year, "township": township.pk},
+        township=township,
+    )
+
+
+def register_jobs() -> None:
+    JOB_KINDS.register(
+        JobKind(
+            code=PRINT_JOB_KIND,
+            label="批量打印公示",
+            run=print_township_notices,
+            roles=PRINT_JOB_ROLES,
+            unit="个村",
+        )
+    )

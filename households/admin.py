@@ -19,13 +19,20 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 
 from . import services, users
-from .admin_base import ReadOnlyAdminMixin, ScopedAdminMixin, ScopedRelatedFilter, ServiceImportMixin
+from .admin_base import (
+    ReadOnlyAdminMixin,
+    ScopedAdminMixin,
+    ScopedRelatedFilter,
+    ServiceImportMixin,
+    job_url,
+)
 from .masking import mask_id_number
 from .models import (
     CadreAssignment,
     Household,
     HouseholdChange,
     ImportBatch,
+    Job,
     Township,
     User,
     UserChange,
@@ -410,3 +417,118 @@ class OwnPasswordChangeForm(OwnPasswordChangeBase):
 
 
 admin.site.password_change_form = OwnPasswordChangeForm
+
+
+# --- background jobs (households.jobs) ----------------------------------------------------------------
+
+
+class JobKindFilter(admin.SimpleListFilter):
+    title = _("类别")
+    parameter_name = "kind"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
+        from .jobs import JOB_KINDS
+
+        return JOB_KINDS.choices()
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        return queryset.filter(kind=self.value()) if self.value() else queryset
+
+
+@admin.register(Job)
+class JobAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """后台任务: the jobs of one's area; a job's page shows its progress (polled), then its outcome —
+    the file to download, the import preview to confirm, or the error and 重试."""
+
+    list_display = ("created_at", "title", "kind_label", "actor", "status", "progress", "file")
+    list_display_links = ("created_at", "title")
+    list_filter = (JobKindFilter, "status")
+    list_select_related = ("actor",)
+    search_fields = ("title",)
+
+    @admin.display(description=_("类别"), ordering="kind")
+    def kind_label(self, job: Job) -> str:
+        return job.get_kind_display()
+
+    @admin.display(description=_("进度"))
+    def progress(self, job: Job) -> str:
+        return f"{job.done}/{job.total}" if job.total else "-"
+
+    def get_urls(self) -> list[Any]:
+        from django.urls import path
+
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/status/", view(self.status_view), name="households_job_status"),
+            path("<int:pk>/retry/", view(self.retry_view), name="households_job_retry"),
+            path("<int:pk>/confirm/", view(self.confirm_view), name="households_job_confirm"),
+            *super().get_urls(),
+        ]
+
+    def _job(self, request: HttpRequest, pk: Any) -> Job:
+        job = self.get_queryset(request).select_related("actor").filter(pk=pk).first()
+        if job is None or not self.has_view_permission(request, job):
+            raise Http404("没有这个任务，或不在您的管辖范围内。")
+        return job
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        from django.template.response import TemplateResponse
+
+        from .files import file_name
+        from .jobs import JOB_KINDS, job_state
+
+        job = self._job(request, unquote(object_id))
+        kind = JOB_KINDS.get(job.kind)
+        presented = kind.present(job) if kind is not None and kind.present is not None else {}
+        return TemplateResponse(
+            request,
+            "admin/households/job/progress.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": job.title,
+                "job": job,
+                "state": job_state(job, request.user),
+                "file_name": file_name(job.file) if job.file else "",
+                "result_template": kind.result_template if kind is not None else "",
+                **presented,
+            },
+        )
+
+    def status_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        from django.http import JsonResponse
+
+        from .jobs import job_state
+
+        response = JsonResponse(job_state(self._job(request, pk), request.user))
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def retry_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        from .jobs import job_retry
+
+        if request.method != "POST":
+            return HttpResponseRedirect(job_url(self._job(request, pk)))
+        job = self._job(request, pk)
+        try:
+            job = job_retry(job=job, actor=request.user)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            messages.error(request, exc.messages[0])
+        else:
+            messages.success(request, "已重新排队执行。")
+        return HttpResponseRedirect(job_url(job))
+
+    def confirm_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        from .import_job import import_job_confirm
+
+        preview = self._job(request, pk)
+        if request.method != "POST":
+            return HttpResponseRedirect(job_url(preview))
+        try:
+            job = import_job_confirm(preview=preview, actor=request.user)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            messages.error(request, exc.messages[0])
+            return HttpResponseRedirect(job_url(preview))
+        return HttpResponseRedirect(job_url(job))

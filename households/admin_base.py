@@ -375,6 +375,10 @@ class ServiceImportMixin(ImportExportMixin):
         return storage
 
     def import_action(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        if request.method == "POST":
+            background = self._import_in_background(request)
+            if background is not None:
+                return background
         response: HttpResponse | None = None
         try:
             response = super().import_action(request, **kwargs)
@@ -387,6 +391,34 @@ class ServiceImportMixin(ImportExportMixin):
                 self._tmp_storage(name).remove()
         assert response is not None
         return response
+
+    def _import_in_background(self, request: HttpRequest) -> HttpResponse | None:
+        """A file of at least `BACKGROUND_FROM_BYTES`: stored, then checked and (once confirmed on its
+        job's page) imported by the worker (`households.import_job`). None: the in-request flow."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        upload = request.FILES.get("import_file")
+        if upload is None or upload.size is None or upload.size < import_limits().background_from_bytes:
+            return None
+        form = self.create_import_form(request)
+        if not form.is_valid():
+            return None  # the usual page shows the form's errors
+        from .import_job import import_job_start
+
+        importer = self.choose_import_resource_class(form, request).importer
+        storage = self.write_to_tmp_storage(form.cleaned_data["import_file"], None)
+        try:
+            job = import_job_start(
+                importer=importer.kind,
+                upload=storage.name,
+                file_name=upload.name or "",
+                actor=request.user,  # type: ignore[arg-type]
+            )
+        except ValidationError as exc:
+            storage.remove()
+            messages.error(request, exc.messages[0])
+            return HttpResponseRedirect(request.path)
+        return HttpResponseRedirect(job_url(job))
 
     @method_decorator(require_POST)
     def process_import(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
@@ -437,6 +469,11 @@ class ServiceImportMixin(ImportExportMixin):
         name = self.get_export_filename(request, queryset, file_format)
         response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=name)
         return response
+
+
+def job_url(job: Any) -> str:
+    """The page of a background job (`households.jobs`): its progress, then its outcome."""
+    return reverse("admin:households_job_change", args=[job.pk])
 
 
 class RoleActionsMixin:

@@ -195,6 +195,9 @@ DEFAULT_LIMITS: dict[str, int] = {
     "MAX_SHARED_STRINGS_BYTES": 40 * MB,  # the shared-string table, unzipped (held in memory whole)
     "MAX_COMPRESSION_RATIO": 100,  # unzipped / zipped of a part over 1 MB (spreadsheets: 5–20)
     "UPLOAD_MAX_AGE_HOURS": 24,  # an upload waiting for its confirm is purged after this
+    # An admin upload this large is checked and imported by the background worker (households.
+    # import_job), its page showing progress; smaller ones (≈ 10,000 roster rows, 2–3 s) in the request.
+    "BACKGROUND_FROM_BYTES": 512 * 1024,
 }
 
 # Beyond the settings: shapes no spreadsheet program writes, refused whatever the limits.
@@ -217,6 +220,7 @@ class ImportLimits:
     max_shared_strings_bytes: int
     max_compression_ratio: int
     upload_max_age_hours: int
+    background_from_bytes: int
 
 
 def import_limits() -> ImportLimits:

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from .fields import CodeField
 from .idcard import validate_id_number
 from .scoping import ScopePaths
+from .uploads import OUTPUT, UploadValidator
 
 
 class Role(models.TextChoices):
@@ -518,3 +519,85 @@ class UserChange(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise ValueError("账号变更记录只能追加，不能删除。")
+
+
+def _job_kinds() -> dict[str, str]:
+    from .jobs import JOB_KINDS
+
+    return JOB_KINDS.labels()
+
+
+def job_upload_to(instance: Job, filename: str) -> str:
+    # One folder per job: the file keeps the name it is downloaded under (no suffix for duplicates).
+    return f"jobs/{instance.pk}/{filename}"
+
+
+class Job(models.Model):
+    """A piece of background work (`households.jobs`): a batch print, an export, a large import.
+
+    Who started it and for which area (what its result may show is scoped like any other row), its
+    progress as counters the page polls, its heartbeat (so a job whose worker died is seen as such),
+    and its outcome: an error in Chinese, a result (e.g. an import's report) and/or a file, served
+    only through the scoped download view (`households.files`). The kinds are registered by the apps
+    (`households.jobs.JOB_KINDS`), not listed here.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("排队中")
+        RUNNING = "running", _("进行中")
+        DONE = "done", _("已完成")
+        FAILED = "failed", _("失败")
+
+    kind = CodeField(_("类别"), max_length=32, labels=_job_kinds)
+    title = models.CharField(_("任务"), max_length=200)
+    actor = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", verbose_name=_("发起人"))
+    township = models.ForeignKey(
+        Township, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("乡镇")
+    )
+    village = models.ForeignKey(
+        Village, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("村委会")
+    )
+    params = models.JSONField(_("参数"), default=dict)
+    status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.QUEUED)
+    # Each (re)try is an attempt; a task carries the attempt it was enqueued for and does nothing when
+    # the job has moved on (a retried job's old worker, should it come back, writes nothing).
+    attempt = models.PositiveSmallIntegerField(_("第几次执行"), default=1)
+    task_id = models.CharField(_("后台任务编号"), max_length=64, blank=True)
+    done = models.PositiveIntegerField(_("已完成"), default=0)
+    total = models.PositiveIntegerField(_("总数"), default=0)
+    step = models.CharField(_("当前步骤"), max_length=100, blank=True)
+    error = models.TextField(_("错误"), blank=True)
+    result = models.JSONField(_("结果"), default=dict, blank=True)
+    file = models.FileField(
+        _("结果文件"),
+        upload_to=job_upload_to,
+        max_length=255,
+        blank=True,
+        validators=[UploadValidator(OUTPUT, "后台任务结果")],
+    )
+    created_at = models.DateTimeField(_("发起时间"), default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("最近心跳"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(township="township", village="village", cadre="actor")
+
+    class Meta:
+        verbose_name = _("后台任务")
+        verbose_name_plural = _("后台任务")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "done", "failed"]), name="job_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(done__lte=F("total")) | Q(total=0), name="job_done_within_total"
+            ),
+            models.CheckConstraint(condition=Q(attempt__gte=1), name="job_attempt_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_kind_display(self) -> str:
+        return _job_kinds().get(self.kind, self.kind)

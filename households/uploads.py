@@ -26,6 +26,7 @@ import io
 import math
 import os
 import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -44,7 +45,7 @@ PDF_WINDOW = 1024  # where a PDF's header and its %%EOF may sit (as PDF readers 
 IMAGE_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 
 DEFAULT_LIMITS: dict[str, Any] = {
-    "max_mb": {"scan": 15, "photo": 15, "pdf": 20},
+    "max_mb": {"scan": 15, "photo": 15, "pdf": 20, "output": 200},
     "image_max_side": 2400,
     "jpeg_quality": 85,
 }
@@ -56,6 +57,7 @@ MSG_TOO_MANY_PIXELS = "{prefix}图片像素过多（超过 {limit} 万像素）�
 
 PDF_CONTENT = "pdf"
 IMAGE_CONTENT = "image"
+XLSX_CONTENT = "xlsx"
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class UploadKind:
     image: bool
     expected: str
     retry: str
+    xlsx: bool = False  # an Excel workbook the system wrote (background exports)
 
     @property
     def accept(self) -> str:
@@ -77,6 +80,8 @@ class UploadKind:
         return ",".join(types)
 
     def accepts(self, content: str) -> bool:
+        if content == XLSX_CONTENT:
+            return self.xlsx
         return self.pdf if content == PDF_CONTENT else self.image
 
 
@@ -88,8 +93,12 @@ SCAN = UploadKind(
 PHOTO = UploadKind("photo", pdf=False, image=True, expected="图片（JPG/PNG/WebP）", retry="请重新拍摄后上传")
 # A PDF the system generated (公示 sheets, print jobs).
 PDF = UploadKind("pdf", pdf=True, image=False, expected="PDF", retry="请重新生成")
+# What a background job produced (households.jobs): a PDF or an Excel workbook.
+OUTPUT = UploadKind(
+    "output", pdf=True, image=False, xlsx=True, expected="PDF 或 Excel 工作簿", retry="请重新生成"
+)
 
-KINDS = {kind.code: kind for kind in (SCAN, PHOTO, PDF)}
+KINDS = {kind.code: kind for kind in (SCAN, PHOTO, PDF, OUTPUT)}
 
 
 class CheckedUpload(File):  # type: ignore[type-arg]
@@ -108,7 +117,7 @@ def clean_upload(file: File[bytes], kind: UploadKind, label: str) -> File[bytes]
     content, image = _inspect(file, kind, label)
     if image is None:
         file.seek(0)
-        return CheckedUpload(file, _renamed(file.name, "pdf"), PDF_CONTENT)
+        return CheckedUpload(file, _renamed(file.name, content), content)
     try:
         fmt = str(image.format)
         data = _reencode(image, fmt)
@@ -190,6 +199,8 @@ def _inspect(file: Any, kind: UploadKind, label: str) -> tuple[str, Image.Image 
         raise ValidationError(MSG_EMPTY.format(**words), code="upload_empty")
     if kind.pdf and b"%PDF-" in head and _ends_like_pdf(file):
         return PDF_CONTENT, None
+    if kind.xlsx and head.startswith(b"PK\x03\x04") and _is_workbook(file):
+        return XLSX_CONTENT, None
     if kind.image:
         file.seek(0)
         data = file.read(limit + 1)  # bounded, should the declared size have been missing or wrong
@@ -208,6 +219,15 @@ def _declared_size(file: Any) -> int | None:
     except (AttributeError, OSError):
         return None
     return int(size) if size is not None else None
+
+
+def _is_workbook(file: Any) -> bool:
+    file.seek(0)
+    try:
+        with zipfile.ZipFile(file) as archive:
+            return "xl/workbook.xml" in archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
 
 
 def _ends_like_pdf(file: Any) -> bool:

@@ -16,6 +16,9 @@ class SubsidiesConfig(AppConfig):
         from .money import registration
 
         registration.register()
+        from .entitlements import register_jobs
+
+        register_jobs()  # the 补助测算表 of a township or the city, written in the background
         view = {
             f"subsidies.view_{model}"
             for model in (

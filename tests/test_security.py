@@ -105,9 +105,9 @@ def test_read_only_roles_start_no_batch_print(city_year: dict[str, Any]) -> None
             "/admin/disbursements/notice/print/", {"kind": "grant", "year": 2017, "township": jiantang.pk}
         )
         assert forged.status_code == 200 and not forged.has_header("Location")
-    from disbursements.models import PrintJob
+    from households.models import Job
 
-    assert not PrintJob.objects.exists()
+    assert not Job.objects.exists()
 
 
 def test_the_commitment_letter_prints_any_name_as_written(city_year: dict[str, Any]) -> None:

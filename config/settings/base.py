@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "import_export",
+    "django_tasks_db",  # the task queue in the database, run by `manage.py db_worker`
     "households",
     "subsidies",
     "disbursements",
@@ -178,9 +179,21 @@ IMPORT_LIMITS = {
     "MAX_SHARED_STRINGS_BYTES": 40 * 1024 * 1024,  # the shared strings, unzipped (held in memory)
     "MAX_COMPRESSION_RATIO": 100,  # unzipped / zipped, parts over 1 MB (real sheets: 5–20; bombs: 1,000)
     "UPLOAD_MAX_AGE_HOURS": 24,  # an upload never confirmed is removed by purge_imports after this
+    "BACKGROUND_FROM_BYTES": 512 * 1024,  # admin uploads this large are previewed/imported by the worker
 }
 
-TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+# Background work (households.jobs): tasks wait in the database (django-tasks-db) and `manage.py db_worker`
+# runs them, beside the web server (scripts/run; a systemd unit in production, see the README). Only the
+# tests run them in the request (config/settings/test.py).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# A running job's worker writes a heartbeat every HEARTBEAT_SECONDS; a job silent for STALE_SECONDS is shown
+# as interrupted (its worker was killed or the machine restarted) and may be retried. On SQLite a long import
+# holds the only write lock for its whole transaction (100,000 rows ≈ 30 s), so keep STALE well above that.
+JOBS = {
+    "HEARTBEAT_SECONDS": env.float("JOBS_HEARTBEAT_SECONDS", default=2.0),
+    "STALE_SECONDS": env.float("JOBS_STALE_SECONDS", default=120.0),
+    "QUEUE_WARNING_SECONDS": 30.0,  # queued longer than this: say that no worker may be running
+}
 
 LOGGING = {
     "version": 1,

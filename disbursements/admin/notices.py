@@ -19,13 +19,19 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import content_disposition_header
 
-from households.admin_base import ReadOnlyAdminMixin, RoleActionsMixin, ScopedAdminMixin, ScopedRelatedFilter
+from households.admin_base import (
+    ReadOnlyAdminMixin,
+    RoleActionsMixin,
+    ScopedAdminMixin,
+    ScopedRelatedFilter,
+    job_url,
+)
 from households.models import Township, Village
 from households.scoping import visible
 
 from .. import notices
 from ..approval import BATCH_KINDS
-from ..models import Batch, Notice, Objection, PrintJob
+from ..models import Batch, Notice, Objection
 from ..money import yuan
 from ..notices import NOTICE_KINDS
 
@@ -234,7 +240,6 @@ class NoticeAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
         return [
             path("issue/", view(self.issue_view), name="disbursements_notice_issue"),
             path("print/", view(self.print_view), name="disbursements_notice_print"),
-            path("print/<int:job_id>/", view(self.print_job_view), name="disbursements_notice_print_job"),
             path("<int:pk>/pdf/", view(self.pdf_view), name="disbursements_notice_pdf"),
             path("<int:pk>/post/", view(self.post_view), name="disbursements_notice_post"),
             path("<int:pk>/objection/", view(self.objection_view), name="disbursements_notice_objection"),
@@ -431,7 +436,7 @@ class NoticeAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
                         township=data["township"],
                         actor=request.user,  # type: ignore[arg-type]
                     )
-                    return redirect(reverse("admin:disbursements_notice_print_job", args=[job.pk]))
+                    return redirect(job_url(job))
                 form.add_error(None, "请选择一个村委会，或一个乡镇。")
             except ValidationError as exc:
                 form.add_error(None, exc)
@@ -444,25 +449,6 @@ class NoticeAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
                 "title": "打印公示",
                 "opts": self.model._meta,
                 "help": HELP_PRINT,
-            },
-        )
-
-    def print_job_view(self, request: HttpRequest, job_id: int) -> HttpResponseBase:
-        job = visible(PrintJob, request.user).filter(pk=job_id).first()
-        if job is None:
-            raise Http404
-        if request.GET.get("download") and job.status == PrintJob.Status.DONE:
-            return FileResponse(
-                job.pdf.open("rb"), content_type="application/pdf", filename=f"公示-{job.township.name}.pdf"
-            )
-        return TemplateResponse(
-            request,
-            "admin/disbursements/notice/print_job.html",
-            {
-                **self.admin_site.each_context(request),
-                "job": job,
-                "title": "批量打印公示",
-                "opts": self.model._meta,
             },
         )
 

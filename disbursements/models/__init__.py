@@ -3,7 +3,7 @@
 
 from .batches import APPROVED, DRAFT, PAID, Batch, BatchLine, Payout, Transition, receipt_upload_to
 from .ledger import Account, Entry, Reversible, money
-from .notices import Notice, Objection, PrintJob, notice_upload_to
+from .notices import Notice, Objection, notice_upload_to
 
 __all__ = [
     "APPROVED",
@@ -16,7 +16,6 @@ __all__ = [
     "Notice",
     "Objection",
     "Payout",
-    "PrintJob",
     "Reversible",
     "Transition",
     "money",

@@ -1,6 +1,7 @@
-"""公示 (rules.md §9): notices posted at township, village or group level, their objections, and the
-background print jobs. Notice kinds (what a notice lists) are registered by the programmes
-(`disbursements.notices.NOTICE_KINDS`); the notice itself stays as issued.
+"""公示 (rules.md §9): notices posted at township, village or group level, and their objections.
+Notice kinds (what a notice lists) are registered by the programmes
+(`disbursements.notices.NOTICE_KINDS`); the notice itself stays as issued. (A township's batch print
+is a background job: `households.jobs`, kind `notice_print`.)
 """
 
 from __future__ import annotations
@@ -232,37 +233,3 @@ class Objection(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_on is None
-
-
-class PrintJob(models.Model):
-    """A township's batch print running as a background task; the page polls its progress."""
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", _("排队中")
-        RUNNING = "running", _("生成中")
-        DONE = "done", _("已完成")
-        FAILED = "failed", _("失败")
-
-    kind = CodeField(_("类别"), max_length=24, labels=_notice_kinds)
-    year = models.PositiveSmallIntegerField(_("年度"))
-    township = models.ForeignKey(Township, on_delete=models.PROTECT, related_name="+", verbose_name=_("乡镇"))
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    requested_at = models.DateTimeField(default=timezone.now)
-    status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.QUEUED)
-    done = models.PositiveIntegerField(_("已完成村数"), default=0)
-    total = models.PositiveIntegerField(_("村数"), default=0)
-    pdf = models.FileField(
-        _("PDF"), upload_to="notices/print/", blank=True, validators=[UploadValidator(PDF, "公示打印 PDF")]
-    )
-    error = models.CharField(max_length=200, blank=True)
-
-    scope_paths: ClassVar[ScopePaths] = ScopePaths(
-        township="township", village="requested_by__village", cadre="requested_by"
-    )
-
-    class Meta:
-        verbose_name = _("批量打印任务")
-        verbose_name_plural = _("批量打印任务")
-
-    def __str__(self) -> str:
-        return f"{self.township} {self.year} {self.kind}（{self.done}/{self.total}）"

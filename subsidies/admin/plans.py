@@ -5,8 +5,12 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.http import content_disposition_header
@@ -16,15 +20,32 @@ from households.admin_base import (
     RoleActionsMixin,
     ScopedAdminMixin,
     ServiceImportMixin,
+    job_url,
     money_column,
 )
+from households.jobs import JOB_KINDS, may_start
+from households.models import Township
+from households.scoping import visible
 from households.xlsx import area_name, issuer_for
 
 from .. import services
-from ..entitlements import entitlements_file_name, entitlements_title, write_entitlements
+from ..entitlements import (
+    EXPORT_JOB_KIND,
+    entitlements_file_name,
+    entitlements_job_start,
+    entitlements_title,
+    write_entitlements,
+)
 from ..models import BreedingCategory, CommitmentLetter, HouseholdPlan, Policy, PolicyRevision, Species
 from ..resources import PlanResource
 from ..selectors import plans_for
+
+
+class EntitlementsForm(forms.Form):
+    year = forms.IntegerField(label="年度", min_value=2014, max_value=2030)
+    township = forms.ModelChoiceField(
+        label="乡镇", queryset=Township.objects.none(), required=False, empty_label="全市（各乡镇）"
+    )
 
 
 class BreedingCategoryInline(admin.TabularInline):
@@ -175,15 +196,19 @@ class HouseholdPlanAdmin(ScopedAdminMixin, RoleActionsMixin, ServiceImportMixin,
         ]
 
     def entitlements_view(self, request: HttpRequest) -> HttpResponse:
-        """补助测算表 for the households this user may see (`excel-formats.md` §3)."""
-        if not request.user.has_perm("subsidies.export_householdplan"):
-            from django.core.exceptions import PermissionDenied
+        """补助测算表 for the households this user may see (`excel-formats.md` §3).
 
+        A township or the city (whole townships) gets it from the background worker: a form (year, and
+        for the city the township or the whole city), then the job's page and its download. Others
+        (a village, the read-only roles) download it at once."""
+        if not request.user.has_perm("subsidies.export_householdplan"):
             raise PermissionDenied
         try:
             year = int(request.GET.get("year", timezone.localdate().year))
         except ValueError:
             year = 2017
+        if may_start(request.user, JOB_KINDS[EXPORT_JOB_KIND]):
+            return self._entitlements_job(request, year)
         area = area_name(request.user)
         buffer = io.BytesIO()
         write_entitlements(
@@ -199,6 +224,37 @@ class HouseholdPlanAdmin(ScopedAdminMixin, RoleActionsMixin, ServiceImportMixin,
         # RFC 6266 (filename*=utf-8''…): the Chinese name arrives intact in every browser.
         response["Content-Disposition"] = content_disposition_header(True, entitlements_file_name(year, area))
         return response
+
+    def _entitlements_job(self, request: HttpRequest, year: int) -> HttpResponse:
+        form = EntitlementsForm(request.POST or None, initial={"year": year})
+        townships = visible(Township, request.user)
+        if getattr(request.user, "role", "") == "township":
+            del form.fields["township"]  # their own township
+        else:
+            form.fields["township"].queryset = townships  # type: ignore[attr-defined]
+        if request.method == "POST" and form.is_valid():
+            try:
+                job = entitlements_job_start(
+                    year=form.cleaned_data["year"],
+                    actor=request.user,  # type: ignore[arg-type]
+                    township=form.cleaned_data.get("township"),
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                return redirect(job_url(job))
+        return TemplateResponse(
+            request,
+            "admin/job_start.html",
+            {
+                **self.admin_site.each_context(request),
+                "form": form,
+                "title": "生成补助测算表",
+                "submit": "开始生成",
+                "help": "全乡镇（或全市）的补助测算表由后台生成，完成后在任务页面下载。",
+                "opts": self.model._meta,
+            },
+        )
 
     @admin.action(description="提交审批（冻结计划）", permissions=["submit"])
     def submit_plans(self, request: HttpRequest, queryset: Any) -> None:

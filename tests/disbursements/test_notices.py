@@ -18,8 +18,8 @@ from django.test import Client
 from pypdf import PdfReader
 
 from disbursements import notices
-from disbursements.models import PrintJob
-from households.models import Household, Role, Village
+from households.files import file_url
+from households.models import Household, Job, Role, Village
 from subsidies import services as plan_services
 
 from ..factories import jpeg_upload, make_user, roster_row
@@ -276,16 +276,20 @@ def test_admin_print_is_scoped_and_the_township_print_runs_as_a_job(
             "/admin/disbursements/notice/print/",
             {"kind": "grant", "year": 2017, "township": hongpo.township_id},
         )
-    job = PrintJob.objects.get()
-    assert response.status_code == 302 and response["Location"].endswith(f"/print/{job.pk}/")
+    job = Job.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/admin/households/job/{job.pk}/change/"
     job.refresh_from_db()
-    assert job.status == "done" and job.done == job.total == 10
-    progress = client.get(f"/admin/disbursements/notice/print/{job.pk}/").content.decode()
-    assert "已完成" in progress and "10/10" in progress
-    pdf = client.get(f"/admin/disbursements/notice/print/{job.pk}/?download=1")
+    assert job.kind == "notice_print" and job.status == "done" and job.done == job.total == 10
+    progress = client.get(response["Location"]).content.decode()
+    assert "已完成" in progress and "10/10 个村" in progress
+    state = client.get(f"/admin/households/job/{job.pk}/status/").json()
+    assert state["status"] == "done" and state["file_url"] == file_url(job, "file")
+    pdf = client.get(state["file_url"])
+    assert pdf["Content-Type"] == "application/pdf"
     assert "吉迪村" in flat(pdf_text(b"".join(pdf.streaming_content))[0])  # type: ignore[attr-defined]
     client.force_login(make_user(Role.TOWNSHIP, township=hongqi.township))
-    assert client.get(f"/admin/disbursements/notice/print/{job.pk}/").status_code == 404
+    assert client.get(f"/admin/households/job/{job.pk}/change/").status_code == 404
+    assert client.get(state["file_url"]).status_code == 404
 
 
 def test_fonts_are_subset_by_harfbuzz_not_python() -> None:

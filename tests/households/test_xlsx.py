@@ -27,8 +27,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.test import Client
 
+from households.files import file_url
 from households.imports import sha256_of
-from households.models import Household, Role, User, Village
+from households.models import Household, Job, Role, User, Village
 from households.roster import roster_import
 from households.xlsx import (
     FORMULA_STARTS,
@@ -187,15 +188,25 @@ def test_the_entitlements_command_writes_names_as_text(hostile_city: Any, tmp_pa
     )
 
 
-def test_the_admin_entitlements_download_is_text_and_named_in_chinese(hostile_city: Any) -> None:
+def test_the_admin_entitlements_download_is_text_and_named_in_chinese(
+    hostile_city: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     client = Client()
     client.force_login(make_user(Role.TOWNSHIP))
-    response = client.get("/admin/subsidies/householdplan/entitlements/?year=2017")
+    with django_capture_on_commit_callbacks(execute=True):  # a township's table: a background job
+        client.post("/admin/subsidies/householdplan/entitlements/", {"year": 2017})
+    response = client.get(file_url(Job.objects.get(), "file"))  # type: ignore[arg-type]
     assert response.status_code == 200
     assert response["Content-Type"] == XLSX_TYPE
     assert response["Content-Disposition"] == rfc6266("2017年补助测算表-建塘镇.xlsx")
     assert b"=?utf-8?" not in response.serialize_headers()  # not RFC 2047
-    check_entitlements(response.content, title="2017年补助测算表（建塘镇）", issuer="建塘镇人民政府")
+    data = b"".join(response.streaming_content)  # type: ignore[attr-defined]
+    check_entitlements(data, title="2017年补助测算表（建塘镇）", issuer="建塘镇人民政府")
+    village = Client()  # a village's table is small: downloaded at once, named likewise
+    village.force_login(make_user(Role.VILLAGE))
+    direct = village.get("/admin/subsidies/householdplan/entitlements/?year=2017")
+    assert direct["Content-Disposition"] == rfc6266("2017年补助测算表-红坡村.xlsx")
+    check_entitlements(direct.content, title="2017年补助测算表（红坡村）", issuer="红坡村村民委员会")
 
 
 # --- the dashboard ----------------------------------------------------------------------------------

@@ -11,8 +11,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from households.files import file_url
 from households.imports import sha256_of
-from households.models import Household, Role
+from households.models import Household, Job, Role
 from subsidies.models import HouseholdPlan
 from subsidies.plan_import import plan_import
 
@@ -149,14 +150,24 @@ def test_import_plans_command_dry_run_and_errors(roster, tmp_path: Path) -> None
     assert "缺少必填列：年度" in out.getvalue()
 
 
-def test_admin_entitlement_download_is_scoped(roster) -> None:  # type: ignore[no-untyped-def]
+def test_admin_entitlement_download_is_scoped(roster, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
     assert run_plans([["W1", 2017, None, None, "猪", 2], ["HT", 2017, None, None, "羊", 1]]).ok
     client = Client()
     client.force_login(make_user(Role.TOWNSHIP))
-    response = client.get("/admin/subsidies/householdplan/entitlements/?year=2017")
+    with django_capture_on_commit_callbacks(execute=True):  # a township's table is a background job
+        client.post("/admin/subsidies/householdplan/entitlements/", {"year": 2017})
+    response = client.get(file_url(Job.objects.get(), "file"))  # type: ignore[arg-type]
     assert response.status_code == 200
-    rows = list(openpyxl.load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))  # type: ignore[union-attr]
+    data = b"".join(response.streaming_content)  # type: ignore[attr-defined]
+    rows = list(openpyxl.load_workbook(io.BytesIO(data)).active.iter_rows(values_only=True))  # type: ignore[union-attr]
     assert [r[0] for r in rows[1:-1]] == ["W1"]
     assert rows[-1][6] == 1000
+    client.force_login(make_user(Role.VILLAGE))  # a village's table is small: downloaded at once
+    rows = list(
+        openpyxl.load_workbook(
+            io.BytesIO(client.get("/admin/subsidies/householdplan/entitlements/?year=2017").content)
+        ).active.iter_rows(values_only=True)  # type: ignore[union-attr]
+    )
+    assert [r[0] for r in rows[1:-1]] == ["W1"]
     client.force_login(make_user(Role.CADRE))
     assert client.get("/admin/subsidies/householdplan/entitlements/?year=2017").status_code == 403
