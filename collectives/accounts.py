@@ -1,0 +1,114 @@
+"""The village collective fund in the ledger: one fund (专款专用), per village an unallocated purse and
+three sub-accounts kept apart — lending (联保小额贷款), equity (入股分红), cooperative (合作社经营) —
+plus each borrower's loan account (its balance is what the borrower still owes), the write-off
+account (what may still be recovered) and the reserves the use fee goes into. None of them may go
+below zero; `ledger.post` checks it under the accounts' locks in the posting transaction.
+
+The source is city HQ's budget line for the programme (it funds each village directly: the money
+does not pass through the townships' purses, which is why the accounts are not in the grant's
+city → township → village chain and `reconcile` checks this fund with `reconcile.CHECK`)."""
+
+from __future__ import annotations
+
+from disbursements import ledger
+from disbursements.models import Account
+from disbursements.registry import AccountKind, Counts, EntryKind, Fund, Level, Record
+from households.models import Household, Village
+
+FUND = "village_collective"
+
+SOURCE = "vc_source"
+UNALLOCATED = "vc_unallocated"
+LENDING = "vc_lending"
+EQUITY = "vc_equity"
+COOPERATIVE = "vc_cooperative"
+BORROWER = "vc_borrower"
+WRITTEN_OFF = "vc_written_off"
+INFLOW = "vc_inflow"
+RESERVE = "vc_reserve"
+
+E_FUNDING = "vc_funding"
+E_RELEASE_LENDING = "vc_release_lending"
+E_RELEASE_EQUITY = "vc_release_equity"
+E_RELEASE_COOPERATIVE = "vc_release_coop"
+E_LOAN = "vc_loan"
+E_REPAYMENT = "vc_repayment"
+E_FEE = "vc_fee"
+E_WRITE_OFF = "vc_write_off"
+E_RECOVERY = "vc_recovery"
+
+SUB_ACCOUNTS = {LENDING: "借款资金", EQUITY: "入股资金", COOPERATIVE: "合作社经营资金"}
+
+FUND_DEF = Fund(FUND, "村集体经济扶持资金")
+ACCOUNT_KIND_DEFS = (
+    AccountKind(SOURCE, "市指挥部（村集体经济专项）", FUND, Level.SOURCE, may_go_negative=True),
+    AccountKind(INFLOW, "村集体缴入款", FUND, Level.SOURCE, may_go_negative=True),
+    AccountKind(UNALLOCATED, "村集体资金（未分配）", FUND, Level.OTHER),
+    AccountKind(LENDING, "借款资金专户", FUND, Level.OTHER),
+    AccountKind(EQUITY, "入股资金专户", FUND, Level.OTHER),
+    AccountKind(COOPERATIVE, "合作社经营资金专户", FUND, Level.OTHER),
+    AccountKind(BORROWER, "借款户（未还本金）", FUND, Level.OTHER),
+    AccountKind(WRITTEN_OFF, "已核销待收回", FUND, Level.OTHER),
+    AccountKind(RESERVE, "公积公益金", FUND, Level.OTHER),
+)
+ENTRY_KIND_DEFS = (
+    EntryKind(E_FUNDING, "村集体资金下拨", Counts.FUNDING, Record("collectives.VillageFund", "entry", "amount")),
+    EntryKind(E_RELEASE_LENDING, "方案批准：借款资金", Counts.OTHER, Record("collectives.FundPlan", "lending_entry", "lending")),
+    EntryKind(E_RELEASE_EQUITY, "方案批准：入股资金", Counts.OTHER, Record("collectives.FundPlan", "equity_entry", "equity")),
+    EntryKind(
+        E_RELEASE_COOPERATIVE,
+        "方案批准：合作社经营资金",
+        Counts.OTHER,
+        Record("collectives.FundPlan", "cooperative_entry", "cooperative"),
+    ),
+    EntryKind(E_LOAN, "联保贷款放款", Counts.OTHER, Record("collectives.Loan", "entry", "principal")),
+    EntryKind(E_REPAYMENT, "贷款还本", Counts.OTHER, Record("collectives.Repayment", "principal_entry", "principal")),
+    EntryKind(E_FEE, "占用费入公积公益金", Counts.OTHER, Record("collectives.ReserveAllocation", "entry", "amount")),
+    EntryKind(E_WRITE_OFF, "贷款核销", Counts.OTHER, Record("collectives.WriteOff", "entry", "amount")),
+    EntryKind(E_RECOVERY, "核销后收回", Counts.OTHER, Record("collectives.WriteOffRecovery", "entry", "amount")),
+)
+
+
+def _spec(kind: str, key: str, name: str, village: Village | None = None) -> ledger.Spec:
+    return ledger.Spec(
+        FUND,
+        kind,
+        key,
+        name,
+        township_id=village.township_id if village else None,
+        village_id=village.pk if village else None,
+    )
+
+
+def source() -> Account:
+    return ledger.account(_spec(SOURCE, "source", "市指挥部村集体经济专项资金"))
+
+
+def village_account(village: Village, kind: str) -> Account:
+    label = {
+        UNALLOCATED: "集体资金（未分配）",
+        INFLOW: "缴入款",
+        WRITTEN_OFF: "已核销待收回",
+        **SUB_ACCOUNTS,
+    }[kind]
+    return ledger.account(_spec(kind, f"{kind}:{village.pk}", f"{village.name}{label}", village))
+
+
+def sub_accounts(village: Village) -> dict[str, Account]:
+    specs = {
+        kind: _spec(kind, f"{kind}:{village.pk}", f"{village.name}{label}", village)
+        for kind, label in {UNALLOCATED: "集体资金（未分配）", **SUB_ACCOUNTS}.items()
+    }
+    found = ledger.accounts(specs.values())
+    return {kind: found[(FUND, s.key)] for kind, s in specs.items()}
+
+
+def reserve_account(village: Village, reserve: str, label: str) -> Account:
+    return ledger.account(_spec(RESERVE, f"{RESERVE}:{reserve}:{village.pk}", f"{village.name}{label}", village))
+
+
+def borrower_account(household: Household) -> Account:
+    village = household.village
+    return ledger.account(
+        _spec(BORROWER, f"{BORROWER}:{household.pk}", f"{household.code} {household.head_name}（借款）", village)
+    )

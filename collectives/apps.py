@@ -1,0 +1,29 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CollectivesConfig(AppConfig):
+    """村集体经济: the 20 poor villages' revolving funds, on the shared machinery by registration."""
+
+    name = "collectives"
+    verbose_name = _("村集体经济")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from households.files import register as register_file
+        from households.roles import ROLES, grant
+
+        from . import registration
+        from .models import FundPlan, Loan
+
+        registration.register()
+        models = (
+            "lendingpolicy", "counterparty", "villagefund", "fundplan", "jointgroup", "groupmember", "loan",
+            "reschedule", "instalment", "repayment", "reserveallocation", "guarantordebt", "writeoff",
+            "writeoffrecovery", "loanevent",
+        )
+        grant(ROLES, {f"collectives.view_{m}" for m in models})
+        grant("city", {"collectives.change_lendingpolicy"})
+        register_file(FundPlan, "minutes_scan")
+        register_file(FundPlan, "implementation_scan")
+        register_file(Loan, "contract_scan")

@@ -1,0 +1,499 @@
+"""村集体经济扶持资金: each poor village's revolving fund, its plan, joint-guarantee micro-loans and
+their schedules, repayments, write-offs, rescheduling. Money itself is in the ledger
+(`disbursements`); every record here names the entry it stands behind."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from disbursements.models import Entry
+from households.models import Household, Village
+from households.scoping import ScopePaths
+from households.uploads import SCAN, UploadValidator
+
+from . import rules
+
+VILLAGE_SCOPE = ScopePaths(township="village__township", village="village", cadre=None)
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class LendingPolicy(models.Model):
+    """The lending policy of a programme year (rules.md §8), editable by city HQ; seeded for 2017."""
+
+    year = models.PositiveSmallIntegerField(_("年度"), unique=True)
+    loan_cap = models.DecimalField(_("每户借款上限（元）"), default=Decimal("20000.00"), **MONEY)
+    max_term_months = models.PositiveSmallIntegerField(_("最长期限（月）"), default=36)
+    min_group_size = models.PositiveSmallIntegerField(_("联保小组最少户数"), default=5)
+    annual_fee_rate = models.DecimalField(_("年占用费率"), max_digits=6, decimal_places=4, default=Decimal("0"))
+    grace_days = models.PositiveSmallIntegerField(_("宽限天数"), default=5)
+    arrears_tolerance = models.DecimalField(_("欠款容差（元）"), default=Decimal("0.00"), **MONEY)
+    reserve_accumulation = models.DecimalField(_("公积金比例（%）"), max_digits=5, decimal_places=2, default=40)
+    reserve_welfare = models.DecimalField(_("公益金比例（%）"), max_digits=5, decimal_places=2, default=10)
+    reserve_risk = models.DecimalField(_("风险准备金比例（%）"), max_digits=5, decimal_places=2, default=30)
+    reserve_running = models.DecimalField(_("管理费用比例（%）"), max_digits=5, decimal_places=2, default=20)
+    fund_amount = models.DecimalField(_("每村扶持资金（元）"), default=Decimal("1000000.00"), **MONEY)
+
+    class Meta:
+        verbose_name = _("集体经济借款政策")
+        verbose_name_plural = _("集体经济借款政策")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    reserve_accumulation__gte=0, reserve_welfare__gte=0, reserve_risk__gte=0, reserve_running__gte=0
+                ),
+                name="collective_reserve_shares_not_negative",
+            ),
+            models.CheckConstraint(condition=Q(min_group_size__gte=2), name="collective_group_at_least_two"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.year}年度借款政策"
+
+    def as_rules(self) -> rules.LendingPolicy:
+        return rules.LendingPolicy(
+            loan_cap=self.loan_cap,
+            max_term_months=self.max_term_months,
+            min_group_size=self.min_group_size,
+            annual_fee_rate=self.annual_fee_rate,
+            grace_days=self.grace_days,
+            arrears_tolerance=self.arrears_tolerance,
+            reserve_split={
+                "accumulation": self.reserve_accumulation,
+                "welfare": self.reserve_welfare,
+                "risk": self.reserve_risk,
+                "running": self.reserve_running,
+            },
+        )
+
+
+class Counterparty(models.Model):
+    """A minimal counterparty of a contract or an equity stake (企业、合作社、协会), until `enterprises`."""
+
+    class Kind(models.TextChoices):
+        COMPANY = "company", _("企业")
+        COOPERATIVE = "cooperative", _("专业合作社")
+        ASSOCIATION = "association", _("协会")
+
+    name = models.CharField(_("名称"), max_length=64, unique=True)
+    kind = models.CharField(_("类别"), max_length=16, choices=Kind.choices)
+
+    class Meta:
+        verbose_name = _("合作组织")
+        verbose_name_plural = _("合作组织")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class VillageFund(models.Model):
+    """A poor village's revolving fund for a year of grant, allocated by city HQ through the ledger."""
+
+    village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="+", verbose_name=_("村委会"))
+    year = models.PositiveSmallIntegerField(_("年度"))
+    amount = models.DecimalField(_("扶持资金（元）"), **MONEY)
+    entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="+", verbose_name=_("分录"))
+    allocated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+", verbose_name=_("下拨人")
+    )
+    allocated_at = models.DateTimeField(_("下拨时间"), default=timezone.now)
+
+    scope_paths: ClassVar[ScopePaths] = VILLAGE_SCOPE
+
+    class Meta:
+        verbose_name = _("村集体经济扶持资金")
+        verbose_name_plural = _("村集体经济扶持资金")
+        constraints = [
+            models.UniqueConstraint(fields=["village", "year"], name="one_collective_fund_per_village_year"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="collective_fund_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.year}年 {self.village.name}集体经济扶持资金"
+
+
+class FundPlan(models.Model):
+    """集体经济扶持资金方案: drafted by the 村党总支 after a villager meeting, 公示, approved by the township."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("草拟")
+        APPROVED = "approved", _("乡镇已批准")
+
+    fund = models.OneToOneField(VillageFund, on_delete=models.PROTECT, related_name="plan", verbose_name=_("资金"))
+    village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="+", verbose_name=_("村委会"))
+    meeting_on = models.DateField(_("村民大会日期"))
+    attendance = models.PositiveSmallIntegerField(_("参会人数"))
+    minutes_scan = models.FileField(
+        _("会议记录扫描件"), upload_to="collectives/minutes/", validators=[UploadValidator(SCAN, "会议记录扫描件")]
+    )
+    lending = models.DecimalField(_("联保小额贷款（元）"), **MONEY)
+    equity = models.DecimalField(_("入股分红（元）"), **MONEY)
+    cooperative = models.DecimalField(_("合作社经营（元）"), **MONEY)
+    status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.DRAFT)
+    drafted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("草拟人")
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("批准人"),
+    )
+    approved_at = models.DateTimeField(_("批准时间"), null=True, blank=True)
+    lending_entry = models.OneToOneField(Entry, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    equity_entry = models.OneToOneField(Entry, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    cooperative_entry = models.OneToOneField(
+        Entry, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    implementation_scan = models.FileField(
+        _("乡镇产业发展实施方案"),
+        upload_to="collectives/implementation/",
+        blank=True,
+        validators=[UploadValidator(SCAN, "实施方案扫描件")],
+    )
+    city_filed_on = models.DateField(_("市指挥部备案日期"), null=True, blank=True)
+    city_filed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("备案人"),
+    )
+
+    scope_paths: ClassVar[ScopePaths] = VILLAGE_SCOPE
+
+    class Meta:
+        verbose_name = _("集体经济扶持资金方案")
+        verbose_name_plural = _("集体经济扶持资金方案")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(lending__gte=0, equity__gte=0, cooperative__gte=0), name="collective_plan_split_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True) | ~Q(approved_by=models.F("drafted_by")),
+                name="collective_plan_maker_checker",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.fund}方案"
+
+    @property
+    def total(self) -> Decimal:
+        return self.lending + self.equity + self.cooperative
+
+
+class JointGroup(models.Model):
+    """联保小组: poor households of one village, jointly liable for each other's loans."""
+
+    village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="+", verbose_name=_("村委会"))
+    name = models.CharField(_("小组名称"), max_length=32)
+    formed_on = models.DateField(_("成立日期"))
+
+    scope_paths: ClassVar[ScopePaths] = VILLAGE_SCOPE
+
+    class Meta:
+        verbose_name = _("联保小组")
+        verbose_name_plural = _("联保小组")
+        constraints = [models.UniqueConstraint(fields=["village", "name"], name="joint_group_name_in_village")]
+
+    def __str__(self) -> str:
+        return f"{self.village.name}{self.name}"
+
+
+class GroupMember(models.Model):
+    """Dated membership: a member cannot leave while a loan the group guarantees is open."""
+
+    group = models.ForeignKey(JointGroup, on_delete=models.PROTECT, related_name="members", verbose_name=_("小组"))
+    household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="+", verbose_name=_("贫困户"))
+    joined_on = models.DateField(_("加入日期"))
+    left_on = models.DateField(_("退出日期"), null=True, blank=True)
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="group__village__township", village="group__village", cadre="household__cadre"
+    )
+
+    class Meta:
+        verbose_name = _("联保小组成员")
+        verbose_name_plural = _("联保小组成员")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["household"], condition=Q(left_on__isnull=True), name="one_open_group_per_household"
+            ),
+            models.CheckConstraint(
+                condition=Q(left_on__isnull=True) | Q(left_on__gte=models.F("joined_on")),
+                name="group_member_leaves_after_joining",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group} {self.household}"
+
+
+class Loan(models.Model):
+    """联保小额贷款: from the village fund's lending sub-account to a member of a joint group."""
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", _("村委会已申报，待乡镇审批")
+        DISBURSED = "disbursed", _("已放款")
+        REPAID = "repaid", _("已还清")
+        WRITTEN_OFF = "written_off", _("已核销")
+
+    fund = models.ForeignKey(VillageFund, on_delete=models.PROTECT, related_name="loans", verbose_name=_("资金"))
+    village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="+", verbose_name=_("村委会"))
+    group = models.ForeignKey(JointGroup, on_delete=models.PROTECT, related_name="loans", verbose_name=_("联保小组"))
+    household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="+", verbose_name=_("借款户"))
+    principal = models.DecimalField(_("借款金额（元）"), **MONEY)
+    term_months = models.PositiveSmallIntegerField(_("期限（月）"))
+    frequency = models.CharField(
+        _("还款方式"), max_length=12, choices=list(rules.FREQUENCIES.items()), default=rules.MONTHLY
+    )
+    fee_rate = models.DecimalField(_("年占用费率"), max_digits=6, decimal_places=4, default=Decimal("0"))
+    purpose = models.CharField(_("用途（种养殖产业）"), max_length=64)
+    contract_scan = models.FileField(
+        _("借款合同（含联保签字）"),
+        upload_to="collectives/contracts/",
+        blank=True,
+        validators=[UploadValidator(SCAN, "借款合同扫描件")],
+    )
+    status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.PROPOSED)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("申报人")
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("审批人"),
+    )
+    disbursed_on = models.DateField(_("放款日期"), null=True, blank=True)
+    entry = models.OneToOneField(Entry, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="village__township", village="village", cadre="household__cadre"
+    )
+
+    class Meta:
+        verbose_name = _("联保小额贷款")
+        verbose_name_plural = _("联保小额贷款")
+        constraints = [
+            models.CheckConstraint(condition=Q(principal__gt=0), name="loan_principal_positive"),
+            models.CheckConstraint(
+                condition=Q(term_months__gte=1, term_months__lte=60), name="loan_term_sane"
+            ),
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True) | ~Q(approved_by=models.F("proposed_by")),
+                name="loan_maker_checker",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["proposed", "disbursed", "repaid", "written_off"]), name="loan_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.household.head_name} {self.principal:,.2f} 元（{self.term_months} 个月）"
+
+
+class Reschedule(models.Model):
+    """展期/重排: an approved, audited change of schedule; the original instalments are kept (superseded)."""
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="reschedules", verbose_name=_("贷款"))
+    reason = models.TextField(_("原因"))
+    term_months = models.PositiveSmallIntegerField(_("新期限（月，自重排日起）"))
+    frequency = models.CharField(_("还款方式"), max_length=12, choices=list(rules.FREQUENCIES.items()))
+    outstanding = models.DecimalField(_("重排本金（元）"), **MONEY)
+    effective_on = models.DateField(_("重排日期"))
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("审批人")
+    )
+    approved_at = models.DateTimeField(_("审批时间"), default=timezone.now)
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="loan__village__township", village="loan__village", cadre="loan__household__cadre"
+    )
+
+    class Meta:
+        verbose_name = _("还款计划调整")
+        verbose_name_plural = _("还款计划调整")
+
+    def __str__(self) -> str:
+        return f"{self.loan} 调整于 {self.effective_on}"
+
+
+class Instalment(models.Model):
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="instalments", verbose_name=_("贷款"))
+    number = models.PositiveSmallIntegerField(_("期次"))
+    due_on = models.DateField(_("应还日期"), db_index=True)
+    principal = models.DecimalField(_("应还本金（元）"), **MONEY)
+    fee = models.DecimalField(_("应缴占用费（元）"), **MONEY)
+    paid_principal = models.DecimalField(_("已还本金（元）"), default=Decimal("0.00"), **MONEY)
+    paid_fee = models.DecimalField(_("已缴占用费（元）"), default=Decimal("0.00"), **MONEY)
+    superseded_by = models.ForeignKey(
+        Reschedule, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("被调整")
+    )
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="loan__village__township", village="loan__village", cadre="loan__household__cadre"
+    )
+
+    class Meta:
+        verbose_name = _("还款计划")
+        verbose_name_plural = _("还款计划")
+        ordering = ["loan", "due_on", "number"]
+        indexes = [models.Index(fields=["superseded_by", "due_on"], name="instalment_live_due")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(paid_principal__lte=models.F("principal"), paid_fee__lte=models.F("fee")),
+                name="instalment_not_overpaid",
+            ),
+            models.CheckConstraint(
+                condition=Q(principal__gte=0, fee__gte=0, paid_principal__gte=0, paid_fee__gte=0),
+                name="instalment_amounts_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"第 {self.number} 期 {self.due_on}"
+
+
+class Repayment(models.Model):
+    """还款: into the lending sub-account; paid by the borrower or, as 代偿, by another group member."""
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="repayments", verbose_name=_("贷款"))
+    payer = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="+", verbose_name=_("还款人"))
+    paid_on = models.DateField(_("还款日期"))
+    amount = models.DecimalField(_("还款金额（元）"), **MONEY)
+    principal = models.DecimalField(_("其中本金（元）"), **MONEY)
+    fee = models.DecimalField(_("其中占用费（元）"), **MONEY)
+    principal_entry = models.OneToOneField(Entry, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    reference = models.CharField(_("凭证号/银行流水号"), max_length=64, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("登记人")
+    )
+    recorded_at = models.DateTimeField(_("登记时间"), default=timezone.now)
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="loan__village__township", village="loan__village", cadre="loan__household__cadre"
+    )
+
+    class Meta:
+        verbose_name = _("还款记录")
+        verbose_name_plural = _("还款记录")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="repayment_positive"),
+            models.CheckConstraint(
+                condition=Q(amount=models.F("principal") + models.F("fee")), name="repayment_parts_add_up"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.loan.household.head_name} {self.paid_on} {self.amount:,.2f} 元"
+
+
+class ReserveAllocation(models.Model):
+    """占用费 split into a reserve of the fund (公积金, 公益金, 风险准备金, 管理费用)."""
+
+    class Reserve(models.TextChoices):
+        ACCUMULATION = "accumulation", _("公积金")
+        WELFARE = "welfare", _("公益金")
+        RISK = "risk", _("风险准备金")
+        RUNNING = "running", _("管理费用")
+
+    repayment = models.ForeignKey(Repayment, on_delete=models.PROTECT, related_name="reserves")
+    reserve = models.CharField(_("公积公益金类别"), max_length=16, choices=Reserve.choices)
+    amount = models.DecimalField(_("金额（元）"), **MONEY)
+    entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("占用费分配")
+        verbose_name_plural = _("占用费分配")
+
+
+class GuarantorDebt(models.Model):
+    """代偿: a member repaid for a defaulting member; the defaulter now owes the payer."""
+
+    repayment = models.OneToOneField(Repayment, on_delete=models.PROTECT, related_name="guarantor_debt")
+    debtor = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="+", verbose_name=_("被代偿户"))
+    creditor = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="+", verbose_name=_("代偿户"))
+    amount = models.DecimalField(_("代偿金额（元）"), **MONEY)
+    settled_on = models.DateField(_("结清日期"), null=True, blank=True)
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="debtor__village__township", village="debtor__village", cadre="debtor__cadre"
+    )
+
+    class Meta:
+        verbose_name = _("代偿债务")
+        verbose_name_plural = _("代偿债务")
+        constraints = [
+            models.CheckConstraint(condition=~Q(debtor=models.F("creditor")), name="guarantor_not_debtor"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.debtor.head_name} 欠 {self.creditor.head_name} {self.amount:,.2f} 元"
+
+
+class WriteOff(models.Model):
+    """核销: by the township with a reason; the outstanding principal leaves the lending book."""
+
+    loan = models.OneToOneField(Loan, on_delete=models.PROTECT, related_name="write_off", verbose_name=_("贷款"))
+    amount = models.DecimalField(_("核销本金（元）"), **MONEY)
+    reason = models.TextField(_("核销原因"))
+    entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="+")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("核销人")
+    )
+    approved_at = models.DateTimeField(_("核销时间"), default=timezone.now)
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="loan__village__township", village="loan__village", cadre="loan__household__cadre"
+    )
+
+    class Meta:
+        verbose_name = _("贷款核销")
+        verbose_name_plural = _("贷款核销")
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="write_off_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.loan} 核销 {self.amount:,.2f} 元"
+
+
+class WriteOffRecovery(models.Model):
+    """核销后收回: never more than was written off (checked under lock, and by the ledger)."""
+
+    write_off = models.ForeignKey(WriteOff, on_delete=models.PROTECT, related_name="recoveries")
+    amount = models.DecimalField(_("收回金额（元）"), **MONEY)
+    received_on = models.DateField(_("收回日期"))
+    entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("核销后收回")
+        verbose_name_plural = _("核销后收回")
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="write_off_recovery_positive")]
+
+
+class LoanEvent(models.Model):
+    """Every step of a loan: who, when, what, why (申报, 审批放款, 还款, 代偿, 调整, 核销, 收回)."""
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="events")
+    action = models.CharField(_("事项"), max_length=16)
+    note = models.TextField(_("说明"), blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(_("时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("贷款日志")
+        verbose_name_plural = _("贷款日志")
+        ordering = ["at", "pk"]

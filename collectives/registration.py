@@ -1,0 +1,18 @@
+"""The village collective programme registers itself with the shared machinery."""
+
+from __future__ import annotations
+
+from disbursements.notices import NOTICE_KINDS
+from disbursements.registry import ACCOUNT_KINDS, ENTRY_KINDS, FUNDS, RECONCILE_CHECKS
+
+
+def register() -> None:
+    from . import accounts, notices, reconcile
+
+    FUNDS.register(accounts.FUND_DEF)
+    for account_kind in accounts.ACCOUNT_KIND_DEFS:
+        ACCOUNT_KINDS.register(account_kind)
+    for entry_kind in accounts.ENTRY_KIND_DEFS:
+        ENTRY_KINDS.register(entry_kind)
+    NOTICE_KINDS.register(notices.PLAN_NOTICE)
+    RECONCILE_CHECKS.register(reconcile.CHECK)
