@@ -17,7 +17,7 @@ NAMES = ("扎西", "卓玛", "次仁", "拉姆", "格桑", "央金", "达瓦")
 
 def approved_fund(village: Village, users: dict[str, Any], *, lending: Decimal = Decimal("600000")) -> Any:
     """City allocates, the village drafts after its meeting, the 公示 runs its period, the township approves."""
-    fund = services.fund_allocate(village=village, year=2017, actor=users["city"])
+    fund = services.fund_allocate(village=village, year=2017, actor=users["city_user"])
     rest = fund.amount - lending
     plan = services.plan_draft(
         fund=fund,
@@ -27,12 +27,17 @@ def approved_fund(village: Village, users: dict[str, Any], *, lending: Decimal =
         lending=lending,
         equity=rest / 2,
         cooperative=rest - rest / 2,
-        actor=users["village"],
+        actor=users["village_user"],
     )
-    notice = notices.notice_issue(kind=services.NOTICE_KIND, year=2017, village=village, actor=users["village"])
-    notices.notice_post(notice=notice, actor=users["village"], photo=jpeg_upload())
-    notices.notice_close(notice=notice, actor=users["village"], today=notice.period_end + datetime.timedelta(days=1))
-    return services.plan_approve(plan=plan, actor=users["township"])
+    return publish_and_approve(plan, users)
+
+
+def publish_and_approve(plan: Any, users: dict[str, Any]) -> Any:
+    village = plan.village
+    notice = notices.notice_issue(kind=services.NOTICE_KIND, year=2017, village=village, actor=users["village_user"])
+    notices.notice_post(notice=notice, actor=users["village_user"], photo=jpeg_upload())
+    notices.notice_close(notice=notice, actor=users["village_user"], today=notice.period_end + datetime.timedelta(days=1))
+    return services.plan_approve(plan=plan, actor=users["township_user"])
 
 
 @pytest.fixture
@@ -43,9 +48,9 @@ def lending_village(import_rows: Any) -> dict[str, Any]:
     village.is_poor_village = True
     village.save()
     users = {
-        "city": make_user(Role.CITY, "city_c"),
-        "village": make_user(Role.VILLAGE, "hongpo_c"),
-        "township": make_user(Role.TOWNSHIP, "jiantang_c"),
+        "city_user": make_user(Role.CITY, "city_c"),
+        "village_user": make_user(Role.VILLAGE, "hongpo_c"),
+        "township_user": make_user(Role.TOWNSHIP, "jiantang_c"),
     }
     plan = approved_fund(village, users)
     households = {h.code: h for h in Household.objects.filter(code__startswith="C")}
@@ -54,9 +59,9 @@ def lending_village(import_rows: Any) -> dict[str, Any]:
         name="第一联保小组",
         households=[households[f"C{n}"] for n in range(1, 6)],
         formed_on=datetime.date(2017, 4, 1),
-        actor=users["village"],
+        actor=users["village_user"],
     )
-    return {"village": village, "plan": plan, "fund": plan.fund, "group": group, "households": households, **users}
+    return {**users, "village": village, "plan": plan, "fund": plan.fund, "group": group, "households": households}
 
 
 def lend(ctx: dict[str, Any], code: str, amount: str = "12000", term: int = 12, frequency: str = "monthly") -> Any:
@@ -67,10 +72,10 @@ def lend(ctx: dict[str, Any], code: str, amount: str = "12000", term: int = 12, 
         term_months=term,
         frequency=frequency,
         purpose="养殖藏香猪",
-        actor=ctx["village"],
+        actor=ctx["village_user"],
         year=2017,
         today=datetime.date(2017, 5, 1),
     )
     return services.loan_approve(
-        loan=loan, actor=ctx["township"], disbursed_on=datetime.date(2017, 5, 1), contract_scan=pdf_upload("contract.pdf")
+        loan=loan, actor=ctx["township_user"], disbursed_on=datetime.date(2017, 5, 1), contract_scan=pdf_upload("contract.pdf")
     )
