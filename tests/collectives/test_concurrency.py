@@ -1,0 +1,72 @@
+"""Concurrent loans on PostgreSQL: the lending sub-account never goes below zero."""
+
+from __future__ import annotations
+
+import datetime
+import threading
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection, connections
+
+from collectives import accounts, services
+from collectives.models import JointGroup, Loan
+from disbursements import ledger
+from households.models import Household
+
+from ..factories import pdf_upload
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+
+def test_concurrent_loans_never_take_the_lending_account_below_zero(lending_village: dict[str, Any]) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and real concurrency need PostgreSQL (DATABASE_URL=postgres://…)")
+    ctx = lending_village
+    village = ctx["village"]
+    lending = accounts.village_account(village, accounts.LENDING)
+    # Leave 25,000 in the lending account: two loans of 15,000 cannot both be paid.
+    proposals = []
+    for code in ("C1", "C2", "C3", "C4"):
+        proposals.append(
+            services.loan_propose(
+                group=JointGroup.objects.get(pk=ctx["group"].pk),
+                household=Household.objects.get(code=code),
+                principal=Decimal("15000"),
+                term_months=12,
+                frequency="monthly",
+                purpose="养殖",
+                actor=ctx["village_user"],
+                year=2017,
+                today=datetime.date(2017, 5, 1),
+            )
+        )
+    # (moved back to the unallocated purse directly, as a test shortcut for a smaller lending split)
+    drain = ledger.Move(lending, accounts.village_account(village, accounts.UNALLOCATED), Decimal("575000"), accounts.E_RELEASE_LENDING)
+    ledger.post([drain], year=2017, actor=None)
+    barrier = threading.Barrier(len(proposals))
+    outcomes: list[str] = []
+
+    def approve(loan: Loan) -> None:
+        try:
+            barrier.wait()
+            services.loan_approve(
+                loan=loan, actor=ctx["township_user"], disbursed_on=datetime.date(2017, 5, 2), contract_scan=pdf_upload()
+            )
+            outcomes.append("paid")
+        except ValidationError as exc:
+            outcomes.append(exc.messages[0])
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=approve, args=(loan,)) for loan in proposals]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert outcomes.count("paid") == 1, outcomes
+    assert all("余额不足" in o for o in outcomes if o != "paid"), outcomes
+    assert ledger.balances([lending], 2017)[lending.pk] == Decimal("10000.00")
+    assert Loan.objects.filter(status=Loan.Status.DISBURSED).count() == 1
