@@ -52,9 +52,21 @@ ACCOUNT_KIND_DEFS = (
     AccountKind(RESERVE, "公积公益金", FUND, Level.OTHER),
 )
 ENTRY_KIND_DEFS = (
-    EntryKind(E_FUNDING, "村集体资金下拨", Counts.FUNDING, Record("collectives.VillageFund", "entry", "amount")),
-    EntryKind(E_RELEASE_LENDING, "方案批准：借款资金", Counts.OTHER, Record("collectives.FundPlan", "lending_entry", "lending")),
-    EntryKind(E_RELEASE_EQUITY, "方案批准：入股资金", Counts.OTHER, Record("collectives.FundPlan", "equity_entry", "equity")),
+    EntryKind(
+        E_FUNDING, "村集体资金下拨", Counts.FUNDING, Record("collectives.VillageFund", "entry", "amount")
+    ),
+    EntryKind(
+        E_RELEASE_LENDING,
+        "方案批准：借款资金",
+        Counts.OTHER,
+        Record("collectives.FundPlan", "lending_entry", "lending"),
+    ),
+    EntryKind(
+        E_RELEASE_EQUITY,
+        "方案批准：入股资金",
+        Counts.OTHER,
+        Record("collectives.FundPlan", "equity_entry", "equity"),
+    ),
     EntryKind(
         E_RELEASE_COOPERATIVE,
         "方案批准：合作社经营资金",
@@ -62,10 +74,16 @@ ENTRY_KIND_DEFS = (
         Record("collectives.FundPlan", "cooperative_entry", "cooperative"),
     ),
     EntryKind(E_LOAN, "联保贷款放款", Counts.OTHER, Record("collectives.Loan", "entry", "principal")),
-    EntryKind(E_REPAYMENT, "贷款还本", Counts.OTHER, Record("collectives.Repayment", "principal_entry", "principal")),
-    EntryKind(E_FEE, "占用费入公积公益金", Counts.OTHER, Record("collectives.ReserveAllocation", "entry", "amount")),
+    EntryKind(
+        E_REPAYMENT, "贷款还本", Counts.OTHER, Record("collectives.Repayment", "principal_entry", "principal")
+    ),
+    EntryKind(
+        E_FEE, "占用费入公积公益金", Counts.OTHER, Record("collectives.ReserveAllocation", "entry", "amount")
+    ),
     EntryKind(E_WRITE_OFF, "贷款核销", Counts.OTHER, Record("collectives.WriteOff", "entry", "amount")),
-    EntryKind(E_RECOVERY, "核销后收回", Counts.OTHER, Record("collectives.WriteOffRecovery", "entry", "amount")),
+    EntryKind(
+        E_RECOVERY, "核销后收回", Counts.OTHER, Record("collectives.WriteOffRecovery", "entry", "amount")
+    ),
 )
 
 
@@ -104,11 +122,15 @@ def sub_accounts(village: Village) -> dict[str, Account]:
 
 
 def reserve_account(village: Village, reserve: str, label: str) -> Account:
-    return ledger.account(_spec(RESERVE, f"{RESERVE}:{reserve}:{village.pk}", f"{village.name}{label}", village))
+    return ledger.account(
+        _spec(RESERVE, f"{RESERVE}:{reserve}:{village.pk}", f"{village.name}{label}", village)
+    )
 
 
 def borrower_account(household: Household) -> Account:
     village = household.village
     return ledger.account(
-        _spec(BORROWER, f"{BORROWER}:{household.pk}", f"{household.code} {household.head_name}（借款）", village)
+        _spec(
+            BORROWER, f"{BORROWER}:{household.pk}", f"{household.code} {household.head_name}（借款）", village
+        )
     )

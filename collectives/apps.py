@@ -18,9 +18,21 @@ class CollectivesConfig(AppConfig):
 
         registration.register()
         models = (
-            "lendingpolicy", "counterparty", "villagefund", "fundplan", "jointgroup", "groupmember", "loan",
-            "reschedule", "instalment", "repayment", "reserveallocation", "guarantordebt", "writeoff",
-            "writeoffrecovery", "loanevent",
+            "lendingpolicy",
+            "counterparty",
+            "villagefund",
+            "fundplan",
+            "jointgroup",
+            "groupmember",
+            "loan",
+            "reschedule",
+            "instalment",
+            "repayment",
+            "reserveallocation",
+            "guarantordebt",
+            "writeoff",
+            "writeoffrecovery",
+            "loanevent",
         )
         grant(ROLES, {f"collectives.view_{m}" for m in models})
         grant("city", {"collectives.change_lendingpolicy"})

@@ -21,24 +21,33 @@ from households.uploads import SCAN, UploadValidator
 from . import rules
 
 VILLAGE_SCOPE = ScopePaths(township="village__township", village="village", cadre=None)
-MONEY = {"max_digits": 14, "decimal_places": 2}
 
 
 class LendingPolicy(models.Model):
     """The lending policy of a programme year (rules.md §8), editable by city HQ; seeded for 2017."""
 
     year = models.PositiveSmallIntegerField(_("年度"), unique=True)
-    loan_cap = models.DecimalField(_("每户借款上限（元）"), default=Decimal("20000.00"), **MONEY)
+    loan_cap = models.DecimalField(
+        _("每户借款上限（元）"), default=Decimal("20000.00"), max_digits=14, decimal_places=2
+    )
     max_term_months = models.PositiveSmallIntegerField(_("最长期限（月）"), default=36)
     min_group_size = models.PositiveSmallIntegerField(_("联保小组最少户数"), default=5)
-    annual_fee_rate = models.DecimalField(_("年占用费率"), max_digits=6, decimal_places=4, default=Decimal("0"))
+    annual_fee_rate = models.DecimalField(
+        _("年占用费率"), max_digits=6, decimal_places=4, default=Decimal("0")
+    )
     grace_days = models.PositiveSmallIntegerField(_("宽限天数"), default=5)
-    arrears_tolerance = models.DecimalField(_("欠款容差（元）"), default=Decimal("0.00"), **MONEY)
-    reserve_accumulation = models.DecimalField(_("公积金比例（%）"), max_digits=5, decimal_places=2, default=40)
+    arrears_tolerance = models.DecimalField(
+        _("欠款容差（元）"), default=Decimal("0.00"), max_digits=14, decimal_places=2
+    )
+    reserve_accumulation = models.DecimalField(
+        _("公积金比例（%）"), max_digits=5, decimal_places=2, default=40
+    )
     reserve_welfare = models.DecimalField(_("公益金比例（%）"), max_digits=5, decimal_places=2, default=10)
     reserve_risk = models.DecimalField(_("风险准备金比例（%）"), max_digits=5, decimal_places=2, default=30)
     reserve_running = models.DecimalField(_("管理费用比例（%）"), max_digits=5, decimal_places=2, default=20)
-    fund_amount = models.DecimalField(_("每村扶持资金（元）"), default=Decimal("1000000.00"), **MONEY)
+    fund_amount = models.DecimalField(
+        _("每村扶持资金（元）"), default=Decimal("1000000.00"), max_digits=14, decimal_places=2
+    )
 
     class Meta:
         verbose_name = _("集体经济借款政策")
@@ -46,7 +55,10 @@ class LendingPolicy(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(
-                    reserve_accumulation__gte=0, reserve_welfare__gte=0, reserve_risk__gte=0, reserve_running__gte=0
+                    reserve_accumulation__gte=0,
+                    reserve_welfare__gte=0,
+                    reserve_risk__gte=0,
+                    reserve_running__gte=0,
                 ),
                 name="collective_reserve_shares_not_negative",
             ),
@@ -97,10 +109,14 @@ class VillageFund(models.Model):
 
     village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="+", verbose_name=_("村委会"))
     year = models.PositiveSmallIntegerField(_("年度"))
-    amount = models.DecimalField(_("扶持资金（元）"), **MONEY)
+    amount = models.DecimalField(_("扶持资金（元）"), max_digits=14, decimal_places=2)
     entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="+", verbose_name=_("分录"))
     allocated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+", verbose_name=_("下拨人")
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        verbose_name=_("下拨人"),
     )
     allocated_at = models.DateTimeField(_("下拨时间"), default=timezone.now)
 
@@ -119,22 +135,27 @@ class VillageFund(models.Model):
 
 
 class FundPlan(models.Model):
-    """集体经济扶持资金方案: drafted by the 村党总支 after a villager meeting, 公示, approved by the township."""
+    """集体经济扶持资金方案: drafted by the 村党总支 after a villager meeting, 公示, then approved by
+    the township."""
 
     class Status(models.TextChoices):
         DRAFT = "draft", _("草拟")
         APPROVED = "approved", _("乡镇已批准")
 
-    fund = models.OneToOneField(VillageFund, on_delete=models.PROTECT, related_name="plan", verbose_name=_("资金"))
+    fund = models.OneToOneField(
+        VillageFund, on_delete=models.PROTECT, related_name="plan", verbose_name=_("资金")
+    )
     village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="+", verbose_name=_("村委会"))
     meeting_on = models.DateField(_("村民大会日期"))
     attendance = models.PositiveSmallIntegerField(_("参会人数"))
     minutes_scan = models.FileField(
-        _("会议记录扫描件"), upload_to="collectives/minutes/", validators=[UploadValidator(SCAN, "会议记录扫描件")]
+        _("会议记录扫描件"),
+        upload_to="collectives/minutes/",
+        validators=[UploadValidator(SCAN, "会议记录扫描件")],
     )
-    lending = models.DecimalField(_("联保小额贷款（元）"), **MONEY)
-    equity = models.DecimalField(_("入股分红（元）"), **MONEY)
-    cooperative = models.DecimalField(_("合作社经营（元）"), **MONEY)
+    lending = models.DecimalField(_("联保小额贷款（元）"), max_digits=14, decimal_places=2)
+    equity = models.DecimalField(_("入股分红（元）"), max_digits=14, decimal_places=2)
+    cooperative = models.DecimalField(_("合作社经营（元）"), max_digits=14, decimal_places=2)
     status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.DRAFT)
     drafted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("草拟人")
@@ -148,8 +169,12 @@ class FundPlan(models.Model):
         verbose_name=_("批准人"),
     )
     approved_at = models.DateTimeField(_("批准时间"), null=True, blank=True)
-    lending_entry = models.OneToOneField(Entry, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    equity_entry = models.OneToOneField(Entry, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    lending_entry = models.OneToOneField(
+        Entry, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    equity_entry = models.OneToOneField(
+        Entry, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     cooperative_entry = models.OneToOneField(
         Entry, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -176,7 +201,8 @@ class FundPlan(models.Model):
         verbose_name_plural = _("集体经济扶持资金方案")
         constraints = [
             models.CheckConstraint(
-                condition=Q(lending__gte=0, equity__gte=0, cooperative__gte=0), name="collective_plan_split_positive"
+                condition=Q(lending__gte=0, equity__gte=0, cooperative__gte=0),
+                name="collective_plan_split_positive",
             ),
             models.CheckConstraint(
                 condition=Q(approved_by__isnull=True) | ~Q(approved_by=models.F("drafted_by")),
@@ -204,7 +230,9 @@ class JointGroup(models.Model):
     class Meta:
         verbose_name = _("联保小组")
         verbose_name_plural = _("联保小组")
-        constraints = [models.UniqueConstraint(fields=["village", "name"], name="joint_group_name_in_village")]
+        constraints = [
+            models.UniqueConstraint(fields=["village", "name"], name="joint_group_name_in_village")
+        ]
 
     def __str__(self) -> str:
         return f"{self.village.name}{self.name}"
@@ -213,8 +241,12 @@ class JointGroup(models.Model):
 class GroupMember(models.Model):
     """Dated membership: a member cannot leave while a loan the group guarantees is open."""
 
-    group = models.ForeignKey(JointGroup, on_delete=models.PROTECT, related_name="members", verbose_name=_("小组"))
-    household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="+", verbose_name=_("贫困户"))
+    group = models.ForeignKey(
+        JointGroup, on_delete=models.PROTECT, related_name="members", verbose_name=_("小组")
+    )
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, related_name="+", verbose_name=_("贫困户")
+    )
     joined_on = models.DateField(_("加入日期"))
     left_on = models.DateField(_("退出日期"), null=True, blank=True)
 
@@ -248,11 +280,17 @@ class Loan(models.Model):
         REPAID = "repaid", _("已还清")
         WRITTEN_OFF = "written_off", _("已核销")
 
-    fund = models.ForeignKey(VillageFund, on_delete=models.PROTECT, related_name="loans", verbose_name=_("资金"))
+    fund = models.ForeignKey(
+        VillageFund, on_delete=models.PROTECT, related_name="loans", verbose_name=_("资金")
+    )
     village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="+", verbose_name=_("村委会"))
-    group = models.ForeignKey(JointGroup, on_delete=models.PROTECT, related_name="loans", verbose_name=_("联保小组"))
-    household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="+", verbose_name=_("借款户"))
-    principal = models.DecimalField(_("借款金额（元）"), **MONEY)
+    group = models.ForeignKey(
+        JointGroup, on_delete=models.PROTECT, related_name="loans", verbose_name=_("联保小组")
+    )
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, related_name="+", verbose_name=_("借款户")
+    )
+    principal = models.DecimalField(_("借款金额（元）"), max_digits=14, decimal_places=2)
     term_months = models.PositiveSmallIntegerField(_("期限（月）"))
     frequency = models.CharField(
         _("还款方式"), max_length=12, choices=list(rules.FREQUENCIES.items()), default=rules.MONTHLY
@@ -297,7 +335,8 @@ class Loan(models.Model):
                 name="loan_maker_checker",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["proposed", "disbursed", "repaid", "written_off"]), name="loan_status_valid"
+                condition=Q(status__in=["proposed", "disbursed", "repaid", "written_off"]),
+                name="loan_status_valid",
             ),
         ]
 
@@ -308,11 +347,13 @@ class Loan(models.Model):
 class Reschedule(models.Model):
     """展期/重排: an approved, audited change of schedule; the original instalments are kept (superseded)."""
 
-    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="reschedules", verbose_name=_("贷款"))
+    loan = models.ForeignKey(
+        Loan, on_delete=models.PROTECT, related_name="reschedules", verbose_name=_("贷款")
+    )
     reason = models.TextField(_("原因"))
     term_months = models.PositiveSmallIntegerField(_("新期限（月，自重排日起）"))
     frequency = models.CharField(_("还款方式"), max_length=12, choices=list(rules.FREQUENCIES.items()))
-    outstanding = models.DecimalField(_("重排本金（元）"), **MONEY)
+    outstanding = models.DecimalField(_("重排本金（元）"), max_digits=14, decimal_places=2)
     effective_on = models.DateField(_("重排日期"))
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("审批人")
@@ -332,15 +373,26 @@ class Reschedule(models.Model):
 
 
 class Instalment(models.Model):
-    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="instalments", verbose_name=_("贷款"))
+    loan = models.ForeignKey(
+        Loan, on_delete=models.PROTECT, related_name="instalments", verbose_name=_("贷款")
+    )
     number = models.PositiveSmallIntegerField(_("期次"))
     due_on = models.DateField(_("应还日期"), db_index=True)
-    principal = models.DecimalField(_("应还本金（元）"), **MONEY)
-    fee = models.DecimalField(_("应缴占用费（元）"), **MONEY)
-    paid_principal = models.DecimalField(_("已还本金（元）"), default=Decimal("0.00"), **MONEY)
-    paid_fee = models.DecimalField(_("已缴占用费（元）"), default=Decimal("0.00"), **MONEY)
+    principal = models.DecimalField(_("应还本金（元）"), max_digits=14, decimal_places=2)
+    fee = models.DecimalField(_("应缴占用费（元）"), max_digits=14, decimal_places=2)
+    paid_principal = models.DecimalField(
+        _("已还本金（元）"), default=Decimal("0.00"), max_digits=14, decimal_places=2
+    )
+    paid_fee = models.DecimalField(
+        _("已缴占用费（元）"), default=Decimal("0.00"), max_digits=14, decimal_places=2
+    )
     superseded_by = models.ForeignKey(
-        Reschedule, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("被调整")
+        Reschedule,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("被调整"),
     )
 
     scope_paths: ClassVar[ScopePaths] = ScopePaths(
@@ -370,13 +422,17 @@ class Instalment(models.Model):
 class Repayment(models.Model):
     """还款: into the lending sub-account; paid by the borrower or, as 代偿, by another group member."""
 
-    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="repayments", verbose_name=_("贷款"))
+    loan = models.ForeignKey(
+        Loan, on_delete=models.PROTECT, related_name="repayments", verbose_name=_("贷款")
+    )
     payer = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="+", verbose_name=_("还款人"))
     paid_on = models.DateField(_("还款日期"))
-    amount = models.DecimalField(_("还款金额（元）"), **MONEY)
-    principal = models.DecimalField(_("其中本金（元）"), **MONEY)
-    fee = models.DecimalField(_("其中占用费（元）"), **MONEY)
-    principal_entry = models.OneToOneField(Entry, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    amount = models.DecimalField(_("还款金额（元）"), max_digits=14, decimal_places=2)
+    principal = models.DecimalField(_("其中本金（元）"), max_digits=14, decimal_places=2)
+    fee = models.DecimalField(_("其中占用费（元）"), max_digits=14, decimal_places=2)
+    principal_entry = models.OneToOneField(
+        Entry, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     reference = models.CharField(_("凭证号/银行流水号"), max_length=64, blank=True)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("登记人")
@@ -412,21 +468,28 @@ class ReserveAllocation(models.Model):
 
     repayment = models.ForeignKey(Repayment, on_delete=models.PROTECT, related_name="reserves")
     reserve = models.CharField(_("公积公益金类别"), max_length=16, choices=Reserve.choices)
-    amount = models.DecimalField(_("金额（元）"), **MONEY)
+    amount = models.DecimalField(_("金额（元）"), max_digits=14, decimal_places=2)
     entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
         verbose_name = _("占用费分配")
         verbose_name_plural = _("占用费分配")
 
+    def __str__(self) -> str:
+        return f"{self.get_reserve_display()} {self.amount:,.2f} 元"
+
 
 class GuarantorDebt(models.Model):
     """代偿: a member repaid for a defaulting member; the defaulter now owes the payer."""
 
     repayment = models.OneToOneField(Repayment, on_delete=models.PROTECT, related_name="guarantor_debt")
-    debtor = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="+", verbose_name=_("被代偿户"))
-    creditor = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="+", verbose_name=_("代偿户"))
-    amount = models.DecimalField(_("代偿金额（元）"), **MONEY)
+    debtor = models.ForeignKey(
+        Household, on_delete=models.PROTECT, related_name="+", verbose_name=_("被代偿户")
+    )
+    creditor = models.ForeignKey(
+        Household, on_delete=models.PROTECT, related_name="+", verbose_name=_("代偿户")
+    )
+    amount = models.DecimalField(_("代偿金额（元）"), max_digits=14, decimal_places=2)
     settled_on = models.DateField(_("结清日期"), null=True, blank=True)
 
     scope_paths: ClassVar[ScopePaths] = ScopePaths(
@@ -447,8 +510,10 @@ class GuarantorDebt(models.Model):
 class WriteOff(models.Model):
     """核销: by the township with a reason; the outstanding principal leaves the lending book."""
 
-    loan = models.OneToOneField(Loan, on_delete=models.PROTECT, related_name="write_off", verbose_name=_("贷款"))
-    amount = models.DecimalField(_("核销本金（元）"), **MONEY)
+    loan = models.OneToOneField(
+        Loan, on_delete=models.PROTECT, related_name="write_off", verbose_name=_("贷款")
+    )
+    amount = models.DecimalField(_("核销本金（元）"), max_digits=14, decimal_places=2)
     reason = models.TextField(_("核销原因"))
     entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="+")
     approved_by = models.ForeignKey(
@@ -473,7 +538,7 @@ class WriteOffRecovery(models.Model):
     """核销后收回: never more than was written off (checked under lock, and by the ledger)."""
 
     write_off = models.ForeignKey(WriteOff, on_delete=models.PROTECT, related_name="recoveries")
-    amount = models.DecimalField(_("收回金额（元）"), **MONEY)
+    amount = models.DecimalField(_("收回金额（元）"), max_digits=14, decimal_places=2)
     received_on = models.DateField(_("收回日期"))
     entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="+")
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -482,6 +547,9 @@ class WriteOffRecovery(models.Model):
         verbose_name = _("核销后收回")
         verbose_name_plural = _("核销后收回")
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="write_off_recovery_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.received_on} 收回 {self.amount:,.2f} 元"
 
 
 class LoanEvent(models.Model):
@@ -497,3 +565,6 @@ class LoanEvent(models.Model):
         verbose_name = _("贷款日志")
         verbose_name_plural = _("贷款日志")
         ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.at:%Y-%m-%d}"

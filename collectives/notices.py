@@ -26,7 +26,13 @@ def plan_rows(year: int, area: Area, user: User | None) -> tuple[Rows, Decimal]:
             ("村党总支牵头的专业合作社经营", plan.cooperative),
         ):
             rows.append(
-                [str(len(rows) + 1), plan.village.name, use, f"{plan.meeting_on:%Y-%m-%d}（{plan.attendance} 人）", yuan(amount)]
+                [
+                    str(len(rows) + 1),
+                    plan.village.name,
+                    use,
+                    f"{plan.meeting_on:%Y-%m-%d}（{plan.attendance} 人）",
+                    yuan(amount),
+                ]
             )
             total += amount
     return rows, total

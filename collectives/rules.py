@@ -72,7 +72,7 @@ class Instalment:
 
 
 def add_months(day: datetime.date, months: int) -> datetime.date:
-    """The same day `months` later, or the month's last day when it has fewer days (31 Jan + 1 → 28/29 Feb)."""
+    """The same day `months` later, or the month's last day when shorter (31 Jan + 1 → 28/29 Feb)."""
     month0 = day.month - 1 + months
     year, month = day.year + month0 // 12, month0 % 12 + 1
     return datetime.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
@@ -96,7 +96,9 @@ def loan_problems(amount: Decimal, term_months: int, frequency: str, policy: Len
 
 
 def group_problems(size: int, policy: LendingPolicy) -> list[str]:
-    return [MSG_GROUP_SIZE.format(min=policy.min_group_size, size=size)] if size < policy.min_group_size else []
+    return (
+        [MSG_GROUP_SIZE.format(min=policy.min_group_size, size=size)] if size < policy.min_group_size else []
+    )
 
 
 def schedule(

@@ -95,11 +95,20 @@ def fund_allocate(*, village: Village, year: int, actor: User) -> VillageFund:
         raise ValidationError(MSG_ALREADY_FUNDED.format(village=village.name, year=year))
     amount = to_fen(policy_for(year).fund_amount)
     (entry,) = ledger.post(
-        [Move(accounts.source(), accounts.village_account(village, accounts.UNALLOCATED), amount, accounts.E_FUNDING)],
+        [
+            Move(
+                accounts.source(),
+                accounts.village_account(village, accounts.UNALLOCATED),
+                amount,
+                accounts.E_FUNDING,
+            )
+        ],
         year=year,
         actor=actor,
     )
-    return VillageFund.objects.create(village=village, year=year, amount=amount, entry=entry, allocated_by=actor)
+    return VillageFund.objects.create(
+        village=village, year=year, amount=amount, entry=entry, allocated_by=actor
+    )
 
 
 @transaction.atomic
@@ -118,7 +127,9 @@ def plan_draft(
     _require(actor, "village", fund.village, MSG_VILLAGE_ONLY)
     split = [to_fen(lending), to_fen(equity), to_fen(cooperative)]
     if sum(split, ZERO) != fund.amount:
-        raise ValidationError(MSG_SPLIT.format(total=f"{sum(split, ZERO):,.2f}", amount=f"{fund.amount:,.2f}"))
+        raise ValidationError(
+            MSG_SPLIT.format(total=f"{sum(split, ZERO):,.2f}", amount=f"{fund.amount:,.2f}")
+        )
     if attendance < 1:
         raise ValidationError("参会人数至少 1 人。")
     checked = clean_upload(minutes_scan, *field_policy(FundPlan, "minutes_scan"))
@@ -205,7 +216,11 @@ def group_create(
         raise ValidationError(problems)
     group = JointGroup.objects.create(village=village, name=name, formed_on=formed_on)
     for household in households:
-        current = GroupMember.objects.filter(household=household, left_on__isnull=True).select_related("group").first()
+        current = (
+            GroupMember.objects.filter(household=household, left_on__isnull=True)
+            .select_related("group")
+            .first()
+        )
         if current is not None:
             raise ValidationError(MSG_IN_GROUP.format(name=household.head_name, group=current.group))
         GroupMember.objects.create(group=group, household=household, joined_on=formed_on)
@@ -255,8 +270,10 @@ def overdue(loans: object = None, *, today: datetime.date, year: int | None = No
     if loans is not None:
         rows = rows.filter(loan__in=loans)  # type: ignore[misc]
     result = {}
-    for loan_id, arrears, oldest in rows.values("loan").annotate(arrears=Sum(unpaid), oldest=Min("due_on")).values_list(
-        "loan", "arrears", "oldest"
+    for loan_id, arrears, oldest in (
+        rows.values("loan")
+        .annotate(arrears=Sum(unpaid), oldest=Min("due_on"))
+        .values_list("loan", "arrears", "oldest")
     ):
         arrears = to_fen(Decimal(str(arrears)))
         if arrears > policy.arrears_tolerance:
@@ -276,7 +293,9 @@ def group_overdue_members(group: JointGroup, today: datetime.date) -> list[str]:
 
 def _open_principal(household: Household) -> Decimal:
     total = ZERO
-    for loan in Loan.objects.filter(household=household, status__in=[Loan.Status.PROPOSED, Loan.Status.DISBURSED]):
+    for loan in Loan.objects.filter(
+        household=household, status__in=[Loan.Status.PROPOSED, Loan.Status.DISBURSED]
+    ):
         total += outstanding(loan)
     return total
 
@@ -290,7 +309,9 @@ def outstanding(loan: Loan) -> Decimal:
     return to_fen(loan.principal) - repaid - written
 
 
-def _refuse_if_blocked(loan_group: JointGroup, household: Household, principal: Decimal, today: datetime.date) -> None:
+def _refuse_if_blocked(
+    loan_group: JointGroup, household: Household, principal: Decimal, today: datetime.date
+) -> None:
     policy = policy_for(today.year)
     late = group_overdue_members(loan_group, today)
     if late:
@@ -400,7 +421,9 @@ def loan_approve(
     Instalment.objects.bulk_create(
         [
             Instalment(loan=locked, number=i.number, due_on=i.due_on, principal=i.principal, fee=i.fee)
-            for i in rules.schedule(locked.principal, locked.term_months, locked.frequency, disbursed_on, locked.fee_rate)
+            for i in rules.schedule(
+                locked.principal, locked.term_months, locked.frequency, disbursed_on, locked.fee_rate
+            )
         ]
     )
     LoanEvent.objects.create(loan=locked, action="审批放款", actor=actor)
@@ -408,7 +431,9 @@ def loan_approve(
 
 
 def _live_instalments(loan: Loan) -> list[Instalment]:
-    return list(loan.instalments.select_for_update().filter(superseded_by__isnull=True).order_by("due_on", "number"))
+    return list(
+        loan.instalments.select_for_update().filter(superseded_by__isnull=True).order_by("due_on", "number")
+    )
 
 
 @transaction.atomic
@@ -434,9 +459,12 @@ def repayment_record(
     if locked.status != Loan.Status.DISBURSED:
         raise ValidationError(MSG_LOAN_STATE.format(status=locked.get_status_display()))
     payer = payer or locked.household
-    if payer.pk != locked.household_id and not GroupMember.objects.filter(
-        group=locked.group_id, household=payer, left_on__isnull=True
-    ).exists():
+    if (
+        payer.pk != locked.household_id
+        and not GroupMember.objects.filter(
+            group=locked.group_id, household=payer, left_on__isnull=True
+        ).exists()
+    ):
         raise ValidationError(MSG_PAYER_GROUP.format(name=payer.head_name))
     live = _live_instalments(locked)
     dues = [
@@ -488,7 +516,12 @@ def repayment_record(
         live_parts = [(name, part) for name, part in parts.items() if part > 0]
         entries = ledger.post(
             [
-                Move(inflow, accounts.reserve_account(locked.village, name, str(labels[name])), part, accounts.E_FEE)
+                Move(
+                    inflow,
+                    accounts.reserve_account(locked.village, name, str(labels[name])),
+                    part,
+                    accounts.E_FEE,
+                )
                 for name, part in live_parts
             ],
             year=year,
@@ -501,15 +534,15 @@ def repayment_record(
             ]
         )
     if payer.pk != locked.household_id:
-        GuarantorDebt.objects.create(repayment=repayment, debtor=locked.household, creditor=payer, amount=amount)
+        GuarantorDebt.objects.create(
+            repayment=repayment, debtor=locked.household, creditor=payer, amount=amount
+        )
         LoanEvent.objects.create(
             loan=locked, action="代偿", actor=actor, note=f"{payer.head_name} 代偿 {amount:,.2f} 元"
         )
     else:
         LoanEvent.objects.create(loan=locked, action="还款", actor=actor, note=f"{amount:,.2f} 元")
-    if outstanding(locked) == 0 and all(
-        to_fen(i.paid_fee) >= to_fen(i.fee) for i in live
-    ):
+    if outstanding(locked) == 0 and all(to_fen(i.paid_fee) >= to_fen(i.fee) for i in live):
         locked.status = Loan.Status.REPAID
         locked.save(update_fields=["status"])
     return repayment
@@ -567,7 +600,10 @@ def loan_reschedule(
         ]
     )
     LoanEvent.objects.create(
-        loan=locked, action="调整计划", actor=actor, note=f"{reason.strip()}；剩余本金 {owed:,.2f} 元，{term_months} 个月"
+        loan=locked,
+        action="调整计划",
+        actor=actor,
+        note=f"{reason.strip()}；剩余本金 {owed:,.2f} 元，{term_months} 个月",
     )
     return event
 
@@ -598,7 +634,9 @@ def loan_write_off(*, loan: Loan, reason: str, actor: User) -> WriteOff:
         year=locked.fund.year,
         actor=actor,
     )
-    write_off = WriteOff.objects.create(loan=locked, amount=amount, reason=reason.strip(), entry=entry, approved_by=actor)
+    write_off = WriteOff.objects.create(
+        loan=locked, amount=amount, reason=reason.strip(), entry=entry, approved_by=actor
+    )
     locked.status = Loan.Status.WRITTEN_OFF
     locked.save(update_fields=["status"])
     LoanEvent.objects.create(loan=locked, action="核销", actor=actor, note=reason.strip())
@@ -606,7 +644,9 @@ def loan_write_off(*, loan: Loan, reason: str, actor: User) -> WriteOff:
 
 
 @transaction.atomic
-def write_off_recover(*, write_off: WriteOff, amount: Decimal, received_on: datetime.date, actor: User) -> WriteOffRecovery:
+def write_off_recover(
+    *, write_off: WriteOff, amount: Decimal, received_on: datetime.date, actor: User
+) -> WriteOffRecovery:
     loan = write_off.loan
     if actor.role not in ("village", "township") and not actor.is_superuser:
         raise ValidationError("收回由村委会或乡镇登记。")

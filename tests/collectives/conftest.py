@@ -34,9 +34,13 @@ def approved_fund(village: Village, users: dict[str, Any], *, lending: Decimal =
 
 def publish_and_approve(plan: Any, users: dict[str, Any]) -> Any:
     village = plan.village
-    notice = notices.notice_issue(kind=services.NOTICE_KIND, year=2017, village=village, actor=users["village_user"])
+    notice = notices.notice_issue(
+        kind=services.NOTICE_KIND, year=2017, village=village, actor=users["village_user"]
+    )
     notices.notice_post(notice=notice, actor=users["village_user"], photo=jpeg_upload())
-    notices.notice_close(notice=notice, actor=users["village_user"], today=notice.period_end + datetime.timedelta(days=1))
+    notices.notice_close(
+        notice=notice, actor=users["village_user"], today=notice.period_end + datetime.timedelta(days=1)
+    )
     return services.plan_approve(plan=plan, actor=users["township_user"])
 
 
@@ -61,10 +65,19 @@ def lending_village(import_rows: Any) -> dict[str, Any]:
         formed_on=datetime.date(2017, 4, 1),
         actor=users["village_user"],
     )
-    return {**users, "village": village, "plan": plan, "fund": plan.fund, "group": group, "households": households}
+    return {
+        **users,
+        "village": village,
+        "plan": plan,
+        "fund": plan.fund,
+        "group": group,
+        "households": households,
+    }
 
 
-def lend(ctx: dict[str, Any], code: str, amount: str = "12000", term: int = 12, frequency: str = "monthly") -> Any:
+def lend(
+    ctx: dict[str, Any], code: str, amount: str = "12000", term: int = 12, frequency: str = "monthly"
+) -> Any:
     loan = services.loan_propose(
         group=ctx["group"],
         household=ctx["households"][code],
@@ -77,5 +90,8 @@ def lend(ctx: dict[str, Any], code: str, amount: str = "12000", term: int = 12, 
         today=datetime.date(2017, 5, 1),
     )
     return services.loan_approve(
-        loan=loan, actor=ctx["township_user"], disbursed_on=datetime.date(2017, 5, 1), contract_scan=pdf_upload("contract.pdf")
+        loan=loan,
+        actor=ctx["township_user"],
+        disbursed_on=datetime.date(2017, 5, 1),
+        contract_scan=pdf_upload("contract.pdf"),
     )

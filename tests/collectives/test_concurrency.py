@@ -44,7 +44,12 @@ def test_concurrent_loans_never_take_the_lending_account_below_zero(lending_vill
             )
         )
     # (moved back to the unallocated purse directly, as a test shortcut for a smaller lending split)
-    drain = ledger.Move(lending, accounts.village_account(village, accounts.UNALLOCATED), Decimal("575000"), accounts.E_RELEASE_LENDING)
+    drain = ledger.Move(
+        lending,
+        accounts.village_account(village, accounts.UNALLOCATED),
+        Decimal("575000"),
+        accounts.E_RELEASE_LENDING,
+    )
     ledger.post([drain], year=2017, actor=None)
     barrier = threading.Barrier(len(proposals))
     outcomes: list[str] = []
@@ -53,7 +58,10 @@ def test_concurrent_loans_never_take_the_lending_account_below_zero(lending_vill
         try:
             barrier.wait()
             services.loan_approve(
-                loan=loan, actor=ctx["township_user"], disbursed_on=datetime.date(2017, 5, 2), contract_scan=pdf_upload()
+                loan=loan,
+                actor=ctx["township_user"],
+                disbursed_on=datetime.date(2017, 5, 2),
+                contract_scan=pdf_upload(),
             )
             outcomes.append("paid")
         except ValidationError as exc:

@@ -22,7 +22,9 @@ pytestmark = pytest.mark.django_db
 
 
 def check(village: Any, today: datetime.date) -> None:
-    subs = list(Account.objects.filter(fund=accounts.FUND).exclude(kind__in=[accounts.SOURCE, accounts.INFLOW]))
+    subs = list(
+        Account.objects.filter(fund=accounts.FUND).exclude(kind__in=[accounts.SOURCE, accounts.INFLOW])
+    )
     balances = ledger.balances(subs, 2017)
     assert all(balances[a.pk] >= 0 for a in subs), {str(a): balances[a.pk] for a in subs}
     book = services.portfolio([village.pk], today=today)[village.pk]
@@ -69,7 +71,9 @@ def test_random_life_keeps_the_books(lending_village: dict[str, Any], seed: int)
                     payer=payer,
                 )
             elif action == "write_off" and open_loans:
-                services.loan_write_off(loan=rng.choice(open_loans), reason="无力偿还", actor=ctx["township_user"])
+                services.loan_write_off(
+                    loan=rng.choice(open_loans), reason="无力偿还", actor=ctx["township_user"]
+                )
             elif action == "recover":
                 from collectives.models import WriteOff
 
@@ -90,11 +94,15 @@ def test_random_life_keeps_the_books(lending_village: dict[str, Any], seed: int)
 
 def _amount(rng: random.Random, loan: Loan, today: datetime.date) -> Decimal:
     """What is due today, everything owed, a part, or a little too much (refused)."""
-    rows = list(loan.instalments.filter(superseded_by__isnull=True).values_list("due_on", "principal", "fee", "paid_principal", "paid_fee"))
+    rows = list(
+        loan.instalments.filter(superseded_by__isnull=True).values_list(
+            "due_on", "principal", "fee", "paid_principal", "paid_fee"
+        )
+    )
     owed = sum((p + f - pp - pf for _, p, f, pp, pf in rows), Decimal(0))
     due = sum((p + f - pp - pf for d, p, f, pp, pf in rows if d <= today), Decimal(0))
     choice = rng.choice(["due", "due", "all", "part", "over"])
-    amount = {"due": due, "all": owed, "part": owed * Decimal(rng.random()) , "over": owed + 1}[choice]
+    amount = {"due": due, "all": owed, "part": owed * Decimal(rng.random()), "over": owed + 1}[choice]
     return max(Decimal("0.01"), amount.quantize(Decimal("0.01")))
 
 

@@ -4,6 +4,7 @@ repayments in policy order, the group block and 代偿, write-off and recoveries
 from __future__ import annotations
 
 import datetime
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -39,7 +40,9 @@ def test_approved_plan_releases_money_into_the_sub_accounts(lending_village: dic
 
 def test_only_a_poor_village_gets_a_fund_and_only_once(lending_village: dict[str, Any]) -> None:
     with pytest.raises(ValidationError, match="已下拨"):
-        services.fund_allocate(village=lending_village["village"], year=2017, actor=lending_village["city_user"])
+        services.fund_allocate(
+            village=lending_village["village"], year=2017, actor=lending_village["city_user"]
+        )
     jidi = Village.objects.get(name="吉迪村")
     with pytest.raises(ValidationError, match="不是 2017 年贫困村"):
         services.fund_allocate(village=jidi, year=2017, actor=lending_village["city_user"])
@@ -89,7 +92,7 @@ def test_plan_is_not_approved_before_its_notice_closes(lending_village: dict[str
 
 def test_refusals_name_their_reason(lending_village: dict[str, Any]) -> None:
     ctx = lending_village
-    with pytest.raises(ValidationError, match="不能超过 20,000.00 元"):
+    with pytest.raises(ValidationError, match=re.escape("不能超过 20,000.00 元")):
         lend(ctx, "C1", "20001")
     with pytest.raises(ValidationError, match="不能超过 36 个月"):
         lend(ctx, "C1", "20000", term=37)
@@ -113,26 +116,38 @@ def test_schedule_adds_up_and_repayments_revolve_the_fund(lending_village: dict[
     loan = lend(ctx, "C1", "10000", term=3)
     assert [i.principal for i in loan.instalments.all()] == [D("3333.33"), D("3333.33"), D("3333.34")]
     assert balance(ctx["village"], accounts.LENDING) == D("590000.00")
-    services.repayment_record(loan=loan, amount=D("5000"), paid_on=datetime.date(2017, 6, 1), actor=ctx["village_user"])
-    first, second, third = loan.instalments.all()
+    services.repayment_record(
+        loan=loan, amount=D("5000"), paid_on=datetime.date(2017, 6, 1), actor=ctx["village_user"]
+    )
+    first, second, _third = loan.instalments.all()
     assert (first.paid_principal, second.paid_principal) == (D("3333.33"), D("1666.67"))
     assert balance(ctx["village"], accounts.LENDING) == D("595000.00")
-    with pytest.raises(ValidationError, match="超过该笔贷款尚欠的 5,000.00 元"):
-        services.repayment_record(loan=loan, amount=D("5000.01"), paid_on=datetime.date(2017, 6, 2), actor=ctx["village_user"])
-    services.repayment_record(loan=loan, amount=D("5000"), paid_on=datetime.date(2017, 6, 2), actor=ctx["village_user"])
+    with pytest.raises(ValidationError, match=re.escape("超过该笔贷款尚欠的 5,000.00 元")):
+        services.repayment_record(
+            loan=loan, amount=D("5000.01"), paid_on=datetime.date(2017, 6, 2), actor=ctx["village_user"]
+        )
+    services.repayment_record(
+        loan=loan, amount=D("5000"), paid_on=datetime.date(2017, 6, 2), actor=ctx["village_user"]
+    )
     loan.refresh_from_db()
     assert loan.status == Loan.Status.REPAID
     assert balance(ctx["village"], accounts.LENDING) == D("600000.00")  # lent again from here
     assert reconcile(year=2017, fund=accounts.FUND)[0].problems == []
 
 
-def test_missed_instalment_blocks_the_group_until_a_member_repays_for_them(lending_village: dict[str, Any]) -> None:
+def test_missed_instalment_blocks_the_group_until_a_member_repays_for_them(
+    lending_village: dict[str, Any],
+) -> None:
     ctx = lending_village
     loan = lend(ctx, "C1", "6000", term=6)
     # due 1 June; grace 5 days: overdue from 7 June
     assert services.overdue(today=datetime.date(2017, 6, 6)) == {}
     late = services.overdue(today=datetime.date(2017, 6, 20))
-    assert late[loan.pk].arrears == D("1000.00") and late[loan.pk].days == 19 and late[loan.pk].bucket == "1–30天"
+    assert (
+        late[loan.pk].arrears == D("1000.00")
+        and late[loan.pk].days == 19
+        and late[loan.pk].bucket == "1–30天"
+    )
     with pytest.raises(ValidationError, match="逾期未还的成员（扎西）"):
         services.loan_propose(
             group=ctx["group"],
@@ -152,7 +167,11 @@ def test_missed_instalment_blocks_the_group_until_a_member_repays_for_them(lendi
             actor=ctx["village_user"],
         )
     services.repayment_record(
-        loan=loan, amount=D("1000"), paid_on=datetime.date(2017, 6, 21), actor=ctx["village_user"], payer=ctx["households"]["C2"]
+        loan=loan,
+        amount=D("1000"),
+        paid_on=datetime.date(2017, 6, 21),
+        actor=ctx["village_user"],
+        payer=ctx["households"]["C2"],
     )
     debt = GuarantorDebt.objects.get()
     assert (debt.debtor.head_name, debt.creditor.head_name, debt.amount) == ("扎西", "卓玛", D("1000.00"))
@@ -186,7 +205,12 @@ def test_maker_checker_and_contract_before_money(lending_village: dict[str, Any]
     with pytest.raises(ValidationError, match="借款合同"):
         services.loan_approve(loan=loan, actor=ctx["township_user"], disbursed_on=datetime.date(2017, 5, 1))
     with pytest.raises(ValidationError, match="本乡镇审批"):
-        services.loan_approve(loan=loan, actor=ctx["village_user"], disbursed_on=datetime.date(2017, 5, 1), contract_scan=pdf_upload())
+        services.loan_approve(
+            loan=loan,
+            actor=ctx["village_user"],
+            disbursed_on=datetime.date(2017, 5, 1),
+            contract_scan=pdf_upload(),
+        )
     assert balance(ctx["village"], accounts.LENDING) == D("600000.00")
 
 
@@ -197,7 +221,9 @@ def test_fee_goes_to_reserves_before_principal(lending_village: dict[str, Any]) 
     ctx = lending_village
     loan = lend(ctx, "C4", "12000", term=12)
     assert loan.instalments.first().fee == D("60.00")  # type: ignore[union-attr]
-    repayment = services.repayment_record(loan=loan, amount=D("100"), paid_on=datetime.date(2017, 6, 1), actor=ctx["village_user"])
+    repayment = services.repayment_record(
+        loan=loan, amount=D("100"), paid_on=datetime.date(2017, 6, 1), actor=ctx["village_user"]
+    )
     assert (repayment.fee, repayment.principal) == (D("60.00"), D("40.00"))
     assert sorted(ReserveAllocation.objects.values_list("reserve", "amount")) == [
         ("accumulation", D("24.00")),
@@ -211,14 +237,28 @@ def test_fee_goes_to_reserves_before_principal(lending_village: dict[str, Any]) 
 def test_write_off_and_recoveries_never_exceed_it(lending_village: dict[str, Any]) -> None:
     ctx = lending_village
     loan = lend(ctx, "C5", "9000", term=9)
-    services.repayment_record(loan=loan, amount=D("2000"), paid_on=datetime.date(2017, 6, 1), actor=ctx["village_user"])
+    services.repayment_record(
+        loan=loan, amount=D("2000"), paid_on=datetime.date(2017, 6, 1), actor=ctx["village_user"]
+    )
     with pytest.raises(ValidationError, match="须写明原因"):
         services.loan_write_off(loan=loan, reason=" ", actor=ctx["township_user"])
-    write_off = services.loan_write_off(loan=loan, reason="户主因病去世，家庭无力偿还", actor=ctx["township_user"])
+    write_off = services.loan_write_off(
+        loan=loan, reason="户主因病去世，家庭无力偿还", actor=ctx["township_user"]
+    )
     assert write_off.amount == D("7000.00")
-    services.write_off_recover(write_off=write_off, amount=D("3000"), received_on=datetime.date(2018, 1, 5), actor=ctx["village_user"])
-    with pytest.raises(ValidationError, match="超过核销后尚未收回的 4,000.00 元"):
-        services.write_off_recover(write_off=write_off, amount=D("4000.01"), received_on=datetime.date(2018, 2, 5), actor=ctx["village_user"])
+    services.write_off_recover(
+        write_off=write_off,
+        amount=D("3000"),
+        received_on=datetime.date(2018, 1, 5),
+        actor=ctx["village_user"],
+    )
+    with pytest.raises(ValidationError, match=re.escape("超过核销后尚未收回的 4,000.00 元")):
+        services.write_off_recover(
+            write_off=write_off,
+            amount=D("4000.01"),
+            received_on=datetime.date(2018, 2, 5),
+            actor=ctx["village_user"],
+        )
     assert balance(ctx["village"], accounts.LENDING) == D("596000.00")
     assert reconcile(year=2017, fund=accounts.FUND)[0].problems == []
 
@@ -226,7 +266,9 @@ def test_write_off_and_recoveries_never_exceed_it(lending_village: dict[str, Any
 def test_rescheduling_keeps_the_original_schedule(lending_village: dict[str, Any]) -> None:
     ctx = lending_village
     loan = lend(ctx, "C1", "6000", term=6)
-    services.repayment_record(loan=loan, amount=D("1500"), paid_on=datetime.date(2017, 6, 1), actor=ctx["village_user"])
+    services.repayment_record(
+        loan=loan, amount=D("1500"), paid_on=datetime.date(2017, 6, 1), actor=ctx["village_user"]
+    )
     event = services.loan_reschedule(
         loan=loan,
         term_months=10,
@@ -236,8 +278,12 @@ def test_rescheduling_keeps_the_original_schedule(lending_village: dict[str, Any
         actor=ctx["township_user"],
     )
     assert event.outstanding == D("4500.00")
-    assert Instalment.objects.filter(loan=loan, superseded_by=event).count() == 5  # the unpaid ones, kept as they were
-    (new,) = Instalment.objects.filter(loan=loan, superseded_by__isnull=True).exclude(paid_principal=D("1000"))
+    assert (
+        Instalment.objects.filter(loan=loan, superseded_by=event).count() == 5
+    )  # the unpaid ones, kept as they were
+    (new,) = Instalment.objects.filter(loan=loan, superseded_by__isnull=True).exclude(
+        paid_principal=D("1000")
+    )
     assert (new.principal, new.due_on) == (D("4500.00"), datetime.date(2018, 5, 1))
     assert services.overdue(today=datetime.date(2017, 12, 1)) == {}
     assert reconcile(year=2017, fund=accounts.FUND)[0].problems == []

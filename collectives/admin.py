@@ -1,0 +1,228 @@
+"""The programme's admin: scoped lists of funds, plans, groups, loans and their records; the steps
+(approve a plan, approve and pay a loan, export the loan book and the overdue list) as role actions
+that call the services. Records of money are never edited here."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from households.admin_base import ReadOnlyAdminMixin, RoleActionsMixin, ScopedAdminMixin, money_column
+from households.xlsx import file_name
+
+from . import selectors, services
+from .models import (
+    FundPlan,
+    GroupMember,
+    GuarantorDebt,
+    Instalment,
+    JointGroup,
+    LendingPolicy,
+    Loan,
+    LoanEvent,
+    Repayment,
+    Reschedule,
+    VillageFund,
+    WriteOff,
+)
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class ReadOnlyScoped(ScopedAdminMixin, RoleActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    pass
+
+
+@admin.register(LendingPolicy)
+class LendingPolicyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("year", "loan_cap", "max_term_months", "min_group_size", "annual_fee_rate", "grace_days")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(VillageFund)
+class VillageFundAdmin(ReadOnlyScoped):
+    list_display = ("village", "year", "amount_yuan", "plan_status", "allocated_at")
+    list_filter = ("year",)
+    list_select_related = ("village", "plan")
+    amount_yuan = money_column("amount", "扶持资金（元）")
+
+    @admin.display(description="资金方案")
+    def plan_status(self, fund: VillageFund) -> str:
+        plan = getattr(fund, "plan", None)
+        return plan.get_status_display() if plan else "未草拟"
+
+
+@admin.register(FundPlan)
+class FundPlanAdmin(ReadOnlyScoped):
+    list_display = (
+        "village",
+        "meeting_on",
+        "attendance",
+        "lending_yuan",
+        "equity_yuan",
+        "cooperative_yuan",
+        "status",
+    )
+    list_filter = ("status",)
+    list_select_related = ("village", "fund")
+    lending_yuan = money_column("lending", "联保小额贷款（元）")
+    equity_yuan = money_column("equity", "入股分红（元）")
+    cooperative_yuan = money_column("cooperative", "合作社经营（元）")
+    actions = ["approve_plans"]
+    action_roles = {"approve_plans": frozenset({"township"})}
+
+    @admin.action(description="批准方案（公示结束后，资金拨入三个专户）")
+    def approve_plans(self, request: HttpRequest, queryset: QuerySet[FundPlan]) -> None:
+        done = self.each(request, queryset, lambda plan: services.plan_approve(plan=plan, actor=request.user))  # type: ignore[arg-type]
+        if done:
+            self.message_user(request, f"已批准 {done} 个方案。", messages.SUCCESS)
+
+
+class MemberInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = GroupMember
+    fields = ("household", "joined_on", "left_on")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(JointGroup)
+class JointGroupAdmin(ReadOnlyScoped):
+    list_display = ("name", "village", "formed_on", "blocked")
+    list_select_related = ("village",)
+    inlines = [MemberInline]
+
+    @admin.display(description="逾期成员（暂停借款）")
+    def blocked(self, group: JointGroup) -> str:
+        return "、".join(services.group_overdue_members(group, timezone.localdate())) or "—"
+
+
+class InstalmentInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = Instalment
+    fields = ("number", "due_on", "principal", "fee", "paid_principal", "paid_fee", "superseded_by")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class EventInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = LoanEvent
+    fields = ("at", "action", "actor", "note")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Loan)
+class LoanAdmin(ReadOnlyScoped):
+    list_display = (
+        "household",
+        "village",
+        "group",
+        "principal_yuan",
+        "term_months",
+        "frequency",
+        "disbursed_on",
+        "status",
+        "overdue_days",
+    )
+    list_filter = ("status", "frequency")
+    list_select_related = ("household", "village", "group")
+    search_fields = ("household__code", "household__head_name")
+    principal_yuan = money_column("principal", "借款金额（元）")
+    inlines = [InstalmentInline, EventInline]
+    actions = ["approve_loans", "export_book", "export_overdue"]
+    action_roles = {"approve_loans": frozenset({"township"})}
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        self._late = services.overdue(self.get_queryset(request), today=timezone.localdate())
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="逾期天数")
+    def overdue_days(self, loan: Loan) -> str:
+        late = getattr(self, "_late", {}).get(loan.pk)
+        return f"{late.days} 天（{late.bucket}）" if late else "—"
+
+    @admin.action(description="审批并放款（须已上传借款合同）")
+    def approve_loans(self, request: HttpRequest, queryset: QuerySet[Loan]) -> None:
+        today = timezone.localdate()
+        done = self.each(
+            request,
+            queryset,
+            lambda loan: services.loan_approve(loan=loan, actor=request.user, disbursed_on=today),  # type: ignore[arg-type]
+        )
+        if done:
+            self.message_user(request, f"已放款 {done} 笔。", messages.SUCCESS)
+
+    def _xlsx(self, request: HttpRequest, overdue_only: bool) -> HttpResponse:
+        today = timezone.localdate()
+        out = io.BytesIO()
+        selectors.export_loan_book(out, request.user, today=today, overdue_only=overdue_only)  # type: ignore[arg-type]
+        name = file_name(f"联保贷款{'逾期清单' if overdue_only else '台账'}", f"{today:%Y%m%d}")
+        response = HttpResponse(out.getvalue(), content_type=XLSX)
+        response["Content-Disposition"] = f"attachment; filename*=UTF-8''{name}"
+        return response
+
+    @admin.action(description="导出贷款台账（Excel，本人管辖范围内全部贷款）")
+    def export_book(self, request: HttpRequest, queryset: QuerySet[Loan]) -> HttpResponse:
+        return self._xlsx(request, overdue_only=False)
+
+    @admin.action(description="导出逾期清单（Excel）")
+    def export_overdue(self, request: HttpRequest, queryset: QuerySet[Loan]) -> HttpResponse:
+        return self._xlsx(request, overdue_only=True)
+
+
+@admin.register(Repayment)
+class RepaymentAdmin(ReadOnlyScoped):
+    list_display = ("loan", "payer", "paid_on", "amount_yuan", "principal_yuan", "fee_yuan", "reference")
+    list_select_related = ("loan__household", "payer")
+    amount_yuan = money_column("amount", "还款金额（元）")
+    principal_yuan = money_column("principal", "其中本金（元）")
+    fee_yuan = money_column("fee", "其中占用费（元）")
+
+
+@admin.register(GuarantorDebt)
+class GuarantorDebtAdmin(ReadOnlyScoped):
+    list_display = ("debtor", "creditor", "amount_yuan", "settled_on")
+    list_select_related = ("debtor", "creditor")
+    amount_yuan = money_column("amount", "代偿金额（元）")
+
+
+@admin.register(WriteOff)
+class WriteOffAdmin(ReadOnlyScoped):
+    list_display = ("loan", "amount_yuan", "reason", "approved_by", "approved_at")
+    list_select_related = ("loan__household", "approved_by")
+    amount_yuan = money_column("amount", "核销本金（元）")
+
+
+@admin.register(Reschedule)
+class RescheduleAdmin(ReadOnlyScoped):
+    list_display = (
+        "loan",
+        "effective_on",
+        "outstanding",
+        "term_months",
+        "frequency",
+        "reason",
+        "approved_by",
+    )
+    list_select_related = ("loan__household", "approved_by")
