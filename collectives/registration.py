@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from disbursements.dashboard import DASHBOARD_SECTIONS
 from disbursements.notices import NOTICE_KINDS
 from disbursements.registry import ACCOUNT_KINDS, ENTRY_KINDS, FUNDS, RECONCILE_CHECKS
+from households.worklist import TODO_SOURCES
 
 
 def register() -> None:
-    from . import accounts, notices, reconcile
+    from . import accounts, dashboard, notices, reconcile
 
     FUNDS.register(accounts.FUND_DEF)
     for account_kind in accounts.ACCOUNT_KIND_DEFS:
@@ -16,3 +18,6 @@ def register() -> None:
         ENTRY_KINDS.register(entry_kind)
     NOTICE_KINDS.register(notices.PLAN_NOTICE)
     RECONCILE_CHECKS.register(reconcile.CHECK)
+    DASHBOARD_SECTIONS.register(dashboard.SECTION)
+    for source in dashboard.TODO_DEFS:
+        TODO_SOURCES.register(source)
