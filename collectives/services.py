@@ -691,13 +691,17 @@ def portfolio(village_ids: list[int] | None, *, today: datetime.date) -> dict[in
     written_by_loan = dict(WriteOff.objects.filter(loan__in=loans).values_list("loan", "amount"))
     for loan_id, amount in written_by_loan.items():
         result[village_of[loan_id]]["written_off"] += to_fen(amount)
-    per_loan_open: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    for loan_id, principal, paid in Instalment.objects.filter(
-        loan__in=loans.filter(status=Loan.Status.DISBURSED), superseded_by__isnull=True
-    ).values_list("loan", "principal", "paid_principal"):
-        per_loan_open[loan_id] += to_fen(principal) - to_fen(paid)
-    for late in overdue(loans, today=today).values():
-        result[village_of[late.loan_id]][late.bucket] += per_loan_open[late.loan_id]
+    late_loans = overdue(loans, today=today)
+    # Principal at risk: what the overdue loans still owe on their live schedule (one aggregate).
+    per_loan_open = {
+        loan_id: to_fen(Decimal(str(amount)))
+        for loan_id, amount in Instalment.objects.filter(loan__in=list(late_loans), superseded_by__isnull=True)
+        .values("loan")
+        .annotate(open=Sum(F("principal") - F("paid_principal")))
+        .values_list("loan", "open")
+    }
+    for late in late_loans.values():
+        result[village_of[late.loan_id]][late.bucket] += per_loan_open.get(late.loan_id, ZERO)
     for values in result.values():
         values["outstanding"] = values["out"] - values["repaid"] - values["written_off"]
     return result
