@@ -34,7 +34,12 @@ def build(loans_per_village: int) -> None:
     from households.models import Household, Role, Township, User, Village, VillageGroup
 
     city = User.objects.create(username="bench_city", role=Role.CITY)
-    source_entry_kwargs = {"year": 2017, "fund": "village_collective", "kind": "vc_funding", "amount": Decimal("1000000")}
+    source_entry_kwargs = {
+        "year": 2017,
+        "fund": "village_collective",
+        "kind": "vc_funding",
+        "amount": Decimal("1000000"),
+    }
     from collectives import accounts
 
     villages = list(Village.objects.order_by("code")[:20])
@@ -48,12 +53,23 @@ def build(loans_per_village: int) -> None:
             village=village, name="一组"
         )
         entry = Entry.objects.create(
-            source=accounts.source(), target=accounts.village_account(village, accounts.UNALLOCATED), **source_entry_kwargs
+            source=accounts.source(),
+            target=accounts.village_account(village, accounts.UNALLOCATED),
+            **source_entry_kwargs,
         )
-        fund = VillageFund.objects.create(village=village, year=2017, amount=Decimal("1000000"), entry=entry, allocated_by=city)
+        fund = VillageFund.objects.create(
+            village=village, year=2017, amount=Decimal("1000000"), entry=entry, allocated_by=city
+        )
         FundPlan.objects.create(
-            fund=fund, village=village, meeting_on=start, attendance=50, minutes_scan="x.pdf",
-            lending=Decimal("1000000"), equity=0, cooperative=0, drafted_by=city,
+            fund=fund,
+            village=village,
+            meeting_on=start,
+            attendance=50,
+            minutes_scan="x.pdf",
+            lending=Decimal("1000000"),
+            equity=0,
+            cooperative=0,
+            drafted_by=city,
         )
         group = JointGroup.objects.create(village=village, name="联保小组", formed_on=start)
         households = []
@@ -61,16 +77,30 @@ def build(loans_per_village: int) -> None:
             serial += 1
             households.append(
                 Household(
-                    code=f"BENCH{serial:07d}", head_name="扎西", id_number=f"{serial:018d}", village=village,
-                    group=group_row, size=4, labour=2, exit_year=2017,
+                    code=f"BENCH{serial:07d}",
+                    head_name="扎西",
+                    id_number=f"{serial:018d}",
+                    village=village,
+                    group=group_row,
+                    size=4,
+                    labour=2,
+                    exit_year=2017,
                 )
             )
         Household.objects.bulk_create(households, batch_size=2000)
         loans = Loan.objects.bulk_create(
             [
                 Loan(
-                    fund=fund, village=village, group=group, household=h, principal=Decimal("18000"), term_months=36,
-                    frequency=rules.MONTHLY, purpose="养殖", status=Loan.Status.DISBURSED, proposed_by=city,
+                    fund=fund,
+                    village=village,
+                    group=group,
+                    household=h,
+                    principal=Decimal("18000"),
+                    term_months=36,
+                    frequency=rules.MONTHLY,
+                    purpose="养殖",
+                    status=Loan.Status.DISBURSED,
+                    proposed_by=city,
                     disbursed_on=start,
                 )
                 for h in households
@@ -84,8 +114,13 @@ def build(loans_per_village: int) -> None:
                 paid = i.due_on <= today and not (late and i.number >= 7)
                 rows.append(
                     Instalment(
-                        loan=loan, number=i.number, due_on=i.due_on, principal=i.principal, fee=i.fee,
-                        paid_principal=i.principal if paid else 0, paid_fee=i.fee if paid else 0,
+                        loan=loan,
+                        number=i.number,
+                        due_on=i.due_on,
+                        principal=i.principal,
+                        fee=i.fee,
+                        paid_principal=i.principal if paid else 0,
+                        paid_fee=i.fee if paid else 0,
                     )
                 )
         Instalment.objects.bulk_create(rows, batch_size=5000)
@@ -138,7 +173,7 @@ def worker(loans_per_village: int) -> None:
 
     floor_s, floor_q, floor_rows = best(floor)
     overdue_s, overdue_q, late = best(lambda: services.overdue(today=today))
-    portfolio_s, portfolio_q, book = best(lambda: services.portfolio(None, today=today), repeat=3)
+    portfolio_s, portfolio_q, _book = best(lambda: services.portfolio(None, today=today), repeat=3)
     rows = Instalment.objects.count()
     assert len(late) == len(floor_rows)  # type: ignore[arg-type]
     print(
@@ -179,7 +214,11 @@ def main() -> None:
         "DEBUG": "False",
     }
     done = subprocess.run(
-        [sys.executable, __file__, "--worker", str(args.loans)], cwd=ROOT, env=env, capture_output=True, text=True
+        [sys.executable, __file__, "--worker", str(args.loans)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     if done.returncode:
         print(done.stderr[-3000:])

@@ -17,6 +17,7 @@ from households.xlsx import file_name
 
 from . import selectors, services
 from .models import (
+    CorrectionItem,
     FundPlan,
     GroupMember,
     GuarantorDebt,
@@ -27,6 +28,7 @@ from .models import (
     LoanEvent,
     Repayment,
     Reschedule,
+    SupervisionVisit,
     VillageFund,
     WriteOff,
 )
@@ -226,3 +228,32 @@ class RescheduleAdmin(ReadOnlyScoped):
         "approved_by",
     )
     list_select_related = ("loan__household", "approved_by")
+
+
+class CorrectionInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = CorrectionItem
+    fields = ("text", "due_on", "closed_on", "closed_by")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(SupervisionVisit)
+class SupervisionVisitAdmin(ReadOnlyScoped):
+    list_display = ("village", "visited_on", "inspectors", "open_items")
+    list_select_related = ("village",)
+    inlines = [CorrectionInline]
+
+    @admin.display(description="未销号整改事项")
+    def open_items(self, visit: SupervisionVisit) -> int:
+        return visit.items.filter(closed_on__isnull=True).count()
+
+
+@admin.register(CorrectionItem)
+class CorrectionItemAdmin(ReadOnlyScoped):
+    list_display = ("text", "visit", "due_on", "closed_on")
+    list_filter = (("closed_on", admin.EmptyFieldListFilter),)
+    list_select_related = ("visit__village",)

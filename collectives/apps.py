@@ -14,7 +14,7 @@ class CollectivesConfig(AppConfig):
         from households.roles import ROLES, grant
 
         from . import registration
-        from .models import FundPlan, Loan
+        from .models import CorrectionItem, FundPlan, Loan, SupervisionVisit
 
         registration.register()
         models = (
@@ -39,3 +39,6 @@ class CollectivesConfig(AppConfig):
         register_file(FundPlan, "minutes_scan")
         register_file(FundPlan, "implementation_scan")
         register_file(Loan, "contract_scan")
+        register_file(SupervisionVisit, "photo")
+        register_file(SupervisionVisit, "notice_pdf")
+        register_file(CorrectionItem, "evidence")

@@ -15,7 +15,7 @@ from households.scoping import scoped
 from households.worklist import TodoItem, TodoSource
 
 from . import rules, services
-from .models import Loan, VillageFund
+from .models import CorrectionItem, Loan, VillageFund
 
 COLUMNS = (
     Column("funds", "扶持资金（元）", money=True),
@@ -79,9 +79,19 @@ def loans_waiting(user: User, year: int) -> list[TodoItem]:
     return [TodoItem("待审批放款的联保贷款", waiting.count(), url, "笔")]
 
 
+def open_corrections(user: User, year: int) -> list[TodoItem]:
+    from django.utils import timezone
+
+    items = scoped(CorrectionItem.objects.filter(closed_on__isnull=True), user)
+    late = items.filter(due_on__lt=timezone.localdate()).count()
+    url = reverse("admin:collectives_correctionitem_changelist") + "?closed_on__isempty=1"
+    return [TodoItem("督查整改事项未销号", items.count(), url, "项", urgent=late > 0)]
+
+
 TODO_DEFS = (
     TodoSource(
         "collective_overdue", "逾期联保贷款", frozenset({"village", "township", "city"}), overdue_loans
     ),
     TodoSource("collective_loans_waiting", "待审批联保贷款", frozenset({"township"}), loans_waiting),
+    TodoSource("collective_corrections", "督查整改", frozenset({"village", "township"}), open_corrections),
 )

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from disbursements.models import Entry
 from households.models import Household, Village
 from households.scoping import ScopePaths
-from households.uploads import SCAN, UploadValidator
+from households.uploads import PDF, PHOTO, SCAN, UploadValidator
 
 from . import rules
 
@@ -568,3 +568,73 @@ class LoanEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.at:%Y-%m-%d}"
+
+
+class SupervisionVisit(models.Model):
+    """每月督查 by the township, the village branch and the work team: one record per visit."""
+
+    village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="+", verbose_name=_("村委会"))
+    visited_on = models.DateField(_("督查日期"))
+    inspectors = models.CharField(_("督查人员（乡政府、村总支、工作组）"), max_length=200)
+    findings = models.TextField(_("督查发现"))
+    photo = models.FileField(
+        _("现场照片"),
+        upload_to="collectives/supervision/",
+        blank=True,
+        validators=[UploadValidator(PHOTO, "督查照片")],
+    )
+    notice_pdf = models.FileField(
+        _("督查通知（PDF）"),
+        upload_to="collectives/supervision_notices/",
+        blank=True,
+        validators=[UploadValidator(PDF, "督查通知")],
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("登记人")
+    )
+
+    scope_paths: ClassVar[ScopePaths] = VILLAGE_SCOPE
+
+    class Meta:
+        verbose_name = _("督查记录")
+        verbose_name_plural = _("督查记录")
+        ordering = ["-visited_on"]
+
+    def __str__(self) -> str:
+        return f"{self.village.name} {self.visited_on} 督查"
+
+
+class CorrectionItem(models.Model):
+    """An item of a 督查通知 to correct by a date; open until closed with evidence."""
+
+    visit = models.ForeignKey(
+        SupervisionVisit, on_delete=models.PROTECT, related_name="items", verbose_name=_("督查")
+    )
+    text = models.CharField(_("整改事项"), max_length=200)
+    due_on = models.DateField(_("整改期限"))
+    closed_on = models.DateField(_("整改完成日期"), null=True, blank=True)
+    evidence = models.FileField(
+        _("整改佐证材料"),
+        upload_to="collectives/corrections/",
+        blank=True,
+        validators=[UploadValidator(SCAN, "整改佐证材料")],
+    )
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="visit__village__township", village="visit__village", cadre=None
+    )
+
+    class Meta:
+        verbose_name = _("整改事项")
+        verbose_name_plural = _("整改事项")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(closed_on__isnull=True) | ~Q(evidence=""), name="correction_closed_with_evidence"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.text

@@ -695,7 +695,9 @@ def portfolio(village_ids: list[int] | None, *, today: datetime.date) -> dict[in
     # Principal at risk: what the overdue loans still owe on their live schedule (one aggregate).
     per_loan_open = {
         loan_id: to_fen(Decimal(str(amount)))
-        for loan_id, amount in Instalment.objects.filter(loan__in=list(late_loans), superseded_by__isnull=True)
+        for loan_id, amount in Instalment.objects.filter(
+            loan__in=list(late_loans), superseded_by__isnull=True
+        )
         .values("loan")
         .annotate(open=Sum(F("principal") - F("paid_principal")))
         .values_list("loan", "open")
