@@ -15,7 +15,7 @@ from django.utils import timezone
 from households.admin_base import ReadOnlyAdminMixin, RoleActionsMixin, ScopedAdminMixin, money_column
 from households.xlsx import file_name
 
-from . import selectors, services
+from . import report, selectors, services
 from .models import (
     CorrectionItem,
     FundPlan,
@@ -31,6 +31,7 @@ from .models import (
     SupervisionVisit,
     VillageFund,
     WriteOff,
+    YearEndReport,
 )
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -257,3 +258,24 @@ class CorrectionItemAdmin(ReadOnlyScoped):
     list_display = ("text", "visit", "due_on", "closed_on")
     list_filter = (("closed_on", admin.EmptyFieldListFilter),)
     list_select_related = ("visit__village",)
+
+
+@admin.register(YearEndReport)
+class YearEndReportAdmin(ReadOnlyScoped):
+    list_display = ("village", "fund", "generated_at", "submitted_on", "outcome", "accepted_on")
+    list_select_related = ("village", "fund")
+    actions = ["export_xlsx"]
+
+    @admin.action(description="导出效益分析报告（Excel）")
+    def export_xlsx(self, request: HttpRequest, queryset: QuerySet[YearEndReport]) -> HttpResponse:
+        report_obj = queryset.first()
+        out = io.BytesIO()
+        if report_obj is not None:
+            report.report_xlsx(out, report_obj)
+        name = file_name(
+            f"{report_obj.fund.year if report_obj else ''}效益分析报告",
+            report_obj.village.name if report_obj else "",
+        )
+        response = HttpResponse(out.getvalue(), content_type=XLSX)
+        response["Content-Disposition"] = f"attachment; filename*=UTF-8''{name}"
+        return response

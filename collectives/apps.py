@@ -14,7 +14,7 @@ class CollectivesConfig(AppConfig):
         from households.roles import ROLES, grant
 
         from . import registration
-        from .models import CorrectionItem, FundPlan, Loan, SupervisionVisit
+        from .models import CorrectionItem, FundPlan, Loan, SupervisionVisit, YearEndReport
 
         registration.register()
         models = (
@@ -42,3 +42,4 @@ class CollectivesConfig(AppConfig):
         register_file(SupervisionVisit, "photo")
         register_file(SupervisionVisit, "notice_pdf")
         register_file(CorrectionItem, "evidence")
+        register_file(YearEndReport, "pdf")

@@ -638,3 +638,40 @@ class CorrectionItem(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+class YearEndReport(models.Model):
+    """效益分析报告 of a village fund for a year: the figures as generated (frozen), its PDF, its
+    submission to city HQ (filed with 农科局), and the acceptance (验收) outcome."""
+
+    class Outcome(models.TextChoices):
+        PASSED = "passed", _("验收合格")
+        CORRECT = "correct", _("限期整改")
+        FAILED = "failed", _("验收不合格")
+
+    fund = models.OneToOneField(
+        VillageFund, on_delete=models.PROTECT, related_name="report", verbose_name=_("资金")
+    )
+    village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="+", verbose_name=_("村委会"))
+    figures = models.JSONField(_("报告数据"))
+    pdf = models.FileField(
+        _("报告（PDF）"), upload_to="collectives/reports/", validators=[UploadValidator(PDF, "效益分析报告")]
+    )
+    generated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    generated_at = models.DateTimeField(_("生成时间"), default=timezone.now)
+    submitted_on = models.DateField(_("报市指挥部（农科局备案）日期"), null=True, blank=True)
+    outcome = models.CharField(_("验收结论"), max_length=12, choices=Outcome.choices, blank=True)
+    outcome_note = models.TextField(_("验收意见"), blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    accepted_on = models.DateField(_("验收日期"), null=True, blank=True)
+
+    scope_paths: ClassVar[ScopePaths] = VILLAGE_SCOPE
+
+    class Meta:
+        verbose_name = _("年度效益分析报告")
+        verbose_name_plural = _("年度效益分析报告")
+
+    def __str__(self) -> str:
+        return f"{self.fund}效益分析报告"

@@ -9,7 +9,7 @@ from households.worklist import TODO_SOURCES
 
 
 def register() -> None:
-    from . import accounts, dashboard, notices, reconcile
+    from . import accounts, dashboard, notices, reconcile, report
 
     FUNDS.register(accounts.FUND_DEF)
     for account_kind in accounts.ACCOUNT_KIND_DEFS:
@@ -17,6 +17,7 @@ def register() -> None:
     for entry_kind in accounts.ENTRY_KIND_DEFS:
         ENTRY_KINDS.register(entry_kind)
     NOTICE_KINDS.register(notices.PLAN_NOTICE)
+    NOTICE_KINDS.register(report.REPORT_NOTICE_KIND)
     RECONCILE_CHECKS.register(reconcile.CHECK)
     DASHBOARD_SECTIONS.register(dashboard.SECTION)
     for source in dashboard.TODO_DEFS:
