@@ -34,7 +34,7 @@ def test_visit_notice_items_and_gaps(lending_village: dict[str, Any]) -> None:
     with visit.notice_pdf.open("rb") as pdf:
         assert pdf.read(5) == b"%PDF-"
     assert open_corrections(ctx["village_user"], 2017)[0].count == 2
-    first = visit.items.order_by("pk").first()
+    first = visit.items.order_by("pk")[0]
     with pytest.raises(ValidationError, match="须附佐证材料"):
         supervision.item_close(
             item=first, closed_on=datetime.date(2017, 4, 1), evidence=None, actor=ctx["village_user"]

@@ -2,7 +2,7 @@
 monthly schedules over 3 years (issue 13 goal: the overdue run for all 20 villages ≤ 2× one bare SQL
 aggregate over the same schedule rows, its floor; both set-based: constant query counts).
 
-    .venv/bin/python bench/collectives.py [--loans 1000] [--database-url postgres://…/bench_collectives]
+    .venv/bin/python bench/village_funds.py [--loans 1000] [--database-url postgres://…/bench_collectives]
 
 A fresh database (SQLite file in bench/out/, or the PostgreSQL database given, dropped and
 recreated). The loans and schedules are written in bulk for speed (not through the services, whose
