@@ -26,6 +26,10 @@ BORROWER = "vc_borrower"
 WRITTEN_OFF = "vc_written_off"
 INFLOW = "vc_inflow"
 RESERVE = "vc_reserve"
+PARTNER = "vc_partner"
+DIVIDEND = "vc_dividend"
+MEMBER = "vc_member"
+COOP_SPENT = "vc_coop_spent"
 
 E_FUNDING = "vc_funding"
 E_RELEASE_LENDING = "vc_release_lending"
@@ -36,6 +40,12 @@ E_REPAYMENT = "vc_repayment"
 E_FEE = "vc_fee"
 E_WRITE_OFF = "vc_write_off"
 E_RECOVERY = "vc_recovery"
+E_EQUITY_IN = "vc_equity_in"
+E_EQUITY_BACK = "vc_equity_back"
+E_DIVIDEND = "vc_dividend"
+E_DIVIDEND_SHARE = "vc_dividend_share"
+E_COOP_SPEND = "vc_coop_spend"
+E_COOP_INCOME = "vc_coop_income"
 
 SUB_ACCOUNTS = {LENDING: "借款资金", EQUITY: "入股资金", COOPERATIVE: "合作社经营资金"}
 
@@ -50,6 +60,10 @@ ACCOUNT_KIND_DEFS = (
     AccountKind(BORROWER, "借款户（未还本金）", FUND, Level.OTHER),
     AccountKind(WRITTEN_OFF, "已核销待收回", FUND, Level.OTHER),
     AccountKind(RESERVE, "公积公益金", FUND, Level.OTHER),
+    AccountKind(PARTNER, "入股组织（保值本金）", FUND, Level.OTHER),
+    AccountKind(DIVIDEND, "分红收入", FUND, Level.OTHER),
+    AccountKind(MEMBER, "贫困户分红", FUND, Level.OTHER),
+    AccountKind(COOP_SPENT, "合作社经营支出", FUND, Level.OTHER),
 )
 ENTRY_KIND_DEFS = (
     EntryKind(
@@ -83,6 +97,31 @@ ENTRY_KIND_DEFS = (
     EntryKind(E_WRITE_OFF, "贷款核销", Counts.OTHER, Record("collectives.WriteOff", "entry", "amount")),
     EntryKind(
         E_RECOVERY, "核销后收回", Counts.OTHER, Record("collectives.WriteOffRecovery", "entry", "amount")
+    ),
+    EntryKind(
+        E_EQUITY_IN, "村集体入股", Counts.OTHER, Record("collectives.EquityStake", "entry", "principal")
+    ),
+    EntryKind(
+        E_EQUITY_BACK,
+        "入股本金退还",
+        Counts.OTHER,
+        Record("collectives.EquityStake", "returned_entry", "principal"),
+    ),
+    EntryKind(E_DIVIDEND, "入股分红到账", Counts.OTHER, Record("collectives.Dividend", "entry", "amount")),
+    EntryKind(
+        E_DIVIDEND_SHARE, "分红到户", Counts.OTHER, Record("collectives.DividendShare", "entry", "amount")
+    ),
+    EntryKind(
+        E_COOP_SPEND,
+        "合作社经营支出",
+        Counts.OTHER,
+        Record("collectives.CooperativeTransaction", "entry", "amount"),
+    ),
+    EntryKind(
+        E_COOP_INCOME,
+        "合作社经营收入",
+        Counts.OTHER,
+        Record("collectives.CooperativeTransaction", "entry", "amount"),
     ),
 )
 
@@ -119,6 +158,11 @@ def sub_accounts(village: Village) -> dict[str, Account]:
     }
     found = ledger.accounts(specs.values())
     return {kind: found[(FUND, s.key)] for kind, s in specs.items()}
+
+
+def keyed(village: Village, kind: str, key: str, name: str) -> Account:
+    """An account of the village's fund found by its own key (a stake's partner, a member's share)."""
+    return ledger.account(_spec(kind, f"{kind}:{key}", name, village))
 
 
 def reserve_account(village: Village, reserve: str, label: str) -> Account:

@@ -17,7 +17,10 @@ from households.xlsx import file_name
 
 from . import report, selectors, services
 from .models import (
+    CooperativeTransaction,
     CorrectionItem,
+    DividendShare,
+    EquityStake,
     FundPlan,
     GroupMember,
     GuarantorDebt,
@@ -279,3 +282,25 @@ class YearEndReportAdmin(ReadOnlyScoped):
         response = HttpResponse(out.getvalue(), content_type=XLSX)
         response["Content-Disposition"] = f"attachment; filename*=UTF-8''{name}"
         return response
+
+
+@admin.register(EquityStake)
+class EquityStakeAdmin(ReadOnlyScoped):
+    list_display = ("village", "counterparty", "principal_yuan", "invested_on", "returned_on")
+    list_select_related = ("village", "counterparty")
+    principal_yuan = money_column("principal", "入股本金（元）")
+
+
+@admin.register(DividendShare)
+class DividendShareAdmin(ReadOnlyScoped):
+    list_display = ("household", "dividend", "amount_yuan")
+    list_select_related = ("household", "dividend__stake__village", "dividend__stake__counterparty")
+    amount_yuan = money_column("amount", "分得金额（元）")
+
+
+@admin.register(CooperativeTransaction)
+class CooperativeTransactionAdmin(ReadOnlyScoped):
+    list_display = ("village", "occurred_on", "kind", "amount_yuan", "purpose")
+    list_filter = ("kind",)
+    list_select_related = ("village",)
+    amount_yuan = money_column("amount", "金额（元）")

@@ -14,7 +14,15 @@ class CollectivesConfig(AppConfig):
         from households.roles import ROLES, grant
 
         from . import registration
-        from .models import CorrectionItem, FundPlan, Loan, SupervisionVisit, YearEndReport
+        from .models import (
+            CooperativeTransaction,
+            CorrectionItem,
+            EquityStake,
+            FundPlan,
+            Loan,
+            SupervisionVisit,
+            YearEndReport,
+        )
 
         registration.register()
         models = (
@@ -43,3 +51,5 @@ class CollectivesConfig(AppConfig):
         register_file(SupervisionVisit, "notice_pdf")
         register_file(CorrectionItem, "evidence")
         register_file(YearEndReport, "pdf")
+        register_file(EquityStake, "agreement_scan")
+        register_file(CooperativeTransaction, "voucher_scan")

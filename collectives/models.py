@@ -675,3 +675,112 @@ class YearEndReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.fund}效益分析报告"
+
+
+class EquityStake(models.Model):
+    """入股: from the equity sub-account into an organisation, with the agreement; the principal is
+    kept as preserved (保值) until returned."""
+
+    fund = models.ForeignKey(
+        VillageFund, on_delete=models.PROTECT, related_name="stakes", verbose_name=_("资金")
+    )
+    village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="+", verbose_name=_("村委会"))
+    counterparty = models.ForeignKey(
+        Counterparty, on_delete=models.PROTECT, related_name="+", verbose_name=_("入股组织")
+    )
+    principal = models.DecimalField(_("入股本金（元）"), max_digits=14, decimal_places=2)
+    agreement_scan = models.FileField(
+        _("入股协议"), upload_to="collectives/equity/", validators=[UploadValidator(SCAN, "入股协议扫描件")]
+    )
+    invested_on = models.DateField(_("入股日期"))
+    entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="+")
+    returned_on = models.DateField(_("本金退还日期"), null=True, blank=True)
+    returned_entry = models.OneToOneField(
+        Entry, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    scope_paths: ClassVar[ScopePaths] = VILLAGE_SCOPE
+
+    class Meta:
+        verbose_name = _("村集体入股")
+        verbose_name_plural = _("村集体入股")
+        constraints = [models.CheckConstraint(condition=Q(principal__gt=0), name="equity_stake_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.village.name}入股{self.counterparty} {self.principal:,.2f} 元"
+
+
+class Dividend(models.Model):
+    """A year's dividend of a stake, received into the fund's dividend account."""
+
+    stake = models.ForeignKey(
+        EquityStake, on_delete=models.PROTECT, related_name="dividends", verbose_name=_("入股")
+    )
+    year = models.PositiveSmallIntegerField(_("分红年度"))
+    amount = models.DecimalField(_("分红金额（元）"), max_digits=14, decimal_places=2)
+    received_on = models.DateField(_("到账日期"))
+    entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("入股分红")
+        verbose_name_plural = _("入股分红")
+        constraints = [
+            models.UniqueConstraint(fields=["stake", "year"], name="collective_one_dividend_per_stake_year"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="collective_dividend_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stake} {self.year}年分红"
+
+
+class DividendShare(models.Model):
+    """The members' share of a dividend paid to a poor household, as the plan decides."""
+
+    dividend = models.ForeignKey(Dividend, on_delete=models.PROTECT, related_name="shares")
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, related_name="+", verbose_name=_("贫困户")
+    )
+    amount = models.DecimalField(_("分得金额（元）"), max_digits=14, decimal_places=2)
+    entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="+")
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="household__village__township", village="household__village", cadre="household__cadre"
+    )
+
+    class Meta:
+        verbose_name = _("分红到户")
+        verbose_name_plural = _("分红到户")
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="dividend_share_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.household.head_name} {self.amount:,.2f} 元"
+
+
+class CooperativeTransaction(models.Model):
+    """合作社经营: spending or income of the village cooperative against its sub-account, with a voucher."""
+
+    class Kind(models.TextChoices):
+        SPENDING = "spending", _("支出")
+        INCOME = "income", _("收入")
+
+    fund = models.ForeignKey(VillageFund, on_delete=models.PROTECT, related_name="+", verbose_name=_("资金"))
+    village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="+", verbose_name=_("村委会"))
+    kind = models.CharField(_("收支"), max_length=10, choices=Kind.choices)
+    amount = models.DecimalField(_("金额（元）"), max_digits=14, decimal_places=2)
+    occurred_on = models.DateField(_("日期"))
+    purpose = models.CharField(_("事由"), max_length=100)
+    voucher_scan = models.FileField(
+        _("凭证"), upload_to="collectives/vouchers/", validators=[UploadValidator(SCAN, "凭证扫描件")]
+    )
+    entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    scope_paths: ClassVar[ScopePaths] = VILLAGE_SCOPE
+
+    class Meta:
+        verbose_name = _("合作社收支")
+        verbose_name_plural = _("合作社收支")
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="cooperative_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.village.name} {self.get_kind_display()} {self.amount:,.2f} 元"
