@@ -41,10 +41,6 @@ def compute(area: Area) -> Computed:
             "village", "amount"
         )
     )
-    late = services.overdue(Loan.objects.filter(village__in=list(township_of)), today=area.today)
-    late_by_village: dict[int, int] = defaultdict(int)
-    for village_id in Loan.objects.filter(pk__in=list(late)).values_list("village", flat=True):
-        late_by_village[village_id] += 1
     values: dict[int, dict[str, Any]] = {}
     for village_id, township_id in township_of.items():
         key = township_id if area.level == Level.TOWNSHIP else village_id
@@ -55,7 +51,9 @@ def compute(area: Area) -> Computed:
             row[name] += figures.get(name, ZERO)
         for n, b in enumerate(rules.BUCKETS):
             row[f"par{n}"] += figures.get(b, ZERO)
-        row["late_loans"] += late_by_village[village_id]
+        row["late_loans"] += int(figures.get("late_loans", 0))
+    for row in values.values():
+        row["late_loans"] = int(row["late_loans"])
     return Computed(values={k: dict(v) for k, v in values.items()})
 
 

@@ -704,6 +704,7 @@ def portfolio(village_ids: list[int] | None, *, today: datetime.date) -> dict[in
     }
     for late in late_loans.values():
         result[village_of[late.loan_id]][late.bucket] += per_loan_open.get(late.loan_id, ZERO)
+        result[village_of[late.loan_id]]["late_loans"] += 1
     for values in result.values():
         values["outstanding"] = values["out"] - values["repaid"] - values["written_off"]
     return result
