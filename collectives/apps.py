@@ -41,6 +41,13 @@ class CollectivesConfig(AppConfig):
             "writeoff",
             "writeoffrecovery",
             "loanevent",
+            "supervisionvisit",
+            "correctionitem",
+            "yearendreport",
+            "equitystake",
+            "dividend",
+            "dividendshare",
+            "cooperativetransaction",
         )
         grant(ROLES, {f"collectives.view_{m}" for m in models})
         grant("city", {"collectives.change_lendingpolicy"})

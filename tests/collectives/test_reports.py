@@ -87,9 +87,16 @@ def test_dashboard_and_admin_pages(lending_village: dict[str, Any], client: Any)
         "guarantordebt",
         "writeoff",
         "reschedule",
+        "supervisionvisit",
+        "correctionitem",
+        "yearendreport",
+        "equitystake",
+        "dividendshare",
+        "cooperativetransaction",
     ):
         response = client.get(f"/admin/collectives/{name}/")
         assert response.status_code == 200, name
+        assert f"/admin/collectives/{name}/" in response.content.decode()  # in the township's menu
     page = client.get("/admin/collectives/loan/").content.decode()
     assert "扎西" in page and "6,000.00" in page
     response = client.get("/dashboard/?year=2017")
