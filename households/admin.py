@@ -19,7 +19,13 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 
 from . import services, users
-from .admin_base import ReadOnlyAdminMixin, ScopedAdminMixin, ScopedRelatedFilter, ServiceImportMixin
+from .admin_base import (
+    PermissionLabelsMixin,
+    ReadOnlyAdminMixin,
+    ScopedAdminMixin,
+    ScopedRelatedFilter,
+    ServiceImportMixin,
+)
 from .masking import mask_id_number
 from .models import (
     CadreAssignment,
@@ -265,7 +271,7 @@ class UserChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(ScopedAdminMixin, DjangoUserAdmin):
+class UserAdmin(ScopedAdminMixin, PermissionLabelsMixin, DjangoUserAdmin):
     """Accounts. Every write goes through `households.users` (add, change and the password page), which
     decides who may manage whom; this class only shapes the pages to match."""
 
@@ -410,3 +416,6 @@ class OwnPasswordChangeForm(OwnPasswordChangeBase):
 
 
 admin.site.password_change_form = OwnPasswordChangeForm
+
+
+from . import admin_system  # noqa: E402, F401  (the superuser's pages of Django and django-axes)

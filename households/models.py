@@ -403,7 +403,12 @@ class CadreAssignment(models.Model):
         User, on_delete=models.PROTECT, null=True, related_name="+", verbose_name=_("操作人")
     )
     import_batch = models.ForeignKey(
-        ImportBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        ImportBatch,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("导入记录"),
     )
 
     scope_paths: ClassVar[ScopePaths] = ScopePaths(

@@ -32,7 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
-    "axes",
+    "households.logins.LoginsConfig",  # django-axes, its names in Chinese
     "import_export",
     "households",
     "subsidies",

@@ -144,7 +144,9 @@ class Notice(models.Model):
 class Objection(models.Model):
     """An objection received during a notice period, and how it was resolved."""
 
-    notice = models.ForeignKey(Notice, on_delete=models.PROTECT, related_name="objections")
+    notice = models.ForeignKey(
+        Notice, on_delete=models.PROTECT, related_name="objections", verbose_name=_("公示")
+    )
     received_on = models.DateField(_("收到日期"))
     raised_by = models.CharField(_("反映人"), max_length=64)
     content = models.TextField(_("异议内容"))
@@ -158,7 +160,9 @@ class Objection(models.Model):
         related_name="+",
         verbose_name=_("处理人"),
     )
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("登记人")
+    )
 
     scope_paths: ClassVar[ScopePaths] = ScopePaths(
         township="notice__township", village="notice__village", cadre="recorded_by"
@@ -192,15 +196,20 @@ class PrintJob(models.Model):
     kind = CodeField(_("类别"), max_length=24, labels=_notice_kinds)
     year = models.PositiveSmallIntegerField(_("年度"))
     township = models.ForeignKey(Township, on_delete=models.PROTECT, related_name="+", verbose_name=_("乡镇"))
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    requested_at = models.DateTimeField(default=timezone.now)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("申请人")
+    )
+    requested_at = models.DateTimeField(_("申请时间"), default=timezone.now)
     status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.QUEUED)
     done = models.PositiveIntegerField(_("已完成村数"), default=0)
     total = models.PositiveIntegerField(_("村数"), default=0)
     pdf = models.FileField(
-        _("PDF"), upload_to="notices/print/", blank=True, validators=[UploadValidator(PDF, "公示打印 PDF")]
+        _("打印文件（PDF）"),
+        upload_to="notices/print/",
+        blank=True,
+        validators=[UploadValidator(PDF, "公示打印 PDF")],
     )
-    error = models.CharField(max_length=200, blank=True)
+    error = models.CharField(_("出错原因"), max_length=200, blank=True)
 
     scope_paths: ClassVar[ScopePaths] = ScopePaths(
         township="township", village="requested_by__village", cadre="requested_by"
@@ -211,4 +220,4 @@ class PrintJob(models.Model):
         verbose_name_plural = _("批量打印任务")
 
     def __str__(self) -> str:
-        return f"{self.township} {self.year} {self.kind}（{self.done}/{self.total}）"
+        return f"{self.township} {self.year}年 {self.get_kind_display()}（{self.done}/{self.total}）"  # type: ignore[attr-defined]
