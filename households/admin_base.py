@@ -16,6 +16,7 @@ from django.contrib.admin.widgets import AdminFileWidget
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
@@ -113,6 +114,27 @@ def _money_fields(model: type[models.Model]) -> list[str]:
     return [f.name for f in model._meta.concrete_fields if is_money(f)]
 
 
+YES_NO = {True: ("yes", "是"), False: ("no", "否"), None: ("unknown", "未知")}
+
+
+def yes_no(value: bool | None) -> str:
+    """Django's yes/no icon, its alt text in Chinese (Django writes alt="True")."""
+    icon, text = YES_NO[None if value is None else bool(value)]
+    return format_html('<img src="{}" alt="{}">', static(f"admin/img/icon-{icon}.svg"), text)
+
+
+@cache
+def yes_no_display(model: type[models.Model], field_name: str) -> Callable[[models.Model], str]:
+    """A read-only admin column for a BooleanField: the icon, read as 是/否."""
+    label = getattr(model._meta.get_field(field_name), "verbose_name", field_name)
+
+    def column(obj: models.Model) -> str:
+        return yes_no(getattr(obj, field_name))
+
+    column.__name__ = field_name
+    return admin.display(description=label, ordering=field_name)(column)
+
+
 @cache
 def json_display(model: type[models.Model], field_name: str) -> Callable[[models.Model], str]:
     """A read-only admin column for a JSON field, written for people, never as JSON or a Python repr.
@@ -155,16 +177,15 @@ class FileLinksMixin:
         return super().formfield_for_dbfield(db_field, request, **kwargs)  # type: ignore[misc]
 
     def _display_columns(self) -> dict[str, Callable[[models.Model], str]]:
-        """Fields shown read-only through a column of ours: files (scoped links) and money (1,500.00 元)."""
+        """Fields shown read-only through a column of ours: files (scoped links), money (1,500.00 元),
+        JSON (written for people) and yes/no (the icon read as 是/否)."""
         model = self.model  # type: ignore[attr-defined]
         columns = {name: money_display(model, name) for name in _money_fields(model)}
-        columns.update(
-            {
-                f.name: json_display(model, f.name)
-                for f in model._meta.concrete_fields
-                if isinstance(f, models.JSONField)
-            }
-        )
+        for f in model._meta.concrete_fields:
+            if isinstance(f, models.JSONField):
+                columns[f.name] = json_display(model, f.name)
+            elif isinstance(f, models.BooleanField):
+                columns[f.name] = yes_no_display(model, f.name)
         columns.update({name: file_link(model, name) for name in registered_fields(model)})
         return columns
 

@@ -38,15 +38,24 @@ def value_text(value: Any) -> str:
 
 
 def changes_text(changes: Mapping[str, Any] | None) -> str:
-    """An audit row's {label: [old, new]} as '户主姓名：扎西 → 扎西次仁；家庭人口：3 → 4'."""
+    """An audit row's {label: [old, new]} as '户主姓名：扎西 → 扎西次仁；家庭人口：3 → 4'.
+
+    ID numbers are masked; a new record ({label: ["", value]}) reads '户主姓名：扎西；…'."""
     if not changes:
         return "—"
+    pairs = [c for c in changes.values() if isinstance(c, list | tuple) and len(c) == 2]
+    created = len(pairs) == len(changes) and all(old in (None, "") for old, _ in pairs)
     parts = []
     for label, change in changes.items():
         mask = MASKED_LABELS.get(label)
         if isinstance(change, list | tuple) and len(change) == 2:
             old, new = (mask(v) if mask and isinstance(v, str) and v else v for v in change)
-            parts.append(f"{label}：{value_text(old)} → {value_text(new)}")
+            # A new record has no "before": '户主姓名：扎西', not '户主姓名：（空）→ 扎西'.
+            parts.append(
+                f"{label}：{value_text(new)}"
+                if created
+                else f"{label}：{value_text(old)} → {value_text(new)}"
+            )
         else:
             shown = mask(change) if mask and isinstance(change, str) and change else change
             parts.append(f"{label}：{value_text(shown)}")

@@ -160,7 +160,7 @@ def household_rows(
         p.household_id: p
         for p in plans_for(user, year)
         .filter(household_id__in=[h.pk for h in households])
-        .select_related("commitment")
+        .select_related("commitment", "policy")  # the policy holds the letter's deadline
     }
     rows = []
     for household in households:

@@ -115,6 +115,8 @@ def my_households(request: HttpRequest) -> HttpResponse:
             "villages": _batch_villages(user) if may_prepare else [],
             "batches": batches_for(user, year),
             "may_prepare": may_prepare,
+            "show_township": user.is_superuser
+            or getattr(user, "role", "") in ("city", "approver", "auditor"),
         },
     )
 

@@ -80,7 +80,23 @@ BARE_MONEY = re.compile(r"(?<![\d,.])\d{4,}\.\d{2}(?![\d%])")
 CODE_WORD = re.compile(r"(?<![\w@./-])[a-z][a-z_]{2,}\b(?![@./-])")
 
 # Where a page's text is a label rather than data.
-LABEL_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6", "label", "button", "legend", "caption", "title", "summary"}
+LABEL_TAGS = {
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "label",
+    "button",
+    "legend",
+    "caption",
+    "title",
+    "summary",
+    "nav",
+}
+# Attributes a user reads (or hears from a screen reader).
+LABEL_ATTRIBUTES = ("alt", "title", "aria-label", "placeholder")
 LABEL_CLASSES = {"help", "helptext", "help-text", "object-tools", "breadcrumbs", "submit-row", "actions"}
 LABEL_IDS = {"changelist-filter", "nav-sidebar", "user-tools", "toolbar", "site-name"}
 SKIP_TAGS = {"script", "style"}
@@ -144,12 +160,13 @@ class PageReader(HTMLParser):
             or (tag == "select" and attrs.get("name") == "action")
         )
         where = self._where(tag, attrs)
+        for name in LABEL_ATTRIBUTES:
+            if attrs.get(name):
+                self.pieces.append((f"{where}[{name}]", attrs[name], True))
         if tag == "input":
             kind = attrs.get("type", "text")
             if kind in ("submit", "button", "reset") and attrs.get("value"):
                 self.pieces.append((where, attrs["value"], True))
-            if attrs.get("placeholder"):
-                self.pieces.append((where + "[placeholder]", attrs["placeholder"], True))
             if kind in ("text", "number", "hidden") and attrs.get("value"):
                 self.pieces.append((where + "[value]", attrs["value"], False))
         if tag in VOID_TAGS:

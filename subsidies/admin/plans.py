@@ -37,7 +37,7 @@ class BreedingCategoryInline(FileLinksMixin, admin.TabularInline):
     fields = ("code", "name", "unit", "rate", "cap", "fractional")
 
 
-class SpeciesInline(admin.TabularInline):
+class SpeciesInline(FileLinksMixin, admin.TabularInline):
     model = Species
     extra = 1
     fields = ("name", "category", "special")
