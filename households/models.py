@@ -321,7 +321,9 @@ class ImportBatch(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.file_name} {self.started_at:%Y-%m-%d %H:%M}"
+        return (
+            f"{self.get_kind_display()} {self.file_name} {timezone.localtime(self.started_at):%Y-%m-%d %H:%M}"
+        )
 
     def get_kind_display(self) -> str:
         return _import_kinds().get(self.kind, self.kind)
@@ -472,7 +474,7 @@ class HouseholdChange(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.household_id} {self.get_action_display()} {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.household_id} {self.get_action_display()} {timezone.localtime(self.at):%Y-%m-%d %H:%M}"
 
 
 class UserChange(models.Model):
@@ -514,7 +516,7 @@ class UserChange(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_id} {self.get_action_display()} {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.user_id} {self.get_action_display()} {timezone.localtime(self.at):%Y-%m-%d %H:%M}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:

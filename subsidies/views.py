@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -156,8 +156,12 @@ def prepare_batch(request: HttpRequest) -> HttpResponse:
 def _quote_context(form: PlanForm, household: Household, year: int) -> dict[str, Any]:
     """The quote for the form's values; the reason the plan is refused; or, for a mistake in what was
     typed (a number, ratios that do not add up), what to correct — never worded as a refusal."""
-    if not form.is_valid():
-        return {"problem": "；".join(str(e) for errors in form.errors.values() for e in errors)}
+    form.is_valid()
+    # A field that does not parse is a typo; the service's refusal on saving (a non-field error) is
+    # not: the quote below gives that refusal again, in its own words.
+    typos = [str(e) for field, errors in form.errors.items() if field != NON_FIELD_ERRORS for e in errors]
+    if typos:
+        return {"problem": "；".join(typos)}
     data = form.cleaned_data
     facts = services.plan_facts(
         crops=data["crops"],

@@ -246,14 +246,21 @@ def admin_pages(user: User) -> Iterator[tuple[str, bool]]:
         for obj in [o for o in (first, last) if o is not None]:
             yield reverse(f"{base}_change", args=[obj.pk]), True
             yield reverse(f"{base}_history", args=[obj.pk]), True
+            if model_admin.has_delete_permission(request, obj):
+                yield reverse(f"{base}_delete", args=[obj.pk]), False  # the confirmation (or a refusal)
         if model_admin.has_add_permission(request):
             yield reverse(f"{base}_add"), True
         standard = {
-            f"{opts.app_label}_{opts.model_name}_{s}" for s in ("changelist", "add", "process_import")
+            f"{opts.app_label}_{opts.model_name}_{s}"
+            for s in ("changelist", "add", "process_import", "change", "history", "delete")
         }
         for pattern in model_admin.get_urls():
-            if isinstance(pattern, URLPattern) and _no_argument(pattern) and pattern.name not in standard:
+            if not isinstance(pattern, URLPattern) or pattern.name in standard or pattern.name is None:
+                continue
+            if _no_argument(pattern):
                 yield reverse(f"admin:{pattern.name}"), False
+            elif first is not None and str(pattern.pattern).count("<") == 1:  # a page of one object
+                yield reverse(f"admin:{pattern.name}", args=[first.pk]), False
 
 
 def admin_actions(user: User) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -299,13 +306,21 @@ def cadre_pages(user: User) -> Iterator[tuple[str, bool]]:
 
 
 @pytest.fixture(scope="module")
-def demo_city(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any) -> Iterator[float]:
+def demo_media(tmp_path_factory: Any) -> Any:
+    """Where the demo city's scans and notices are, for the whole module."""
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings: Any, demo_media: Any) -> None:
+    """(Instead of tests/conftest.py's per-test folder) the demo city's files stay where they were written."""
+    settings.MEDIA_ROOT = demo_media
+
+
+@pytest.fixture(scope="module")
+def demo_city(django_db_setup: Any, django_db_blocker: Any, demo_media: Any) -> Iterator[float]:
     """The demo city, built once for the module and rolled back after it. Yields the seconds it took."""
-    with (
-        django_db_blocker.unblock(),
-        override_settings(MEDIA_ROOT=tmp_path_factory.mktemp("media")),
-        transaction.atomic(),
-    ):
+    with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=demo_media), transaction.atomic():
         started, cpu = time.perf_counter(), time.process_time()
         call_command("seed_demo", households=DEMO_HOUSEHOLDS, stdout=io.StringIO())
         _what_the_demo_leaves_out()
