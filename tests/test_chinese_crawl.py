@@ -65,7 +65,8 @@ ALLOWED_WORDS = {
     "Mac",
 }
 # A token with a digit in it is a code, a number, a date or an ID (HH0000001, 2017-04-20, 533421********123X).
-CODE_TOKEN = re.compile(r"[\w*\-./:]*\d[\w*\-./:]*|(?<!\w)/[\w\-./]+")  # …and URL paths
+# …and URL paths, and the names of uploaded files (what the user named them).
+CODE_TOKEN = re.compile(r"[\w*\-./:]*\d[\w*\-./:]*|(?<!\w)/[\w\-./]+|[\w\-]+\.(?:pdf|jpe?g|png|xlsx)\b")
 WORD = re.compile(r"[A-Za-z][A-Za-z']*")
 REPRS = [
     (re.compile(r"\[\s*'|\{\s*'|\[\s*\"|\{\s*\""), "Python/JSON list or dict"),
@@ -207,9 +208,12 @@ def page_problems(html: str, *, allowed: set[str]) -> list[str]:
         if is_label and (words := english_words(text, allowed)):
             problems.append(f"English in a label ({', '.join(words)}) at {where}: {text[:120]!r}")
         elif not is_label and not where.endswith("[value]") and ".field-code" not in where:
-            codes = [w for w in CODE_WORD.findall(text) if w not in allowed]
-            if codes:
-                problems.append(f"a code in the text ({', '.join(codes)}) at {where}: {text[:120]!r}")
+            codes = [w for w in CODE_WORD.findall(CODE_TOKEN.sub(" ", text)) if w not in allowed]
+            words = [w for w in english_words(text, allowed) if len(w) > 2]
+            if codes or words:
+                problems.append(
+                    f"a code or English in the text ({', '.join(codes or words)}) at {where}: {text[:120]!r}"
+                )
         for pattern, what in REPRS:
             if pattern.search(text):
                 problems.append(f"Python repr ({what}) at {where}: {text[:160]!r}")
@@ -376,10 +380,11 @@ def _crawl(client: Client, username: str) -> tuple[list[str], int]:
         if url in seen:
             continue
         seen.add(url)
+        began = time.perf_counter()
         response = client.get(url)
         count += 1
         if os.environ.get("CRAWL_LOG"):
-            print("CRAWL", username, response.status_code, url)
+            print("CRAWL", username, response.status_code, f"{time.perf_counter() - began:.3f}", url)
         if response.status_code >= 500 or (must_open and response.status_code != 200):
             problems.append(f"{url}: status {response.status_code}")
             continue
@@ -424,13 +429,21 @@ def test_the_checker_catches_what_users_reported() -> None:
         "<td>None</td>",
         '<input type="submit" value="Save">',
         '<div class="help">Designates whether this user should be treated as active.</div>',
+        "<ul><li>以奖代补 = max(0, min(计划 750.00, 核实 750.00) − 已拨 600.00) = 150.00 元</li></ul>",
+        '<nav class="toplinks"><span id="date-hierarchy-label">Filter by 时间</span></nav>',
+        '<td><img src="/static/admin/img/icon-no.svg" alt="False"></td>',
+        "<td>planting_rate：500.00</td>",
+        "<td>draft</td>",
+        "<td>Access Log for cadre</td>",
+        "<title>下拨 327000.00 元 | 产业扶持管理</title>",
     ]
     for html in leaks:
         assert page_problems(html, allowed=set()), html
     clean = (
         "<h1>资金账户</h1><table><thead><tr><th>乡镇</th><th>ID</th></tr></thead><tbody><tr>"
         "<th>HH0000001 扎西</th><td>6,000.00 元</td><td>533421********123X</td><td>2017-04-20</td>"
-        "<td>admin</td></tr></tbody></table><a class='button'>打印 PDF</a>"
+        "<td>admin</td><td><a href='/files/x/'>consent.pdf</a></td><td>/admin/login/</td></tr></tbody></table>"
+        "<a class='button'>打印 PDF</a><img alt='是'><td class='field-code'>livestock</td>"
     )
     assert page_problems(clean, allowed={"admin"}) == []
 
