@@ -13,7 +13,8 @@ the error pages are fetched and read with the stdlib HTML parser. A page fails o
 * an amount written without its thousands separator (`6000.00` instead of `6,000.00`);
 * a server error.
 
-A page's report names the user, the URL, where on the page, and the offending text.
+A page's report names the user, the URL, where on the page, and the offending text. With
+CRAWL_LOG=1 (and -s) every page is printed with its status and time.
 """
 
 from __future__ import annotations
