@@ -3,8 +3,8 @@
 The demo city (`manage.py seed_demo`, 240 households, plus the few records the demo leaves out) is
 built once for the module and rolled back after it. Then, for each demo user (admin, city,
 approver, auditor, jiantang, hongpo, cadre): the admin index and app indexes; for every registered
-ModelAdmin the user may see, its list, the change (or view) and history pages of its first and last
-row, the delete confirmation and add page where allowed, the admin's own extra pages (reconcile,
+ModelAdmin the user may see, its list, the change (or view) pages of its first and last row, the
+first one's history and delete confirmation (where allowed), the add page where allowed, the admin's own extra pages (reconcile,
 allocation, import, export, print, a user's password …); every admin action offered, run on one
 row (its intermediate page or the messages it leaves); the cadre's list (page 2, a search), its
 household pages (no plan, draft, signed, analysed, equity), the dashboard and the 403/404 pages.
@@ -255,9 +255,10 @@ def admin_pages(user: User) -> Iterator[tuple[str, bool]]:
         first, last = queryset.order_by("pk").first(), queryset.order_by("-pk").first()
         for obj in [o for o in (first, last) if o is not None]:
             yield reverse(f"{base}_change", args=[obj.pk]), True
-            yield reverse(f"{base}_history", args=[obj.pk]), True
-            if model_admin.has_delete_permission(request, obj):
-                yield reverse(f"{base}_delete", args=[obj.pk]), False  # the confirmation (or a refusal)
+        if first is not None:  # the same layout for every row: the first one's
+            yield reverse(f"{base}_history", args=[first.pk]), True
+            if model_admin.has_delete_permission(request, first):
+                yield reverse(f"{base}_delete", args=[first.pk]), False  # the confirmation (or a refusal)
         if model_admin.has_add_permission(request):
             yield reverse(f"{base}_add"), True
         standard = {
