@@ -4,9 +4,9 @@ The demo city (`manage.py seed_demo`, 240 households, plus the few records the d
 built once for the module and rolled back after it. Then, for each demo user (admin, city,
 approver, auditor, jiantang, hongpo, cadre): the admin index and app indexes; for every registered
 ModelAdmin the user may see, its list, the change (or view) pages of its first and last row, the
-first one's history and delete confirmation (where allowed), the add page where allowed, the admin's own extra pages (reconcile,
-allocation, import, export, print, a user's password …); every admin action offered, run on one
-row (its intermediate page or the messages it leaves); the cadre's list (page 2, a search), its
+first one's history and delete confirmation (where allowed), the add page where allowed, the
+admin's own extra pages (reconcile, allocation, import, export, print, a user's password …); every
+admin action offered, run on one row (its intermediate page or the messages it leaves); the cadre's list (page 2, a search), its
 household pages (no plan, draft, signed, analysed, equity), the dashboard and the 403/404 pages.
 Each is read with the stdlib HTML parser, and fails on:
 
