@@ -167,8 +167,9 @@ class FileLinksMixin:
     change them shows its existing rows' files with Django's link (the same fieldsets serve the
     new rows, which need the upload input).
 
-    Money fields (`households.fields.money_field`) are swapped the same way for `money_display`'s
-    column wherever they are shown read-only, so that no page writes `1500.00`.
+    Money, JSON and yes/no fields are swapped the same way wherever they are shown read-only, for
+    columns written for people (`money_display`, `json_display`, `yes_no_display`): no page writes
+    `1500.00`, a JSON dump or an icon read out as "True".
     """
 
     def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:

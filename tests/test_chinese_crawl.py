@@ -1,19 +1,25 @@
 """Every page a user can reach speaks Chinese: a crawl of the admin and the cadre pages, as each role.
 
-The demo city (`manage.py seed_demo`, smaller) is built once for the module; then, for each demo
-user, every registered ModelAdmin's list, one change (or view) page and its history per model, the
-add page where the role may add, the admin's own extra pages (reconcile, allocation, import,
-export …), the admin index and app indexes, the cadre's list and household pages, the dashboard and
-the error pages are fetched and read with the stdlib HTML parser. A page fails on:
+The demo city (`manage.py seed_demo`, 240 households, plus the few records the demo leaves out) is
+built once for the module and rolled back after it. Then, for each demo user (admin, city,
+approver, auditor, jiantang, hongpo, cadre): the admin index and app indexes; for every registered
+ModelAdmin the user may see, its list, the change (or view) pages of its first and last row, the
+first one's history and delete confirmation (where allowed), the add page where allowed, the
+admin's own extra pages (reconcile, allocation, import, export, print, a user's password …); every
+admin action offered, run on one row (its intermediate page or the messages it leaves); the cadre's list (page 2, a search), its
+household pages (no plan, draft, signed, analysed, equity), the dashboard and the 403/404 pages.
+Each is read with the stdlib HTML parser, and fails on:
 
-* an English word in a label: field labels, column headers, filter titles and choices, headings,
-  buttons, actions, links of the object tools, breadcrumbs, help texts, the page title (codes,
-  numbers, dates, ID-like strings and the acronyms in `ALLOWED_WORDS` are allowed);
-* a Python repr anywhere in the text: `['`, `{'`, `None`, `True`/`False`, `Decimal(`;
-* an amount written without its thousands separator (`6000.00` instead of `6,000.00`);
-* a server error.
+* English in a label: field labels, column headers, filter titles and choices, headings, buttons,
+  actions, object tools, breadcrumbs, help texts, the page title, alt/title/placeholder texts
+  (codes, numbers, dates, ID-like strings, URL paths, file names and `ALLOWED_WORDS` pass);
+* English or a lowercase code (`draft`, `planting_rate`) in the data;
+* a Python repr (`['`, `{'`, `None`, `True`/`False`, `Decimal(`) or a formula (`max(`) anywhere;
+* an amount without its thousands separator (`6000.00` instead of `6,000.00`);
+* a server error, or a page the role should open that does not.
 
-A page's report names the user, the URL, where on the page, and the offending text.
+A report names the user, the URL, where on the page, and the offending text. With CRAWL_LOG=1
+(and -s) every page is printed with its status and time.
 """
 
 from __future__ import annotations
@@ -251,9 +257,10 @@ def admin_pages(user: User) -> Iterator[tuple[str, bool]]:
         first, last = queryset.order_by("pk").first(), queryset.order_by("-pk").first()
         for obj in [o for o in (first, last) if o is not None]:
             yield reverse(f"{base}_change", args=[obj.pk]), True
-            yield reverse(f"{base}_history", args=[obj.pk]), True
-            if model_admin.has_delete_permission(request, obj):
-                yield reverse(f"{base}_delete", args=[obj.pk]), False  # the confirmation (or a refusal)
+        if first is not None:  # the same layout for every row: the first one's
+            yield reverse(f"{base}_history", args=[first.pk]), True
+            if model_admin.has_delete_permission(request, first):
+                yield reverse(f"{base}_delete", args=[first.pk]), False  # the confirmation (or a refusal)
         if model_admin.has_add_permission(request):
             yield reverse(f"{base}_add"), True
         standard = {
