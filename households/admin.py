@@ -10,16 +10,19 @@ from django.contrib.admin.forms import AdminPasswordChangeForm as OwnPasswordCha
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 
 from . import services, users
 from .admin_base import (
+    PermissionLabelsMixin,
     ReadOnlyAdminMixin,
     ScopedAdminMixin,
     ScopedRelatedFilter,
@@ -271,10 +274,26 @@ class UserChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
     verbose_name_plural = _("账号变更记录")
 
 
+class UserPasswordForm(AdminPasswordChangeForm):
+    """Django's 修改密码 page for another user; its help text in Chinese (Django appends an English
+    warning to it) and without the single sign-on and LDAP this system does not have."""
+
+    def __init__(self, user: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(user, *args, **kwargs)
+        if "usable_password" in self.fields:
+            self.fields["usable_password"].help_text = mark_safe(
+                "是否允许该用户用密码登录本系统。"
+                '<ul id="id_unusable_warning" class="messagelist"><li class="warning">'
+                "停用后，该用户现有的密码即失效，不能再登录。</li></ul>"
+            )
+
+
 @admin.register(User)
-class UserAdmin(ScopedAdminMixin, DjangoUserAdmin):
+class UserAdmin(ScopedAdminMixin, PermissionLabelsMixin, DjangoUserAdmin):
     """Accounts. Every write goes through `households.users` (add, change and the password page), which
     decides who may manage whom; this class only shapes the pages to match."""
+
+    change_password_form = UserPasswordForm
 
     list_display = ("username", "name", "phone", "role", "township", "village", "is_active")
     list_filter = ("role", "is_active", ("township", ScopedRelatedFilter))
@@ -532,3 +551,6 @@ class JobAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             messages.error(request, exc.messages[0])
             return HttpResponseRedirect(job_url(preview))
         return HttpResponseRedirect(job_url(job))
+
+
+from . import admin_system  # noqa: E402, F401  (the superuser's pages of Django and django-axes)

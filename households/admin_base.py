@@ -16,15 +16,19 @@ from django.contrib.admin.widgets import AdminFileWidget
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.decorators import method_decorator
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.http import content_disposition_header
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import XLSX
 from import_export.forms import ConfirmImportForm, ImportForm, SelectableFieldsExportForm
 
+from .display import amount, changes_text, lines_text, value_text
+from .fields import is_money
 from .files import file_name, file_url, is_registered, registered_fields
 from .imports import (
     MSG_BAD_XLSX,
@@ -88,6 +92,70 @@ def file_link(model: type[models.Model], field_name: str) -> Callable[[models.Mo
     return admin.display(description=field.verbose_name, ordering=field_name)(link)
 
 
+@cache
+def money_display(model: type[models.Model], field_name: str) -> Callable[[models.Model], str]:
+    """A read-only admin column for a money field: `1,500.00 元` (`1,500.00` when its label says 元).
+
+    Django writes a DecimalField as `1500.00`; every money field (`households.fields.money_field`)
+    shown read-only, on a list or a view-only page, goes through this column instead.
+    """
+    label = getattr(model._meta.get_field(field_name), "verbose_name", field_name)
+    unit = "元" not in str(label)
+
+    def column(obj: models.Model) -> str:
+        value = getattr(obj, field_name)
+        return "-" if value is None else amount(value, unit=unit)
+
+    column.__name__ = field_name  # keeps the field's CSS class (field-amount, column-amount)
+    return admin.display(description=label, ordering=field_name)(column)
+
+
+def _money_fields(model: type[models.Model]) -> list[str]:
+    return [f.name for f in model._meta.concrete_fields if is_money(f)]
+
+
+YES_NO = {True: ("yes", "是"), False: ("no", "否"), None: ("unknown", "未知")}
+
+
+def yes_no(value: bool | None) -> str:
+    """Django's yes/no icon, its alt text in Chinese (Django writes alt="True")."""
+    icon, text = YES_NO[None if value is None else bool(value)]
+    return format_html('<img src="{}" alt="{}">', static(f"admin/img/icon-{icon}.svg"), text)
+
+
+@cache
+def yes_no_display(model: type[models.Model], field_name: str) -> Callable[[models.Model], str]:
+    """A read-only admin column for a BooleanField: the icon, read as 是/否."""
+    label = getattr(model._meta.get_field(field_name), "verbose_name", field_name)
+
+    def column(obj: models.Model) -> str:
+        return yes_no(getattr(obj, field_name))
+
+    column.__name__ = field_name
+    return admin.display(description=label, ordering=field_name)(column)
+
+
+@cache
+def json_display(model: type[models.Model], field_name: str) -> Callable[[models.Model], str]:
+    """A read-only admin column for a JSON field, written for people, never as JSON or a Python repr.
+
+    An audit's {label: [old, new]} reads `户主姓名：扎西 → 扎西次仁` (ID numbers masked); a list of
+    lines (an explanation, errors) is shown one line under another.
+    """
+    label = getattr(model._meta.get_field(field_name), "verbose_name", field_name)
+
+    def column(obj: models.Model) -> str:
+        value = getattr(obj, field_name)
+        if isinstance(value, dict) and all(isinstance(v, list) and len(v) == 2 for v in value.values()):
+            return changes_text(value)
+        if isinstance(value, list) and value:
+            return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines_text(value)))
+        return "-" if value in (None, "", [], {}) else value_text(value)
+
+    column.__name__ = field_name
+    return admin.display(description=label)(column)
+
+
 class FileLinksMixin:
     """Registered file fields (`households.files`) link to the scoped download view, never to MEDIA_URL.
 
@@ -98,6 +166,10 @@ class FileLinksMixin:
     which keeps them out of the form. Left as Django shows it: an inline that may add rows but not
     change them shows its existing rows' files with Django's link (the same fieldsets serve the
     new rows, which need the upload input).
+
+    Money, JSON and yes/no fields are swapped the same way wherever they are shown read-only, for
+    columns written for people (`money_display`, `json_display`, `yes_no_display`): no page writes
+    `1500.00`, a JSON dump or an icon read out as "True".
     """
 
     def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
@@ -105,30 +177,42 @@ class FileLinksMixin:
             kwargs["widget"] = ScopedFileWidget
         return super().formfield_for_dbfield(db_field, request, **kwargs)  # type: ignore[misc]
 
+    def _display_columns(self) -> dict[str, Callable[[models.Model], str]]:
+        """Fields shown read-only through a column of ours: files (scoped links), money (1,500.00 元),
+        JSON (written for people) and yes/no (the icon read as 是/否)."""
+        model = self.model  # type: ignore[attr-defined]
+        columns = {name: money_display(model, name) for name in _money_fields(model)}
+        for f in model._meta.concrete_fields:
+            if isinstance(f, models.JSONField):
+                columns[f.name] = json_display(model, f.name)
+            elif isinstance(f, models.BooleanField):
+                columns[f.name] = yes_no_display(model, f.name)
+        columns.update({name: file_link(model, name) for name in registered_fields(model)})
+        return columns
+
     def get_list_display(self, request: HttpRequest) -> Any:
-        files = registered_fields(self.model)  # type: ignore[attr-defined]
+        columns = self._display_columns()
         return [
-            file_link(self.model, name) if name in files else name  # type: ignore[attr-defined]
+            columns[name] if isinstance(name, str) and name in columns else name
             for name in super().get_list_display(request)  # type: ignore[misc]
         ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        # Every file column is listed, so that the form leaves it out wherever `get_fieldsets` puts
+        # Every column is listed, so that the form leaves its field out wherever `get_fieldsets` puts
         # it; it is shown only where its field's name was.
-        columns = [file_link(self.model, name) for name in registered_fields(self.model)]  # type: ignore[attr-defined]
-        return [*super().get_readonly_fields(request, obj), *columns]  # type: ignore[misc]
+        return [*super().get_readonly_fields(request, obj), *self._display_columns().values()]  # type: ignore[misc]
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)  # type: ignore[misc]
-        files = registered_fields(self.model)  # type: ignore[attr-defined]
-        if not files:
+        by_name = self._display_columns()
+        if not by_name:
             return fieldsets
         if self._view_only(request, obj):
-            shown_readonly = set(files)
+            shown_readonly = set(by_name)
         else:
             readonly = self.get_readonly_fields(request, obj)
-            shown_readonly = {name for name in files if name in readonly}
-        columns = {file_link(self.model, name) for name in files}  # type: ignore[attr-defined]
+            shown_readonly = {name for name in by_name if name in readonly}
+        columns = set(by_name.values())
 
         def swap(entry: Any) -> Any:
             if isinstance(entry, list | tuple):
@@ -137,7 +221,7 @@ class FileLinksMixin:
             if entry in columns:
                 return None  # added by `get_readonly_fields` (via Django's default `get_fields`)
             if isinstance(entry, str) and entry in shown_readonly:
-                return file_link(self.model, entry)  # type: ignore[attr-defined]
+                return by_name[entry]
             return entry
 
         return [
@@ -203,6 +287,31 @@ class ScopedRelatedFilter(admin.RelatedOnlyFieldListFilter):
         # Only the related rows that occur in the (already scoped) list, like RelatedOnlyFieldListFilter.
         used = model_admin.get_queryset(request).values(f"{field.name}__pk")
         return [(obj.pk, str(obj)) for obj in queryset.filter(pk__in=used)]
+
+
+_PERMISSION_ACTIONS = {"add": "可新增", "change": "可修改", "delete": "可删除", "view": "可查看"}
+
+
+def permission_label(permission: Any) -> str:
+    """`资金拨付 | 资金账户 | 可查看` for Django's stored `Can view 资金账户` (its default permissions are
+    named in English whatever the language); a permission of ours keeps its own Chinese name."""
+    action, _, rest = permission.codename.partition("_")
+    name = permission.name
+    if name.startswith("Can ") and action in _PERMISSION_ACTIONS and rest == permission.content_type.model:
+        name = _PERMISSION_ACTIONS[action]
+    return f"{permission.content_type} | {name}"
+
+
+class PermissionLabelsMixin:
+    """The permission pickers of the user and group pages, in Chinese."""
+
+    def formfield_for_manytomany(
+        self, db_field: Any, request: HttpRequest | None = None, **kwargs: Any
+    ) -> Any:
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)  # type: ignore[misc]
+        if field is not None and db_field.name in ("permissions", "user_permissions"):
+            field.label_from_instance = permission_label
+        return field
 
 
 def money_column(field: str, label: str) -> Any:

@@ -36,3 +36,17 @@ class CodeField(models.CharField):  # type: ignore[type-arg]
                 return str(dict(field.flatchoices).get(value, value))
 
             setattr(cls, f"get_{name}_display", display)
+
+
+def money_field(verbose: Any, *, max_digits: int, **kwargs: Any) -> models.DecimalField:  # type: ignore[type-arg]
+    """A DecimalField of yuan to the fen, marked as money so that pages write it `1,500.00 元`.
+
+    The mark is an attribute, not schema: migrations see a plain DecimalField.
+    """
+    field = models.DecimalField(verbose, max_digits=max_digits, decimal_places=2, **kwargs)
+    field.is_money = True  # type: ignore[attr-defined]
+    return field
+
+
+def is_money(field: Any) -> bool:
+    return bool(getattr(field, "is_money", False))

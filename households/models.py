@@ -322,7 +322,9 @@ class ImportBatch(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.file_name} {self.started_at:%Y-%m-%d %H:%M}"
+        return (
+            f"{self.get_kind_display()} {self.file_name} {timezone.localtime(self.started_at):%Y-%m-%d %H:%M}"
+        )
 
     def get_kind_display(self) -> str:
         return _import_kinds().get(self.kind, self.kind)
@@ -404,7 +406,12 @@ class CadreAssignment(models.Model):
         User, on_delete=models.PROTECT, null=True, related_name="+", verbose_name=_("操作人")
     )
     import_batch = models.ForeignKey(
-        ImportBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        ImportBatch,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("导入记录"),
     )
 
     scope_paths: ClassVar[ScopePaths] = ScopePaths(
@@ -468,7 +475,7 @@ class HouseholdChange(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.household_id} {self.get_action_display()} {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.household_id} {self.get_action_display()} {timezone.localtime(self.at):%Y-%m-%d %H:%M}"
 
 
 class UserChange(models.Model):
@@ -510,7 +517,7 @@ class UserChange(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_id} {self.get_action_display()} {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.user_id} {self.get_action_display()} {timezone.localtime(self.at):%Y-%m-%d %H:%M}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:

@@ -40,6 +40,10 @@ class PlanRefused(ValueError):
     """The plan cannot be subsidised; str() is the reason, in Chinese, for the user."""
 
 
+class RatioInvalid(PlanRefused):
+    """The tranche ratios as typed do not work (a typo, not a refusal of the household); str() says why."""
+
+
 @dataclass(frozen=True)
 class Category:
     """A breeding category of the plan (大牲畜, 羊, 猪, 鸡, 蜂, 鱼)."""
@@ -206,16 +210,16 @@ def split_tranches(total: Decimal, ratios: Sequence[Decimal]) -> tuple[Decimal, 
 def check_ratios(ratios: Sequence[Decimal]) -> None:
     """Three percentages (Decimal or int), each ≥ 0, adding to exactly 100; raises PlanRefused if not."""
     if len(ratios) != 3:
-        raise PlanRefused("拨付比例应为三期：产前、产中、产后")
+        raise RatioInvalid("拨付比例应为三期：产前、产中、产后")
     if any(isinstance(r, float | bool) or not isinstance(r, Decimal | int) for r in ratios):
         raise TypeError("ratios must be Decimal or int percentages, never float")
     shares = [Decimal(r) for r in ratios]
     if not all(r.is_finite() for r in shares):
-        raise PlanRefused("拨付比例应为数字")
+        raise RatioInvalid("拨付比例应为数字")
     if any(r < 0 for r in shares):
-        raise PlanRefused("拨付比例每期不能为负数")
+        raise RatioInvalid("拨付比例每期不能为负数")
     if sum(shares) != HUNDRED:
-        raise PlanRefused(f"三期拨付比例之和应为 100%，现为 {_plain(sum(shares, Decimal(0)))}%")
+        raise RatioInvalid(f"产前、产中、产后比例之和须为 100%，现为 {_plain(sum(shares, Decimal(0)))}%")
 
 
 def quote(
@@ -297,3 +301,71 @@ def quote(
         category=category.code if category else None,
         lines=tuple(lines),
     )
+
+
+# --- after the cycle: the 以奖代补 reward (rules.md §3, our reading) --------------------------------
+
+TRANCHE_NAMES = {1: "第一期", 2: "第二期", 3: "第三期"}
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What the benefit analysis means for the money, and why, in sentences (never a formula)."""
+
+    reward: Decimal  # 以奖代补 now: min(grant, verified) less what was received, never below 0
+    shortfall: Decimal  # received beyond the verified entitlement: for the township to decide
+    lines: tuple[str, ...]
+
+
+def _received_clause(received: Decimal, paid: Mapping[int, Decimal]) -> str:
+    """'已兑现第一期 1,080.00 元、第二期 360.00 元' (or the total when the tranches do not add up to it)."""
+    if received == 0:
+        return "尚未兑现"
+    if paid and sum(paid.values(), Decimal(0)) == received:
+        return "已兑现" + "、".join(
+            f"{TRANCHE_NAMES.get(t, f'第{t}期')} {yuan(amount)} 元" for t, amount in sorted(paid.items())
+        )
+    return f"已兑现 {yuan(received)} 元"
+
+
+def settle(
+    *,
+    grant: Decimal,
+    received: Decimal,
+    paid: Mapping[int, Decimal],
+    active: bool,
+    verified: Decimal = ZERO,
+) -> Settlement:
+    """The household's settlement after one production cycle, explained as a sentence.
+
+    `grant` is the plan's grant of record, `received` what the household has received (from the
+    ledger), `paid` the same by tranche (for the wording), `verified` the rules applied to what the
+    cadre verified on site. Active: the reward tops the household up to min(grant, verified);
+    what was received beyond the verified entitlement is a shortfall for the township to decide.
+    Inactive: nothing more, everything received is to be recovered.
+
+    E.g. grant 1,800, tranches of 1,080 and 360 paid, verified at the plan: "补助总额 1,800.00 元，已兑现
+    第一期 1,080.00 元、第二期 360.00 元；经评估产业运行良好，以奖代补 360.00 元。"
+    """
+    grant, received, verified = to_fen(grant), to_fen(received), to_fen(verified)
+    head = f"补助总额 {yuan(grant)} 元，{_received_clause(received, paid)}"
+    if not active:
+        recover = f"已兑现的 {yuan(received)} 元由村工作队提出收回" if received else "无需收回"
+        line = f"{head}；经评估未积极主动发展种养殖产业，停止后续扶持，{recover}。"
+        return Settlement(ZERO, ZERO, (line,))
+    reward = max(ZERO, min(grant, verified) - received)
+    shortfall = max(ZERO, received - verified)
+    if verified >= grant:
+        if reward:
+            line = f"{head}；经评估产业运行良好，以奖代补 {yuan(reward)} 元。"
+        else:
+            line = f"{head}；经评估产业运行良好，补助已全部兑现，不再发放以奖代补。"
+    elif verified > received:
+        line = (
+            f"{head}；经评估产业运行良好，但按核实的实际规模应享补助 {yuan(verified)} 元，"
+            f"以奖代补 {yuan(reward)} 元。"
+        )
+    else:
+        line = f"{head}；按核实的实际规模只应享补助 {yuan(verified)} 元，不发放以奖代补"
+        line += f"，比已兑现的少 {yuan(shortfall)} 元，报乡镇决定是否收回。" if shortfall else "。"
+    return Settlement(reward, shortfall, (line,))

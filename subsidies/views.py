@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
@@ -22,7 +23,7 @@ from households.scoping import scoped
 from . import rules, services
 from .forms import AnalysisForm, CommitmentForm, PlanForm
 from .models import GrantLine, HouseholdPlan
-from .selectors import batches_for, households_with_plans
+from .selectors import batches_for, household_rows, households_by_urgency, urgency_counts
 
 DEFAULT_YEAR = 2017
 
@@ -61,23 +62,70 @@ def _plan(request: HttpRequest, pk: int) -> HouseholdPlan:
     return plan
 
 
+# The list's title per role: whose households these are.
+LIST_TITLES = {
+    "cadre": "我的挂包户",
+    "village": "本村贫困户",
+    "township": "本乡镇贫困户",
+    "city": "全市贫困户",
+    "approver": "全市贫困户",
+    "auditor": "全市贫困户",
+}
+PAGE_SIZE = 50
+
+
+def list_title(user: Any) -> str:
+    if user.is_superuser:
+        return "全市贫困户"
+    return LIST_TITLES.get(getattr(user, "role", ""), "贫困户")
+
+
+def _terms(year: int) -> rules.Terms | None:
+    try:
+        return services.policy_for_year(year).terms()
+    except ValidationError:
+        return None
+
+
 @login_required
 def my_households(request: HttpRequest) -> HttpResponse:
+    """The households this user may see, those needing the cadre first, 50 a page, searchable."""
     year = _year(request)
-    rows = households_with_plans(request.user, year)  # type: ignore[arg-type]
-    villages = {h.village_id: h.village for h, _ in rows}
+    user: Any = request.user
+    search = request.GET.get("q", "").strip()[:32]
+    terms = _terms(year)
+    everything = households_by_urgency(user, year, terms)
+    total, todo = urgency_counts(everything)
+    listed = households_by_urgency(user, year, terms, search=search) if search else everything
+    paginator = Paginator(listed.select_related("village__township", "group"), PAGE_SIZE)
+    if not search:
+        paginator.count = total  # already counted (cached_property)
+    page = paginator.get_page(request.GET.get("page"))
+    may_prepare = getattr(user, "role", "") in ("cadre", "village")
     return render(
         request,
         "subsidies/my_households.html",
         {
-            "rows": rows,
+            "title": list_title(user),
+            "rows": household_rows(list(page.object_list), user, year, terms),
+            "page": page,
             "year": year,
-            "with_plan": sum(1 for _, p in rows if p is not None),
-            "villages": sorted(villages.values(), key=lambda v: v.code),
-            "batches": batches_for(request.user, year),  # type: ignore[arg-type]
-            "may_prepare": getattr(request.user, "role", "") in ("cadre", "village"),
+            "search": search,
+            "total": total,
+            "todo": todo,
+            "villages": _batch_villages(user) if may_prepare else [],
+            "batches": batches_for(user, year),
+            "may_prepare": may_prepare,
+            "show_township": user.is_superuser
+            or getattr(user, "role", "") in ("city", "approver", "auditor"),
         },
     )
+
+
+def _batch_villages(user: Any) -> list[Village]:
+    """The villages of the user's households (a batch is prepared per village)."""
+    households = scoped(Household.objects.all(), user).values("village_id")
+    return list(Village.objects.filter(pk__in=households).order_by("code"))
 
 
 @login_required
@@ -107,9 +155,14 @@ def prepare_batch(request: HttpRequest) -> HttpResponse:
 
 
 def _quote_context(form: PlanForm, household: Household, year: int) -> dict[str, Any]:
-    """The quote for the form's values, or the reason it is refused (never raises)."""
-    if not form.is_valid():
-        return {"refusal": "；".join(str(e) for errors in form.errors.values() for e in errors)}
+    """The quote for the form's values; the reason the plan is refused; or, for a mistake in what was
+    typed (a number, ratios that do not add up), what to correct — never worded as a refusal."""
+    form.is_valid()
+    # A field that does not parse is a typo; the service's refusal on saving (a non-field error) is
+    # not: the quote below gives that refusal again, in its own words.
+    typos = [str(e) for field, errors in form.errors.items() if field != NON_FIELD_ERRORS for e in errors]
+    if typos:
+        return {"problem": "；".join(typos)}
     data = form.cleaned_data
     facts = services.plan_facts(
         crops=data["crops"],
@@ -119,6 +172,8 @@ def _quote_context(form: PlanForm, household: Household, year: int) -> dict[str,
     )
     try:
         _, quote = services.plan_quote(household=household, year=year, facts=facts, ratios=form.ratios())
+    except rules.RatioInvalid as exc:
+        return {"problem": str(exc)}
     except (rules.PlanRefused, ValidationError) as exc:
         message = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
         return {"refusal": message}
@@ -151,7 +206,13 @@ def household_plan(request: HttpRequest, pk: int) -> HttpResponse:
     plan = services.live_plan(household, year)
     may_edit = request.user.has_perm("subsidies.change_householdplan") and (plan is None or plan.is_editable)
     form = PlanForm(request.POST or None, initial=_initial(plan))
-    context: dict[str, Any] = {"household": household, "plan": plan, "year": year, "may_edit": may_edit}
+    context: dict[str, Any] = {
+        "household": household,
+        "plan": plan,
+        "year": year,
+        "may_edit": may_edit,
+        "list_title": list_title(request.user),
+    }
     if request.method == "POST":
         if not may_edit:
             raise PermissionDenied
@@ -242,7 +303,7 @@ def analysis_save(request: HttpRequest, pk: int) -> HttpResponse:
         return _back_with_error(request, url, exc.messages[0])
     from django.contrib import messages
 
-    messages.success(request, "分析表已保存：" + "；".join(analysis.explanation))
+    messages.success(request, "分析表已保存。" + (analysis.explanation[0] if analysis.explanation else ""))
     return redirect(url)
 
 

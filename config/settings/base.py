@@ -32,9 +32,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
-    "axes",
+    "households.logins.LoginsConfig",  # django-axes, its names in Chinese
     "import_export",
-    "django_tasks_db",  # the task queue in the database, run by `manage.py db_worker`
+    "households.task_queue.TaskQueueConfig",  # django-tasks-db, the queue of `manage.py db_worker`
     "households",
     "subsidies",
     "disbursements",

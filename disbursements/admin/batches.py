@@ -24,7 +24,7 @@ from households.admin_base import (
     money_column,
 )
 
-from ..approval import BATCH_KINDS, Step, advance, send_back, steps_waiting_for
+from ..approval import BATCH_KINDS, PAY, Step, advance, offers, send_back, steps_waiting_for
 from ..models import Batch, Payout
 from ..money import to_fen
 from ..payouts import payout_attach_receipt, payout_reverse
@@ -198,7 +198,13 @@ class BatchAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
         if len(batches) != 1:
             self.message_user(request, "请只选择一个批次登记兑现。", messages.WARNING)
             return None
-        return redirect(reverse("admin:disbursements_batch_pay", args=[batches[0].pk]))
+        batch = batches[0]
+        if not any(offer.action == PAY for offer in offers(batch, request.user)):  # type: ignore[arg-type]
+            self.message_user(
+                request, f"{batch}：{batch.status_label}，现在不能由您登记兑现。", messages.WARNING
+            )
+            return None
+        return redirect(reverse("admin:disbursements_batch_pay", args=[batch.pk]))
 
     def get_urls(self) -> list[Any]:
         wrap = self.admin_site.admin_view

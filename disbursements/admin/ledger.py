@@ -88,6 +88,7 @@ class AccountAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     )
     list_select_related = ("township", "village", "holder")
     search_fields = ("name",)
+    exclude = ("key",)  # the account's internal key (`township:3`): the page names the owner instead
     change_list_template = "admin/disbursements/account/change_list.html"
 
     @admin.display(description="类别", ordering="kind")

@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from households.display import amount
 from households.fields import CodeField
 from households.models import Township, Village
 from households.scoping import ScopePaths
@@ -116,7 +117,7 @@ class BatchLine(models.Model):
     """One payment of a batch: an amount for one account. Cancelled when its payout is reversed (the
     programme may then pay the same thing again in a new batch)."""
 
-    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="lines")
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="lines", verbose_name=_("批次"))
     account = models.ForeignKey(
         Account, on_delete=models.PROTECT, related_name="batch_lines", verbose_name=_("收款账户")
     )
@@ -141,13 +142,15 @@ class BatchLine(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.account.name} {self.amount} 元"
+        return f"{self.account.name} {amount(self.amount)}"
 
 
 class Transition(models.Model):
     """Append-only log of every step a batch takes: who, when, from, to, and what they wrote."""
 
-    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="transitions")
+    batch = models.ForeignKey(
+        Batch, on_delete=models.PROTECT, related_name="transitions", verbose_name=_("批次")
+    )
     action = CodeField(_("操作"), max_length=24, labels=_action_labels)
     from_status = CodeField(_("原状态"), max_length=24, labels=_status_labels)
     to_status = CodeField(_("新状态"), max_length=24, labels=_status_labels)
@@ -218,9 +221,13 @@ class Payout(Reversible):
         CASH = "cash", _("现金")
         BANK = "bank", _("银行转账")
 
-    line = models.OneToOneField(BatchLine, on_delete=models.PROTECT, related_name="payout")
+    line = models.OneToOneField(
+        BatchLine, on_delete=models.PROTECT, related_name="payout", verbose_name=_("批次明细")
+    )
     amount = money(_("金额"))
-    entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="payout")
+    entry = models.OneToOneField(
+        Entry, on_delete=models.PROTECT, related_name="payout", verbose_name=_("资金分录")
+    )
     method = models.CharField(_("方式"), max_length=8, choices=Method.choices)
     paid_on = models.DateField(_("兑现日期"))
     reference = models.CharField(
@@ -252,4 +259,4 @@ class Payout(Reversible):
         ]
 
     def __str__(self) -> str:
-        return f"{self.line.account.name} {self.amount} 元（{self.paid_on:%Y-%m-%d}）"
+        return f"{self.line.account.name} {amount(self.amount)}（{self.paid_on:%Y-%m-%d}）"

@@ -16,7 +16,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from households.fields import CodeField
+from households.display import amount
+from households.fields import CodeField, money_field
 from households.models import Township, Village
 from households.scoping import ScopePaths
 
@@ -24,7 +25,7 @@ from ..registry import ACCOUNT_KINDS, ENTRY_KINDS, FUNDS, REVERSAL
 
 
 def money(verbose: Any, **kwargs: Any) -> models.DecimalField:  # type: ignore[type-arg]
-    return models.DecimalField(verbose, max_digits=14, decimal_places=2, **kwargs)
+    return money_field(verbose, max_digits=14, **kwargs)
 
 
 class Account(models.Model):
@@ -132,7 +133,7 @@ class Entry(models.Model):
         indexes = [models.Index(fields=["year", "kind"]), models.Index(fields=["fund", "year"])]
 
     def __str__(self) -> str:
-        return f"{self.kind_label} {self.amount} 元：{self.source.name} → {self.target.name}"
+        return f"{self.kind_label} {amount(self.amount)}：{self.source.name} → {self.target.name}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not kwargs.get("force_insert"):

@@ -174,7 +174,9 @@ class Objection(models.Model):
     batch pays that account (`disbursements.payouts.payouts_record`).
     """
 
-    notice = models.ForeignKey(Notice, on_delete=models.PROTECT, related_name="objections")
+    notice = models.ForeignKey(
+        Notice, on_delete=models.PROTECT, related_name="objections", verbose_name=_("公示")
+    )
     row = models.PositiveSmallIntegerField(_("公示名单序号"), null=True, blank=True)
     payee_name = models.CharField(_("涉及对象"), max_length=64, blank=True)
     payee = models.ForeignKey(
@@ -198,7 +200,9 @@ class Objection(models.Model):
         related_name="+",
         verbose_name=_("处理人"),
     )
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("登记人")
+    )
 
     # Officials of the notice's area, and whoever's area holds the payee (a cadre sees the objections
     # to the households they hold, on their batches).

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from disbursements.admin.common import reverse_action, year_of
 from disbursements.money import to_fen
-from households.admin_base import ReadOnlyAdminMixin, RoleActionsMixin, ScopedAdminMixin, money_column
+from households.admin_base import ReadOnlyAdminMixin, RoleActionsMixin, ScopedAdminMixin, money_column, yes_no
 
 from ..models import BenefitAnalysis, EquityInvestment, GrantLine, Partner, RecoveryOrder, RecoveryRepayment
 from ..money import guard as grant
@@ -259,9 +259,9 @@ class EquityInvestmentAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin
     list_select_related = ("household", "partner")
     form = EquityForm
 
-    @admin.display(description="本金保值中", boolean=True)
-    def preserved_display(self, investment: EquityInvestment) -> bool:
-        return investment.preserved
+    @admin.display(description="本金保值中")
+    def preserved_display(self, investment: EquityInvestment) -> str:
+        return yes_no(investment.preserved)
 
     actions = ["return_principal", "reverse_investments"]
     action_roles = {

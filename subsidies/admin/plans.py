@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -13,9 +14,12 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.utils.http import content_disposition_header
+from django.utils.safestring import mark_safe
 
 from households.admin_base import (
+    FileLinksMixin,
     ReadOnlyAdminMixin,
     RoleActionsMixin,
     ScopedAdminMixin,
@@ -48,13 +52,13 @@ class EntitlementsForm(forms.Form):
     )
 
 
-class BreedingCategoryInline(admin.TabularInline):
+class BreedingCategoryInline(FileLinksMixin, admin.TabularInline):
     model = BreedingCategory
     extra = 0
     fields = ("code", "name", "unit", "rate", "cap", "fractional")
 
 
-class SpeciesInline(admin.TabularInline):
+class SpeciesInline(FileLinksMixin, admin.TabularInline):
     model = Species
     extra = 1
     fields = ("name", "category", "special")
@@ -67,15 +71,58 @@ class SpeciesInline(admin.TabularInline):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+def snapshot_lines(snapshot: dict[str, Any]) -> list[str]:
+    """A policy version as city HQ reads it (the stored snapshot of `services.policy_snapshot`)."""
+
+    def money(key: str, source: dict[str, Any] = snapshot) -> str:
+        return f"{Decimal(str(source.get(key) or 0)):,.2f}"
+
+    ratios = "、".join(
+        f"{name} {Decimal(str(r)).normalize():f}%"
+        for name, r in zip(("产前", "产中", "产后"), snapshot.get("tranche_percent") or (), strict=False)
+    )
+    years = f"{snapshot.get('eligible_exit_year')} 年度脱贫户"
+    if snapshot.get("consolidation_exit_year"):
+        years += f"，及列为巩固提升的 {snapshot['consolidation_exit_year']} 年度脱贫户"
+    area_cap = Decimal(str(snapshot.get("planting_area_cap") or 0)).normalize()
+    deadline, days = snapshot.get("commitment_deadline", ""), snapshot.get("notice_days", "")
+    lines = [
+        f"种植补助 {money('planting_rate')} 元/亩，面积按 {area_cap:f} 亩封顶",
+        f"每户上限 {money('household_cap')} 元；拨付比例：{ratios}",
+        f"扶持对象：{years}；承诺书 {deadline} 前签订；公示 {days} 天",
+    ]
+    categories = snapshot.get("categories") or {}
+    if categories:
+        lines.append(
+            "养殖品类："
+            + "；".join(
+                f"{c.get('name', code)} {money('rate', c)} 元/{c.get('unit', '')}，封顶 {money('cap', c)} 元"
+                for code, c in categories.items()
+            )
+        )
+    species = snapshot.get("species") or {}
+    if species:
+        names = {code: c.get("name", code) for code, c in categories.items()}
+        lines.append(
+            "养殖品种：" + "、".join(f"{s}（{names.get(code, code)}）" for s, code in species.items())
+        )
+    return lines
+
+
 class PolicyRevisionInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = PolicyRevision
-    fields = ("version", "changed_at", "changed_by", "reason", "snapshot")
+    fields = ("version", "changed_at", "changed_by", "reason", "snapshot_text")
     readonly_fields = fields
     extra = 0
 
+    @admin.display(description="政策内容")
+    def snapshot_text(self, revision: PolicyRevision) -> str:
+        lines = snapshot_lines(revision.snapshot)
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines))
+
 
 @admin.register(Policy)
-class PolicyAdmin(admin.ModelAdmin):
+class PolicyAdmin(FileLinksMixin, admin.ModelAdmin):
     list_display = (
         "year",
         "version",

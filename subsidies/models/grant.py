@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from disbursements.models import Account, BatchLine, Entry, Reversible, money
+from households.display import amount
 from households.models import Household
 from households.scoping import ScopePaths
 from households.uploads import PHOTO, SCAN, UploadValidator
@@ -29,7 +30,9 @@ class HouseholdAccount(models.Model):
     household = models.OneToOneField(
         Household, on_delete=models.PROTECT, related_name="grant_account", verbose_name=_("贫困户")
     )
-    account = models.OneToOneField(Account, on_delete=models.PROTECT, related_name="grant_household")
+    account = models.OneToOneField(
+        Account, on_delete=models.PROTECT, related_name="grant_household", verbose_name=_("资金账户")
+    )
 
     scope_paths: ClassVar[ScopePaths] = ScopePaths(
         township="household__village__township", village="household__village", cadre="household__cadre"
@@ -47,11 +50,15 @@ class GrantLine(models.Model):
     """What a batch line pays in the household grant: one tranche (or the 以奖代补) of one household's
     plan. One live line per household, year and tranche: a second batch cannot even propose it."""
 
-    line = models.OneToOneField(BatchLine, on_delete=models.PROTECT, related_name="grant")
+    line = models.OneToOneField(
+        BatchLine, on_delete=models.PROTECT, related_name="grant", verbose_name=_("批次明细")
+    )
     household = models.ForeignKey(
         Household, on_delete=models.PROTECT, related_name="grant_lines", verbose_name=_("贫困户")
     )
-    plan = models.ForeignKey("subsidies.HouseholdPlan", on_delete=models.PROTECT, related_name="+")
+    plan = models.ForeignKey(
+        "subsidies.HouseholdPlan", on_delete=models.PROTECT, related_name="+", verbose_name=_("产业计划")
+    )
     year = models.PositiveSmallIntegerField(_("年度"))
     tranche = models.PositiveSmallIntegerField(_("期次"), choices=TRANCHES)
     # Set with the line's when its payout is reversed: the tranche may then be batched again.
@@ -87,7 +94,12 @@ class Partner(models.Model):
     kind = models.CharField(_("类别"), max_length=16, default="企业")
     contact = models.CharField(_("联系人及电话"), max_length=64, blank=True)
     account = models.OneToOneField(
-        Account, on_delete=models.PROTECT, null=True, blank=True, related_name="grant_partner"
+        Account,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="grant_partner",
+        verbose_name=_("资金账户"),
     )
 
     class Meta:
@@ -111,7 +123,12 @@ class BenefitAnalysis(models.Model):
         RECOVER = "recover", _("乡镇决定收回差额")
         WAIVE = "waive", _("乡镇决定不收回")
 
-    plan = models.OneToOneField("subsidies.HouseholdPlan", on_delete=models.PROTECT, related_name="analysis")
+    plan = models.OneToOneField(
+        "subsidies.HouseholdPlan",
+        on_delete=models.PROTECT,
+        related_name="analysis",
+        verbose_name=_("产业计划"),
+    )
     actual_planting_area = models.DecimalField(
         _("实际种植面积（亩）"), max_digits=8, decimal_places=2, default=0
     )
@@ -137,7 +154,12 @@ class BenefitAnalysis(models.Model):
         _("乡镇决定"), max_length=16, choices=Decision.choices, blank=True, default=""
     )
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("决定人"),
     )
     filled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("填表人")
@@ -223,12 +245,16 @@ class RecoveryOrder(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.household} {self.year}年 收回 {self.amount} 元（{self.get_status_display()}）"
+        return f"{self.household} {self.year}年 收回 {amount(self.amount)}（{self.get_status_display()}）"
 
 
 class RecoveryRepayment(Reversible):
-    order = models.ForeignKey(RecoveryOrder, on_delete=models.PROTECT, related_name="repayments")
-    entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="+")
+    order = models.ForeignKey(
+        RecoveryOrder, on_delete=models.PROTECT, related_name="repayments", verbose_name=_("收回通知")
+    )
+    entry = models.OneToOneField(
+        Entry, on_delete=models.PROTECT, related_name="+", verbose_name=_("资金分录")
+    )
     amount = money(_("金额"))
     received_on = models.DateField(_("收回日期"))
 
@@ -247,7 +273,7 @@ class RecoveryRepayment(Reversible):
         ]
 
     def __str__(self) -> str:
-        return f"{self.order_id} 收回 {self.amount} 元（{self.received_on}）"
+        return f"{self.order.household} 收回 {amount(self.amount)}（{self.received_on or ''}）"
 
 
 class EquityInvestment(Reversible):
@@ -272,14 +298,28 @@ class EquityInvestment(Reversible):
         validators=[UploadValidator(SCAN, "入股同意书扫描件")],
     )
     invested_on = models.DateField(_("入股日期"))
-    entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="+")
+    entry = models.OneToOneField(
+        Entry, on_delete=models.PROTECT, related_name="+", verbose_name=_("资金分录（拨付）")
+    )
     transfer_entry = models.OneToOneField(
-        Entry, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Entry,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("资金分录（转入合作方）"),
     )
     returned_entry = models.OneToOneField(
-        Entry, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Entry,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("资金分录（本金退还）"),
     )
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("登记人")
+    )
 
     scope_paths: ClassVar[ScopePaths] = ScopePaths(
         township="household__village__township", village="household__village", cadre="household__cadre"
@@ -299,7 +339,7 @@ class EquityInvestment(Reversible):
         ]
 
     def __str__(self) -> str:
-        return f"{self.household} 入股 {self.partner} {self.principal} 元"
+        return f"{self.household} 入股 {self.partner} {amount(self.principal)}"
 
     @property
     def preserved(self) -> bool:
@@ -307,11 +347,15 @@ class EquityInvestment(Reversible):
 
 
 class Dividend(models.Model):
-    investment = models.ForeignKey(EquityInvestment, on_delete=models.PROTECT, related_name="dividends")
+    investment = models.ForeignKey(
+        EquityInvestment, on_delete=models.PROTECT, related_name="dividends", verbose_name=_("入股记录")
+    )
     year = models.PositiveSmallIntegerField(_("分红年度"))
     amount = money(_("分红金额（元）"))
     paid_on = models.DateField(_("发放日期"))
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("登记人")
+    )
 
     class Meta:
         verbose_name = _("分红记录")
@@ -322,4 +366,4 @@ class Dividend(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.investment_id} {self.year}年分红 {self.amount} 元"
+        return f"{self.investment.household} {self.year}年分红 {amount(self.amount)}"

@@ -13,6 +13,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from households.fields import money_field
 from households.models import Household
 from households.scoping import ScopePaths
 from households.uploads import SCAN, UploadValidator
@@ -21,7 +22,7 @@ from .. import rules
 
 
 def money(verbose: Any, **kwargs: Any) -> models.DecimalField:  # type: ignore[type-arg]
-    return models.DecimalField(verbose, max_digits=12, decimal_places=2, **kwargs)
+    return money_field(verbose, max_digits=12, **kwargs)
 
 
 class Policy(models.Model):
@@ -106,7 +107,9 @@ class Policy(models.Model):
 class BreedingCategory(models.Model):
     """One breeding category of the plan; a household may have one of them (以上养殖补助每户只享受1项)."""
 
-    policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="categories")
+    policy = models.ForeignKey(
+        Policy, on_delete=models.CASCADE, related_name="categories", verbose_name=_("政策")
+    )
     code = models.CharField(_("代码"), max_length=16)
     name = models.CharField(_("品类"), max_length=16)
     unit = models.CharField(_("计量单位"), max_length=4)
@@ -142,7 +145,9 @@ class BreedingCategory(models.Model):
 class Species(models.Model):
     """A species a plan may name, mapped to its category; 特种养殖 (林麝, 竹鼠 …) are added by city HQ."""
 
-    policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="species")
+    policy = models.ForeignKey(
+        Policy, on_delete=models.CASCADE, related_name="species", verbose_name=_("政策")
+    )
     name = models.CharField(_("养殖品种"), max_length=16)
     category = models.ForeignKey(BreedingCategory, on_delete=models.PROTECT, verbose_name=_("参照品类"))
     special = models.BooleanField(_("特种养殖"), default=False)
@@ -160,7 +165,9 @@ class Species(models.Model):
 class PolicyRevision(models.Model):
     """Append-only: the whole policy as it stood at each version, who changed it and why."""
 
-    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="revisions")
+    policy = models.ForeignKey(
+        Policy, on_delete=models.PROTECT, related_name="revisions", verbose_name=_("政策")
+    )
     version = models.PositiveIntegerField(_("版本"))
     snapshot = models.JSONField(_("政策内容"))
     changed_by = models.ForeignKey(
@@ -180,7 +187,7 @@ class PolicyRevision(models.Model):
         constraints = [models.UniqueConstraint(fields=["policy", "version"], name="one_snapshot_per_version")]
 
     def __str__(self) -> str:
-        return f"{self.policy.year} v{self.version}"
+        return f"{self.policy.year}年度扶持政策第 {self.version} 版"
 
 
 class PlanStatus(models.TextChoices):
@@ -324,7 +331,9 @@ def commitment_upload_to(instance: CommitmentLetter, filename: str) -> str:
 class CommitmentLetter(models.Model):
     """到户承诺书: signed by the household and its cadre; the scan of the signed sheet is kept."""
 
-    plan = models.OneToOneField(HouseholdPlan, on_delete=models.PROTECT, related_name="commitment")
+    plan = models.OneToOneField(
+        HouseholdPlan, on_delete=models.PROTECT, related_name="commitment", verbose_name=_("产业计划")
+    )
     signed_on = models.DateField(_("签订日期"))
     # What was signed: the amount and the plan's revision. A later change of the plan unbinds it.
     signed_amount = money(_("签订的补助金额"))

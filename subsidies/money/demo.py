@@ -167,10 +167,13 @@ def _second_tranche_and_settlement(
             household__village=village, year=year, household__in=paid2.values("household")
         ).select_related("household__cadre")
     )
+    # The last of (up to) four did not farm: its money is recovered (with two or more, so that the
+    # demo always has both a reward and a recovery).
+    did_not_farm = min(3, len(plans) - 1) if len(plans) > 1 else None
     for index, plan in enumerate(plans[:4]):
         plan_cadre = plan.household.cadre
         assert plan_cadre is not None
-        active = index != 3  # the fourth did not farm: its money is recovered
+        active = index != did_not_farm
         settlement.analysis_record(
             plan=plan,
             actor=plan_cadre,

@@ -55,6 +55,7 @@ class HouseholdMoney:
     cash: Decimal = ZERO  # received as cash/bank tranches and rewards, net of reversals
     equity: Decimal = ZERO  # received by the equity route, net of reversals
     paid_tranches: set[int] = field(default_factory=set)  # tranches with a live payout
+    paid_amounts: dict[int, Decimal] = field(default_factory=dict)  # what each paid tranche paid
     lined_tranches: set[int] = field(default_factory=set)  # tranches with a live batch line
     analysis: BenefitAnalysis | None = None
     ordered: Decimal = ZERO  # recovery orders raised
@@ -132,12 +133,13 @@ def household_money(household_ids: Iterable[int], year: int) -> dict[int, Househ
             money.equity += effect.amount
         else:
             money.cash += effect.amount
-    for household_id, tranche, paid in GrantLine.objects.filter(
+    for household_id, tranche, paid, amount in GrantLine.objects.filter(
         household_id__in=ids, year=year, cancelled_at__isnull=True
-    ).values_list("household_id", "tranche", "line__payout"):
+    ).values_list("household_id", "tranche", "line__payout", "line__amount"):
         state[household_id].lined_tranches.add(tranche)
         if paid is not None:  # a live line's payout is live (a reversal cancels the line)
             state[household_id].paid_tranches.add(tranche)
+            state[household_id].paid_amounts[tranche] = rules.to_fen(amount)
     for analysis in (
         BenefitAnalysis.objects.filter(plan__household_id__in=ids, plan__year=year)
         .exclude(plan__status=PlanStatus.SUPERSEDED)

@@ -1,7 +1,8 @@
 """After the production cycle (rules.md §3, our reading): the benefit analysis, the 以奖代补 reward,
 recovery of money from households that did not farm, and the equity option (入股分红).
 
-Reward = max(0, min(G, V) − paid so far), with V the rules applied to the verified quantities.
+The reward tops what was paid up to min(G, V), V the rules applied to the verified quantities
+(`rules.settle`, which also words it as a sentence).
 Inactive → no more money, a recovery order for all that was paid. V below what was paid → the
 shortfall waits for the township's decision; nothing is recovered silently.
 """
@@ -110,7 +111,8 @@ def analysis_record(
         raise ValidationError(MSG_STAGE_ANALYSIS)
     paid = money.received
     granted = rules.to_fen(plan.grant_total)
-    lines: list[str] = []
+    verified = ZERO
+    checked: list[str] = []  # how the verified entitlement was computed, in the rules' own words
     if assessment == BenefitAnalysis.Assessment.ACTIVE:
         facts = rules.PlanFacts(
             planting_area=actual_planting_area,
@@ -125,23 +127,20 @@ def analysis_record(
                 consolidation=household.consolidation,
             )
             verified = quote.total
-            lines.extend(quote.lines[1:-1])
+            checked = [f"（核实）{line}" for line in quote.lines[1:-1]]
         except rules.PlanRefused as exc:
-            verified = ZERO
-            lines.append(f"核实结果：{exc}")
-        reward = max(ZERO, min(granted, verified) - paid)
-        shortfall = max(ZERO, paid - verified)
-        lines.append(
-            f"以奖代补 = max(0, min(计划 {rules.yuan(granted)}, 核实 {rules.yuan(verified)})"
-            f" − 已拨 {rules.yuan(paid)}) = {rules.yuan(reward)} 元"
-        )
-        if shortfall:
-            lines.append(f"核实应享低于已拨付 {rules.yuan(shortfall)} 元，报乡镇决定是否收回")
-    elif assessment == BenefitAnalysis.Assessment.INACTIVE:
-        verified, reward, shortfall = ZERO, ZERO, ZERO
-        lines.append(f"不积极主动发展产业：停止后续扶持，已拨付 {rules.yuan(paid)} 元须由村工作队提出收回")
-    else:
+            checked = [f"（核实）{exc}。"]
+    elif assessment != BenefitAnalysis.Assessment.INACTIVE:
         raise ValidationError("评价应为“积极发展产业”或“不积极主动进行种养殖产业发展”。")
+    settled = rules.settle(
+        grant=granted,
+        received=paid,
+        paid=money.paid_amounts,
+        active=assessment == BenefitAnalysis.Assessment.ACTIVE,
+        verified=verified,
+    )
+    reward, shortfall = settled.reward, settled.shortfall
+    lines = [*settled.lines, *checked]
     net = rules.to_fen(sales_income) - rules.to_fen(costs)
     analysis = BenefitAnalysis.objects.filter(plan=plan).first() or BenefitAnalysis(plan=plan)
     analysis.actual_planting_area = rules.to_fen(actual_planting_area)

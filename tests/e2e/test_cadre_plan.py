@@ -117,7 +117,7 @@ def test_cadre_plans_on_a_phone_prints_the_letter_and_is_refused_a_second_specie
     page.goto(f"{live_server.url}/cadre/")
     households = page.locator("#household-list li")
     expect(households).to_have_count(2)
-    expect(households.filter(has_text=HEAD)).to_contain_text("未填计划")
+    expect(households.filter(has_text=HEAD)).to_contain_text("待填计划")
     assert_no_horizontal_scroll(page)
     page.locator("#household-list a", has_text=HEAD).tap()
     plan_url = f"{live_server.url}/cadre/households/{household.pk}/?year=2017"

@@ -178,7 +178,7 @@ def test_cadre_pages_show_households_quote_and_save(households, cadre) -> None: 
     client = Client()
     client.force_login(cadre)
     listing = client.get("/cadre/").content.decode()
-    assert "格桑卓玛" in listing and "未填计划" in listing
+    assert "格桑卓玛" in listing and "待填计划" in listing
     assert households["OTHER"].head_name not in listing or households["OTHER"].code not in listing
     household = households["P2017"]
     quote = client.post(

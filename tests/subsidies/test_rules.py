@@ -16,10 +16,12 @@ from subsidies.rules import (
     PlanFacts,
     PlanRefused,
     Quote,
+    RatioInvalid,
     Terms,
     check_eligible,
     check_ratios,
     quote,
+    settle,
     split_tranches,
     to_fen,
 )
@@ -169,16 +171,17 @@ def test_quote_with_a_custom_ratio() -> None:
 @pytest.mark.parametrize(
     ("ratios", "reason"),
     [
-        ((D(60), D(20), D(10)), "之和应为 100%，现为 90%"),
+        ((D(60), D(20), D(10)), "产前、产中、产后比例之和须为 100%，现为 90%"),
         ((D(60), D(20), D("20.01")), "现为 100.01%"),
         ((D(70), D(40), D(-10)), "不能为负数"),
         ((D(50), D(50)), "三期"),
     ],
 )
 def test_bad_ratios_are_refused(ratios: Sequence[Decimal], reason: str) -> None:
-    with pytest.raises(PlanRefused, match=reason):
+    # A typo in the ratios, not a refusal of the household: the pages word it as something to correct.
+    with pytest.raises(RatioInvalid, match=reason):
         check_ratios(ratios)
-    with pytest.raises(PlanRefused, match=reason):
+    with pytest.raises(RatioInvalid, match=reason):
         run(plan("1", "青稞"), ratios=ratios)
 
 
@@ -412,3 +415,58 @@ def test_total_never_exceeds_any_household_cap(
     assert q.total == min(q.planting + q.breeding, cap)
     assert_fen(q.total, *q.tranches)
     assert sum(q.tranches) == q.total
+
+
+# --- settlement: the 以奖代补 explained as a sentence ---------------------------------------------
+
+
+def test_the_reward_is_a_sentence_not_a_formula() -> None:
+    s = settle(
+        grant=D("1800"), received=D("1440"), paid={1: D("1080"), 2: D("360")}, active=True, verified=D("1800")
+    )
+    assert s.reward == D("360.00") and s.shortfall == D("0.00")
+    assert s.lines == (
+        "补助总额 1,800.00 元，已兑现第一期 1,080.00 元、第二期 360.00 元；经评估产业运行良好，以奖代补 360.00 元。",
+    )
+
+
+@pytest.mark.parametrize(
+    ("verified", "reward", "shortfall", "says"),
+    [
+        # verified above the plan: the plan's grant caps the reward
+        ("2500", "360.00", "0.00", "经评估产业运行良好，以奖代补 360.00 元。"),
+        # verified between what was paid and the plan: topped up to the verified entitlement
+        ("1600", "160.00", "0.00", "但按核实的实际规模应享补助 1,600.00 元，以奖代补 160.00 元。"),
+        # verified equal to what was paid: nothing more, nothing back
+        ("1440", "0.00", "0.00", "只应享补助 1,440.00 元，不发放以奖代补。"),
+        # verified below what was paid: the difference goes to the township, never recovered silently
+        ("1000", "0.00", "440.00", "不发放以奖代补，比已兑现的少 440.00 元，报乡镇决定是否收回。"),
+    ],
+)
+def test_settlement_words_each_case(verified: str, reward: str, shortfall: str, says: str) -> None:
+    s = settle(
+        grant=D("1800"),
+        received=D("1440"),
+        paid={1: D("1080"), 2: D("360")},
+        active=True,
+        verified=D(verified),
+    )
+    assert (s.reward, s.shortfall) == (D(reward), D(shortfall))
+    assert s.lines[0].startswith("补助总额 1,800.00 元，已兑现第一期 1,080.00 元、第二期 360.00 元；")
+    assert s.lines[0].endswith(says)
+    assert "max" not in s.lines[0] and "=" not in s.lines[0]
+
+
+def test_an_inactive_household_gets_nothing_more_and_what_it_received_is_recovered() -> None:
+    s = settle(grant=D("1800"), received=D("1080"), paid={1: D("1080")}, active=False, verified=D("1800"))
+    assert (s.reward, s.shortfall) == (D("0.00"), D("0.00"))
+    assert s.lines == (
+        "补助总额 1,800.00 元，已兑现第一期 1,080.00 元；经评估未积极主动发展种养殖产业，停止后续扶持，"
+        "已兑现的 1,080.00 元由村工作队提出收回。",
+    )
+
+
+def test_when_the_tranches_do_not_add_up_to_what_was_received_the_total_is_named() -> None:
+    s = settle(grant=D("1000"), received=D("700"), paid={1: D("600")}, active=True, verified=D("1000"))
+    assert s.lines[0].startswith("补助总额 1,000.00 元，已兑现 700.00 元；")
+    assert s.reward == D("300.00")

@@ -73,7 +73,7 @@ class Command(BaseCommand):
             header=ROSTER_HEADER,
             rows=roster_rows([(v.township.name, v.name) for v in villages], options["households"]),
             actor=None,
-            file_name="seed_demo",
+            file_name="演示数据",
             file_sha256="",
             dry_run=False,
         )
