@@ -46,7 +46,15 @@ class ReadOnlyScoped(ScopedAdminMixin, RoleActionsMixin, ReadOnlyAdminMixin, adm
 
 @admin.register(LendingPolicy)
 class LendingPolicyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("year", "loan_cap", "max_term_months", "min_group_size", "annual_fee_rate", "grace_days")
+    list_display = (
+        "year",
+        "loan_cap_yuan",
+        "max_term_months",
+        "min_group_size",
+        "annual_fee_rate",
+        "grace_days",
+    )
+    loan_cap_yuan = money_column("loan_cap", "每户借款上限（元）")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
