@@ -508,7 +508,7 @@ def notice_post(
     locked.posted_at = timezone.now()
     locked.status = Notice.Status.POSTED
     locked.save(update_fields=["posted_photo", "posted_on", "posted_at", "status"])
-    transaction.on_commit(lambda: forget_public_page(locked))
+    forget_public_page(locked)
     return locked
 
 
@@ -594,7 +594,7 @@ def _objection_create(
     )
     objection.full_clean()
     objection.save()
-    transaction.on_commit(lambda: forget_public_page(locked))
+    forget_public_page(locked)
     return objection
 
 
@@ -637,11 +637,14 @@ def public_cache_key(code: str) -> str:
 
 
 def forget_public_page(notice: Notice) -> None:
-    """The public page shows objection counts and the status: rebuild it after any change."""
+    """The public page shows objection counts and the status: rebuild it after any change — now,
+    and again once committed (a read between the two would have cached the old state)."""
     if notice.public_code:
         from django.core.cache import cache
 
-        cache.delete(public_cache_key(notice.public_code))
+        key = public_cache_key(notice.public_code)
+        cache.delete(key)
+        transaction.on_commit(lambda: cache.delete(key))
 
 
 @transaction.atomic
@@ -662,7 +665,7 @@ def objection_resolve(
         raise ValidationError(MSG_OBJECTION_RESOLVED)
     objection.refresh_from_db()
     notice = objection.notice
-    transaction.on_commit(lambda: forget_public_page(notice))
+    forget_public_page(notice)
     return objection
 
 
@@ -738,7 +741,7 @@ def notice_close(*, notice: Notice, actor: User, today: datetime.date | None = N
         raise ValidationError("；".join(blockers))
     Notice.objects.filter(pk=locked.pk).update(status=Notice.Status.CLOSED, closed_at=timezone.now())
     locked.refresh_from_db()
-    transaction.on_commit(lambda: forget_public_page(locked))
+    forget_public_page(locked)
     return locked
 
 
