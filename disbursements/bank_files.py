@@ -394,9 +394,7 @@ def bank_return_import(
             raise ValidationError(MSG_OTHER_FILE.format(reference=bank_file.reference))
         return ReturnResult(
             already_imported=True,
-            messages=[
-                MSG_ALREADY.format(at=timezone.localtime(earlier.imported_at))
-            ],
+            messages=[MSG_ALREADY.format(at=timezone.localtime(earlier.imported_at))],
         )
     # Lock the file's lines: a second import running now waits, then sees them returned.
     list(BankFileLine.objects.select_for_update(no_key=True).filter(bank_file=bank_file).values_list("pk"))

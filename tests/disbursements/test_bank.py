@@ -61,13 +61,13 @@ def return_file(export: bytes, results: dict[str, tuple[str, str]], *, total: st
     """The bank's answer to `export`: each line with 处理结果 / 失败原因 / 银行流水号 added
     (results by 业务参考号, default 成功), and the same totals line (or a tampered one)."""
     rows = read_rows(export)
-    header = rows[0] + ["处理结果", "失败原因", "银行流水号"]
+    header = [*rows[0], "处理结果", "失败原因", "银行流水号"]
     out = [header]
     ref_at = rows[0].index("业务参考号")
     for n, row in enumerate(rows[1:-1], start=1):
         result, reason = results.get(row[ref_at], ("成功", ""))
-        out.append(row + [result, reason, f"YN{n:08d}" if result == "成功" else ""])
-    totals = rows[-1] + ["", "", ""]
+        out.append([*row, result, reason, f"YN{n:08d}" if result == "成功" else ""])
+    totals = [*rows[-1], "", "", ""]
     if total is not None:
         totals[rows[0].index("金额")] = total
     out.append(totals)
@@ -96,7 +96,9 @@ def test_a_new_account_supersedes_the_old_one_and_keeps_its_history(city_year: d
     h1 = household_account("H1")
     old = h1.bank_accounts.get()
     with pytest.raises(ValidationError, match="无需变更"):
-        bank_account_set(account=h1, bank=old.bank, number=old.number, holder_name=old.holder_name, actor=liming)
+        bank_account_set(
+            account=h1, bank=old.bank, number=old.number, holder_name=old.holder_name, actor=liming
+        )
     bank_account_set(account=h1, bank=RCC, number=luhn_number("62179939"), holder_name="妻子", actor=liming)
     assert h1.bank_accounts.count() == 2 and h1.bank_accounts.filter(superseded_at__isnull=True).count() == 1
     assert batch.pk
@@ -109,7 +111,18 @@ def test_bank_round_trip_with_a_failure_then_the_corrected_line(city_year: dict[
     bank_file = bank_files.bank_file_export(batch=batch, actor=village)
     content = bank_files.bank_file_bytes(bank_file)
     rows = read_rows(content)
-    assert rows[0] == ["序号", "姓名", "身份证号", "开户行", "账号", "户名", "金额", "补贴项目", "摘要", "业务参考号"]
+    assert rows[0] == [
+        "序号",
+        "姓名",
+        "身份证号",
+        "开户行",
+        "账号",
+        "户名",
+        "金额",
+        "补贴项目",
+        "摘要",
+        "业务参考号",
+    ]
     assert len(rows) == 4 and rows[-1][0] == "合计" and rows[-1][1] == "2" and rows[-1][6] == "2100.00"
     assert all(len(row[2]) == 18 and "*" not in row[2] for row in rows[1:-1])  # the bank needs the full ID
 
@@ -149,7 +162,10 @@ def test_bank_round_trip_with_a_failure_then_the_corrected_line(city_year: dict[
     second = bank_files.bank_file_export(batch=batch, actor=village)
     assert second.line_count == 1 and second.lines.get().bank_account.holder_name == "户主更正"
     bank_files.bank_return_import(
-        bank_file=second, content=return_file(bank_files.bank_file_bytes(second), {}), actor=village, paid_on=TODAY
+        bank_file=second,
+        content=return_file(bank_files.bank_file_bytes(second), {}),
+        actor=village,
+        paid_on=TODAY,
     )
     batch.refresh_from_db()
     assert batch.status == "paid" and Payout.objects.count() == 2
@@ -172,15 +188,19 @@ def test_a_tampered_total_or_an_unknown_line_refuses_the_whole_file(city_year: d
     rows[2][9] = rows[2][9][:-4] + "9999"  # a reference the export never wrote
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\r\n").writerows(rows)
-    with pytest.raises(ValidationError, match="第 3 行 业务参考号 .*对不上"):
-        bank_files.bank_return_import(bank_file=bank_file, content=buffer.getvalue().encode("gbk"), actor=village)
+    with pytest.raises(ValidationError, match=r"第 3 行 业务参考号 .*对不上"):
+        bank_files.bank_return_import(
+            bank_file=bank_file, content=buffer.getvalue().encode("gbk"), actor=village
+        )
     rows = read_rows(return_file(content, {}))
     rows.insert(3, list(rows[2]))  # the same payment twice
     rows[-1][1], rows[-1][6] = "3", f"{Decimal(rows[-1][6]) + Decimal(rows[2][6]):.2f}"
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\r\n").writerows(rows)
-    with pytest.raises(ValidationError, match="第 4 行 .*与第 3 行是同一笔"):
-        bank_files.bank_return_import(bank_file=bank_file, content=buffer.getvalue().encode("gbk"), actor=village)
+    with pytest.raises(ValidationError, match=r"第 4 行 .*与第 3 行是同一笔"):
+        bank_files.bank_return_import(
+            bank_file=bank_file, content=buffer.getvalue().encode("gbk"), actor=village
+        )
     assert Payout.objects.count() == 0 and BankReturn.objects.count() == 0
     assert set(BankFileLine.objects.values_list("status", flat=True)) == {"sent"}
 

@@ -29,7 +29,9 @@ def _fresh_cache() -> None:
 
 
 def issue(city_year: dict[str, Any]) -> Notice:
-    return notices.notice_issue(kind="grant", year=2017, village=city_year["hongpo"], actor=city_year["village_user"])
+    return notices.notice_issue(
+        kind="grant", year=2017, village=city_year["hongpo"], actor=city_year["village_user"]
+    )
 
 
 def pdf_text(notice: Notice) -> str:
@@ -80,18 +82,22 @@ def test_public_page_shows_the_notice_as_issued_and_nothing_more(city_year: dict
         assert "".join(row[1:3]) in sheet
 
 
-def test_guessing_identifiers_finds_nothing_and_is_throttled(city_year: dict[str, Any], settings: Any) -> None:
+def test_guessing_identifiers_finds_nothing_and_is_throttled(
+    city_year: dict[str, Any], settings: Any
+) -> None:
     notice = issue(city_year)
     client = Client()
     assert client.get(f"/gs/{notice.pk}/").status_code == 404
     assert client.get(f"/gs/{notices.new_public_code()}/").status_code == 404
-    assert client.get(f"/gs/{notice.public_code.lower()}/").status_code == 200  # typed in lower case
+    assert client.get(f"/gs/{(notice.public_code or '').lower()}/").status_code == 200  # typed in lower case
     for _ in range(25):
         last = client.get(f"/gs/{notices.new_public_code()}/")
     assert last.status_code == 429  # a handful of misses per hour per address, then nothing
     settings.PUBLIC_NOTICE_LIMITS = {**settings.PUBLIC_NOTICE_LIMITS, "VIEWS_PER_MINUTE": 3}
     cache.clear()
-    statuses = [Client(REMOTE_ADDR="10.0.0.9").get(f"/gs/{notice.public_code}/").status_code for _ in range(5)]
+    statuses = [
+        Client(REMOTE_ADDR="10.0.0.9").get(f"/gs/{notice.public_code}/").status_code for _ in range(5)
+    ]
     assert statuses == [200, 200, 200, 429, 429]
 
 
@@ -113,7 +119,10 @@ def test_online_objection_enters_the_list_and_the_village_to_do(city_year: dict[
     assert "收到 1 件，0 件已处理" in page
     assert "卓玛" not in page and "13912345678" not in page and "5678" not in page  # nothing of the objector
     notices.objection_resolve(
-        objection=objection, actor=village_user, resolution="已入户核实，名单无误", resolved_on=timezone.localdate()
+        objection=objection,
+        actor=village_user,
+        resolution="已入户核实，名单无误",
+        resolved_on=timezone.localdate(),
     )
     assert "1 件已处理" in client.get(f"/gs/{notice.public_code}/").content.decode()
 
@@ -122,10 +131,13 @@ def test_online_objections_are_throttled_per_phone_and_address(city_year: dict[s
     notice = issue(city_year)
     data = {"row": "1", "name": "卓玛", "content": "有疑问"}
     one = Client(REMOTE_ADDR="10.0.0.1")
-    codes = [one.post(f"/gs/{notice.public_code}/", {**data, "phone": "13912345678"}).status_code for _ in range(4)]
+    codes = [
+        one.post(f"/gs/{notice.public_code}/", {**data, "phone": "13912345678"}).status_code for _ in range(4)
+    ]
     assert codes == [302, 302, 302, 429]  # 3 per phone per day
     codes = [
-        one.post(f"/gs/{notice.public_code}/", {**data, "phone": f"1391234560{n}"}).status_code for n in range(3)
+        one.post(f"/gs/{notice.public_code}/", {**data, "phone": f"1391234560{n}"}).status_code
+        for n in range(3)
     ]
     assert codes == [302, 429, 429]  # 5 attempts per address per hour (4 made above)
     assert Objection.objects.count() == 4
