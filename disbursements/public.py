@@ -71,7 +71,9 @@ def _too_many(request: HttpRequest, message: str = MSG_TOO_MANY) -> HttpResponse
 
 def _public_headers(response: HttpResponse) -> HttpResponse:
     response["X-Robots-Tag"] = "noindex, nofollow"
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = (
+        "same-origin"  # "no-referrer" makes browsers post Origin: null (CSRF refuses it)
+    )
     response["Cache-Control"] = "private, no-store"
     return response
 
