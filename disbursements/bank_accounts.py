@@ -99,7 +99,12 @@ def bank_account_set(
     if not bank or not holder_name or not number.strip():
         raise ValidationError(MSG_MISSING)
     digits = clean_account_number(bank, number)
-    locked = scoped(Account.objects.select_for_update(no_key=True), actor).filter(pk=account.pk).first()
+    locked = (  # the account's ordering joins its township and village: lock the account row only
+        scoped(Account.objects.select_for_update(no_key=True, of=("self",)), actor)
+        .filter(pk=account.pk)
+        .order_by("pk")
+        .first()
+    )
     if locked is None:
         raise ValidationError("该收款对象不在您的管辖范围内。")
     current = BankAccount.objects.filter(account=locked, superseded_at__isnull=True).first()

@@ -212,3 +212,29 @@ def test_a_payee_without_a_bank_account_is_named(city_year: dict[str, Any]) -> N
     run_chain(batch, city_year, liming)
     with pytest.raises(ValidationError, match="没有登记银行账户"):
         bank_files.bank_file_export(batch=batch, actor=city_year["village_user"])
+
+
+def test_only_the_payers_of_the_batch_download_the_bank_file(city_year: dict[str, Any]) -> None:
+    """The file carries whole ID and account numbers: the township (not a payer) gets nothing, nor
+    does a payer of another village; the payer gets the GBK file."""
+    from django.test import Client
+
+    from ..factories import make_user
+
+    batch = approved_batch(city_year)
+    village = city_year["village_user"]
+    bank_file = bank_files.bank_file_export(batch=batch, actor=village)
+    url = f"/admin/disbursements/batch/{batch.pk}/bank/{bank_file.pk}/download/"
+    township = Client()
+    township.force_login(city_year["township_user"])
+    assert township.get(url).status_code == 403
+    other = Client()
+    other.force_login(make_user("village", "jidi_official", village=city_year["jidi"]))
+    assert other.get(url).status_code == 404
+    payer = Client()
+    payer.force_login(village)
+    response = payer.get(url)
+    assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+    assert response.content.decode("gbk").startswith("序号,姓名,身份证号")
+    page = payer.get(f"/admin/disbursements/batch/{batch.pk}/change/").content.decode()
+    assert "在途：已送银行" in page and bank_file.lines.first().bank_account.number not in page  # type: ignore[union-attr]
