@@ -26,6 +26,7 @@ from households.admin_base import (
     ScopedRelatedFilter,
     job_url,
 )
+from households.masking import mask_phone
 from households.models import Township, Village
 from households.scoping import visible
 
@@ -58,7 +59,7 @@ class ObjectionInline(ScopedAdminMixin, ReadOnlyAdminMixin, admin.TabularInline)
     fields = (
         "about",
         "received_on",
-        "raised_by",
+        "source",
         "content",
         "resolution",
         "resolved_on",
@@ -73,6 +74,14 @@ class ObjectionInline(ScopedAdminMixin, ReadOnlyAdminMixin, admin.TabularInline)
         if objection.row is None:
             return "（未指明）"
         return f"{objection.row}. {objection.payee_name}"
+
+    @admin.display(description="反映人")
+    def source(self, objection: Objection) -> str:
+        """Who raised it and how; an online objector's phone masked (the full number is for calling
+        back, from the objection's own record)."""
+        if objection.channel == Objection.Channel.ONLINE:
+            return f"{objection.raised_by}（网上提交，{mask_phone(objection.phone)}）"
+        return objection.raised_by
 
     @admin.display(description="处理")
     def handle(self, objection: Objection) -> str:
@@ -157,6 +166,7 @@ class NoticeAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
         "posted_at",
         "closed_at",
         "total_yuan",
+        "public_page",
     )
     fieldsets = (
         (
@@ -167,6 +177,7 @@ class NoticeAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
                     ("level", "township", "village", "group"),
                     ("issuer", "contact"),
                     ("total_yuan", "batch", "reprint"),
+                    "public_page",
                 )
             },
         ),
@@ -198,6 +209,18 @@ class NoticeAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
     def reprint(self, notice: Notice) -> str:
         url = reverse("admin:disbursements_notice_pdf", args=[notice.pk])
         return format_html('<a href="{}" target="_blank">下载公示 PDF（与张贴的一致）</a>', url)
+
+    @admin.display(description="公示核验（公开页面）")
+    def public_page(self, notice: Notice) -> str:
+        if not notice.public_code:
+            return "—"
+        url = notices.public_url(notice.public_code)
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">{}</a>（核验码 {}，公示单二维码打开此页）',
+            url,
+            url,
+            notices.short_code(notice.public_code),
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # notices are issued through 印发公示 (the service freezes the list)
