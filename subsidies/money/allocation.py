@@ -43,14 +43,21 @@ from .accounts import (
 )
 
 
-def eligible_households(year: int) -> Any:
+def eligible_condition(year: int) -> tuple[Q, Any]:
+    """The one eligibility rule as a filter on households (inline, so an aggregate can use it as a
+    `FILTER (WHERE …)` without a subquery), and the policy's cap per household."""
     policy = Policy.objects.filter(year=year).first()
     if policy is None:
         raise ValidationError(f"{year} 年度没有扶持政策。")
     condition = Q(exit_year=policy.eligible_exit_year)
     if policy.consolidation_exit_year:
         condition |= Q(exit_year=policy.consolidation_exit_year, consolidation=True)
-    return Household.objects.filter(condition), policy.household_cap
+    return condition, policy.household_cap
+
+
+def eligible_households(year: int) -> Any:
+    condition, cap = eligible_condition(year)
+    return Household.objects.filter(condition), cap
 
 
 # --- allocation -----------------------------------------------------------------------------------
