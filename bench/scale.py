@@ -38,8 +38,12 @@ def peak_rss_mb() -> float:
     return 0.0
 
 
+TIMEOUT_S = 30  # a page still running after this is cancelled and reported as such
+
+
 def _django(database: str) -> None:
     os.environ["DATABASE_URL"] = dsn(database)
+    os.environ["PGOPTIONS"] = f"-c statement_timeout={TIMEOUT_S * 1000}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     sys.path.insert(0, str(ROOT))
     import django
@@ -64,7 +68,11 @@ def cmd_generate(args: argparse.Namespace) -> None:
     with psycopg.connect(dsn("postgres"), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{args.database}"')  # type: ignore[arg-type]
         conn.execute(f'CREATE DATABASE "{args.database}"')  # type: ignore[arg-type]
-    env = {**os.environ, "DATABASE_URL": dsn(args.database), "DJANGO_SETTINGS_MODULE": "config.settings.local"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": dsn(args.database),
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+    }
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     started = time.perf_counter()
     scale_data.generate(dsn(args.database), args.households)
@@ -107,7 +115,7 @@ def pages(city: object, township: object, cadre: object, t_id: int, sample: dict
 def cmd_worker(args: argparse.Namespace) -> None:
     """Measure one database; prints one JSON line."""
     _django(args.database)
-    from django.db import connection
+    from django.db import OperationalError, connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
@@ -115,12 +123,17 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
     township = Township.objects.filter(code__startswith="S").order_by("code").first()
     assert township is not None, "generate the database first"
-    city, _ = User.objects.get_or_create(username="bench_city", defaults={"role": Role.CITY, "is_staff": True})
+    city, _ = User.objects.get_or_create(
+        username="bench_city", defaults={"role": Role.CITY, "is_staff": True}
+    )
     town, _ = User.objects.get_or_create(
         username="bench_township", defaults={"role": Role.TOWNSHIP, "is_staff": True, "township": township}
     )
     cadre = User.objects.filter(role=Role.CADRE, township=township).order_by("id").first()
-    sample = Household.objects.filter(village__township=township).order_by("id").values("code", "id_number")[3]
+    assert cadre is not None
+    sample: dict[str, str] = dict(
+        Household.objects.filter(village__township=township).order_by("id").values("code", "id_number")[3]
+    )
     households = Household.objects.count()
     sample["page"] = str(max(1, min(500, households // 200)))
     clients = {}
@@ -135,7 +148,12 @@ def cmd_worker(args: argparse.Namespace) -> None:
         slowest: tuple[float, str] = (0.0, "")
         queries = 0
         status = 0
-        client.get(url)  # warm: templates compiled, connection open
+        try:
+            client.get(url)  # warm: templates compiled, connection open
+        except OperationalError:
+            results.append({"label": label, "url": url, "seconds": None, "queries": 0, "status": 0})
+            print(f"  {households:>9,} {label}: cancelled at {TIMEOUT_S} s", file=sys.stderr, flush=True)
+            continue
         for _ in range(args.repeat):
             with CaptureQueriesContext(connection) as ctx:
                 started = time.perf_counter()
@@ -146,14 +164,24 @@ def cmd_worker(args: argparse.Namespace) -> None:
             for query in ctx.captured_queries:
                 if float(query["time"]) > slowest[0]:
                     slowest = (float(query["time"]), query["sql"])
-        row = {"label": label, "url": url, "seconds": statistics.median(times), "queries": queries, "status": status}
+        row = {
+            "label": label,
+            "url": url,
+            "seconds": statistics.median(times),
+            "queries": queries,
+            "status": status,
+        }
         if args.explain and slowest[1].lstrip().upper().startswith("SELECT"):
             with connection.cursor() as cursor:
                 cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + slowest[1])
                 row["explain"] = "\n".join(r[0] for r in cursor.fetchall())
                 row["slowest_sql"] = slowest[1][:2000]
         results.append(row)
-        print(f"  {households:>9,} {label}: {row['seconds']:.3f} s, {queries} q, {status}", file=sys.stderr)
+        print(
+            f"  {households:>9,} {label}: {row['seconds']:.3f} s, {queries} q, {status}",
+            file=sys.stderr,
+            flush=True,
+        )
     print(json.dumps({"households": households, "pages": results, "peak_rss_mb": peak_rss_mb()}))
 
 
@@ -163,22 +191,26 @@ def cmd_measure(args: argparse.Namespace) -> None:
         command = [sys.executable, __file__, "worker", "--database", database, "--repeat", str(args.repeat)]
         if args.explain and database == args.database[-1]:
             command.append("--explain")
-        out = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True)
-        sys.stderr.write(out.stderr[-4000:])
+        out = subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True)
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     small, large = runs[0], runs[-1]
     lines = [
         f"| page (median of {args.repeat}) | {small['households']:,} | q | {large['households']:,} | q | ratio |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
+
+    def secs(page: dict) -> str:
+        return f"cancelled at {TIMEOUT_S} s" if page["seconds"] is None else f"{page['seconds']:.3f} s"
+
     for a, b in zip(small["pages"], large["pages"], strict=True):
-        ratio = b["seconds"] / a["seconds"] if a["seconds"] else float("inf")
-        flag = "" if b["status"] == 200 else f" (HTTP {b['status']})"
+        ratio = f"{b['seconds'] / a['seconds']:.1f}×" if a["seconds"] and b["seconds"] else "∞"
+        flag = "" if b["status"] in (0, 200) else f" (HTTP {b['status']})"
         lines.append(
-            f"| {a['label']}{flag} | {a['seconds']:.3f} s | {a['queries']} | {b['seconds']:.3f} s | "
-            f"{b['queries']} | {ratio:.1f}× |"
+            f"| {a['label']}{flag} | {secs(a)} | {a['queries']} | {secs(b)} | {b['queries']} | {ratio} |"
         )
-    lines.append(f"\npeak RSS of the measuring process: {small['peak_rss_mb']:.0f} MB / {large['peak_rss_mb']:.0f} MB")
+    lines.append(
+        f"\npeak RSS of the measuring process: {small['peak_rss_mb']:.0f} MB / {large['peak_rss_mb']:.0f} MB"
+    )
     table = "\n".join(lines)
     print(table)
     OUT.mkdir(exist_ok=True)
@@ -194,7 +226,9 @@ def cmd_measure(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     gen = sub.add_parser("generate")
     gen.add_argument("--database", required=True)

@@ -20,8 +20,50 @@ VILLAGES_PER_TOWNSHIP = 10
 GROUPS_PER_VILLAGE = 10
 HOUSEHOLDS_PER_CADRE = 7.5
 
-SURNAMES = "扎西 卓玛 次仁 拉姆 格桑 央金 达瓦 白玛 尼玛 益西 李 王 和 杨 赵 张 刘 陈 孙 马".split()
-GIVEN = "明 华 平 强 丽 芳 军 梅 英 林 春 秀 国 兰 云 海 东 珍 措 吉".split()
+SURNAMES = [
+    "扎西",
+    "卓玛",
+    "次仁",
+    "拉姆",
+    "格桑",
+    "央金",
+    "达瓦",
+    "白玛",
+    "尼玛",
+    "益西",
+    "李",
+    "王",
+    "和",
+    "杨",
+    "赵",
+    "张",
+    "刘",
+    "陈",
+    "孙",
+    "马",
+]
+GIVEN = [
+    "明",
+    "华",
+    "平",
+    "强",
+    "丽",
+    "芳",
+    "军",
+    "梅",
+    "英",
+    "林",
+    "春",
+    "秀",
+    "国",
+    "兰",
+    "云",
+    "海",
+    "东",
+    "珍",
+    "措",
+    "吉",
+]
 
 
 def generate(dsn: str, households: int, *, log: bool = True) -> dict[str, float]:
@@ -117,7 +159,7 @@ def generate(dsn: str, households: int, *, log: bool = True) -> dict[str, float]
             SELECT DATE '2017-04-10', '', now(), pl.created_by_id, pl.id, 0, pl.grant_total
             FROM subsidies_householdplan pl WHERE pl.status = 'approved' AND pl.created_by_id IS NOT NULL""",
         ),
-        ("analyze", "ANALYZE"),
+        ("vacuum analyze", "VACUUM ANALYZE"),
     ]
     with psycopg.connect(dsn, autocommit=True) as conn:
         for name, sql in steps:

@@ -7,7 +7,7 @@ import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -169,7 +169,7 @@ class ScopedAdminMixin(FileLinksMixin):
     """
 
     # Long lists (issue 14): one count per page, estimated on PostgreSQL past ESTIMATE_FROM rows.
-    paginator = EstimatedCountPaginator
+    paginator: ClassVar[type] = EstimatedCountPaginator
     show_full_result_count = False
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet[Any]:
