@@ -131,9 +131,8 @@ def cmd_worker(args: argparse.Namespace) -> None:
     )
     cadre = User.objects.filter(role=Role.CADRE, township=township).order_by("id").first()
     assert cadre is not None
-    sample: dict[str, str] = dict(
-        Household.objects.filter(village__township=township).order_by("id").values("code", "id_number")[3]
-    )
+    row = Household.objects.filter(village__township=township).order_by("id").values("code", "id_number")[3]
+    sample = {"code": row["code"], "id_number": row["id_number"]}
     households = Household.objects.count()
     sample["page"] = str(max(1, min(500, households // 200)))
     clients = {}
