@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -131,8 +132,8 @@ def cmd_worker(args: argparse.Namespace) -> None:
     )
     cadre = User.objects.filter(role=Role.CADRE, township=township).order_by("id").first()
     assert cadre is not None
-    row = Household.objects.filter(village__township=township).order_by("id").values("code", "id_number")[3]
-    sample = {"code": row["code"], "id_number": row["id_number"]}
+    first = Household.objects.filter(village__township=township).order_by("id").values("code", "id_number")[3]
+    sample = {"code": first["code"], "id_number": first["id_number"]}
     households = Household.objects.count()
     sample["page"] = str(max(1, min(500, households // 200)))
     clients = {}
@@ -163,7 +164,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
             for query in ctx.captured_queries:
                 if float(query["time"]) > slowest[0]:
                     slowest = (float(query["time"]), query["sql"])
-        row = {
+        row: dict[str, Any] = {
             "label": label,
             "url": url,
             "seconds": statistics.median(times),
