@@ -13,7 +13,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -347,7 +347,17 @@ class AgreementForm(forms.ModelForm):  # type: ignore[type-arg]
 @admin.register(Agreement)
 class AgreementAdmin(ScopedAdminMixin, ServiceImportMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     form = AgreementForm
-    list_display = ("organisation", "household", "year", "industry", "ways_text", "counts", "per_capita", "qualified")
+    list_display = (
+        "organisation",
+        "household",
+        "year",
+        "industry",
+        "ways_text",
+        "counts",
+        "per_capita",
+        "qualified",
+        "pdf_link",
+    )
     list_filter = ("year", "counts", "organisation__kind", "organisation__township")
     list_select_related = ("organisation", "household", "assessment")
     search_fields = ("organisation__name", "household__code", "household__head_name")
@@ -413,6 +423,31 @@ class AgreementAdmin(ScopedAdminMixin, ServiceImportMixin, admin.ModelAdmin):  #
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         pass
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "<int:pk>/pdf/",
+                self.admin_site.admin_view(self.pdf_view),
+                name="enterprises_agreement_pdf",
+            ),
+            *super().get_urls(),
+        ]
+
+    def pdf_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The printable agreement, for whoever may see it (found through the scoped queryset)."""
+        agreement = self.get_queryset(request).filter(pk=pk).select_related(
+            "organisation__township", "household__village__township"
+        ).first()
+        if agreement is None:
+            raise Http404("没有这份协议，或不在您的管辖范围内。")
+        pdf = selectors.agreement_pdf(agreement)
+        name = f"帮扶协议-{agreement.household.code}-{agreement.organisation.name}-{agreement.year}.pdf"
+        return FileResponse(io.BytesIO(pdf), filename=name, content_type="application/pdf")
+
+    @admin.display(description="协议文本")
+    def pdf_link(self, agreement: Agreement) -> str:
+        return format_html('<a href="{}">打印协议</a>', reverse("admin:enterprises_agreement_pdf", args=[agreement.pk]))
 
 
 class ConfirmedFilter(admin.SimpleListFilter):

@@ -10,6 +10,12 @@ class EnterprisesConfig(AppConfig):
     verbose_name = _("带贫组织")
     default_auto_field = "django.db.models.BigAutoField"
 
+    def demo_year(self, *, year: int) -> str:
+        """Called by `seed_demo`: this programme's part of the demo year."""
+        from .demo import organisations_year
+
+        return organisations_year(year=year)
+
     def ready(self) -> None:
         from households.files import register as register_file
         from households.roles import ROLES, grant

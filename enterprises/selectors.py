@@ -157,3 +157,26 @@ def assessment_sheet_write(stream: IO[bytes], *, user: User, year: int) -> None:
             ),
         ],
     )
+
+
+def agreement_pdf(agreement: Agreement) -> bytes:
+    """The printable 帮扶协议 with both parties' signature lines (ID numbers masked)."""
+    from households.pdf import render_pdf
+
+    policy = IncentivePolicy.objects.filter(year=agreement.year).first()
+    terms = policy.terms() if policy is not None else rules.DEFAULT_TERMS
+    organisation, household = agreement.organisation, agreement.household
+    return render_pdf(
+        "enterprises/agreement.html",
+        {
+            "agreement": agreement,
+            "organisation": organisation,
+            "household": household,
+            "number": f"{agreement.year}-{organisation.pk}-{household.code}",
+            "ways": "、".join(agreement.ways),
+            "id_masked": mask_id_number(household.id_number),
+            "leader_id_masked": mask_id_number(organisation.leader_id_number),
+            "threshold": f"{terms.threshold:,.2f}",
+            "minimum": terms.minimum,
+        },
+    )

@@ -246,3 +246,23 @@ def test_payment_needs_the_organisations_bank_account(
     Batch.objects.filter(pk=batch.pk).update(status="approved")
     with pytest.raises(ValidationError, match="没有登记银行账号"):
         payouts_record(batch=batch, actor=officials["city"], paid_on=datetime.date(2017, 12, 1), method="bank")
+
+
+def test_the_printed_agreement_has_both_parties_and_masked_numbers(
+    fifteen: list[Any], officials: dict[str, Any], cooperative: Organisation
+) -> None:
+    (agreement,) = sign_up(cooperative, fifteen[:1], officials["township"])
+    client = Client()
+    client.force_login(officials["township"])
+    response = client.get(f"/admin/enterprises/agreement/{agreement.pk}/pdf/")
+    assert response.status_code == 200
+    pdf = b"".join(response.streaming_content)  # type: ignore[attr-defined]
+    reader = PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) == 1  # one sheet to sign
+    text = "".join(reader.pages[0].extract_text().split())
+    assert "甲方（带贫组织）" in text and "乙方（贫困户）" in text and "香格里拉市高原牦牛养殖专业合作社" in text
+    assert "乙方（签字或按手印）" in text and "订单种植/养殖、技术指导" in text
+    assert fifteen[0].id_number not in text and fifteen[0].id_number[:6] + "********" in text
+    # Someone of another township cannot print it.
+    client.force_login(officials["other_township"])
+    assert client.get(f"/admin/enterprises/agreement/{agreement.pk}/pdf/").status_code == 404
