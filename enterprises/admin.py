@@ -419,7 +419,12 @@ class AgreementAdmin(ScopedAdminMixin, ServiceImportMixin, admin.ModelAdmin):  #
             )
         except ValidationError as exc:
             raise PermissionDenied(exc.messages[0]) from None
-        obj.pk = created.pk
+        obj.pk, obj.organisation, obj.household, obj.year = (
+            created.pk,
+            created.organisation,
+            created.household,
+            created.year,
+        )
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         pass
@@ -555,7 +560,7 @@ class AssessmentAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):  # 
             )
         except ValidationError as exc:
             raise PermissionDenied(exc.messages[0]) from None
-        obj.pk = created.pk
+        obj.pk, obj.agreement = created.pk, created.agreement
         self.message_user(
             request,
             f"人均产业收入 {created.per_capita:,.2f} 元，" + ("达到标准，待确认考核合格。" if created.reaches else "未达到标准。"),

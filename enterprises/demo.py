@@ -87,7 +87,6 @@ def organisations_year(*, year: int) -> str:
         assessment = services.assessment_record(actor=township, agreement=agreement, income=income)
         if assessment.reaches and index < 18:
             services.assessments_confirm(actor=township, assessments=[assessment])
-    money.funding_record(year=year, amount=Decimal("50000.00"), actor=city)
     try:
         batch = services.incentive_batch_prepare(actor=township, township=jiantang, year=year)
     except Exception:  # fewer than the minimum confirmed in a small demo roster

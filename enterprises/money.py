@@ -1,5 +1,5 @@
-"""The incentive's money on the shared machinery: its fund and accounts (the source, city HQ, each
-organisation), the incentive batch kind (乡镇考核确认 → 市指挥部复核 → 产业办/分管领导审批 → 兑现 to the
+"""The incentive's money on the shared machinery: its fund and accounts (the programme's funding and
+each organisation), the incentive batch kind (乡镇考核确认 → 市指挥部复核 → 产业办/分管领导审批 → 兑现 to the
 organisation's bank account, with a 公示 before the township's step passes), its notice kind, its
 dashboard section and its reconcile check. Registered in `registration.py`."""
 
@@ -33,19 +33,15 @@ KIND = "org_incentive"
 NOTICE = "org_incentive"
 
 SOURCE = "org_source"
-CITY = "org_city"
 PAYEE = "org_payee"
-E_FUNDING = "org_funding"
 E_PAYOUT = "org_payout"
 
 FUND_DEF = Fund(FUND, "带贫组织奖补资金")
 ACCOUNT_KIND_DEFS = (
     AccountKind(SOURCE, "财政专项资金（带贫奖补）", FUND, AccountLevel.SOURCE, may_go_negative=True),
-    AccountKind(CITY, "市指挥部（带贫奖补）", FUND, AccountLevel.CITY),
     AccountKind(PAYEE, "带贫组织", FUND, AccountLevel.PAYEE),
 )
 ENTRY_KIND_DEFS = (
-    EntryKind(E_FUNDING, "带贫奖补资金到位", Counts.FUNDING),
     EntryKind(E_PAYOUT, "带贫奖补兑现", Counts.PAYMENT, Record("disbursements.Payout", "entry", "amount")),
 )
 
@@ -54,10 +50,6 @@ MSG_NO_BANK = "{name} 没有登记银行账号，奖补须兑现到组织的银�
 
 def source_account() -> Account:
     return ledger.account(ledger.Spec(FUND, SOURCE, "source", "财政专项扶贫资金（带贫奖补）"))
-
-
-def city_account() -> Account:
-    return ledger.account(ledger.Spec(FUND, CITY, "city", "香格里拉市产业扶贫指挥部（带贫奖补）"))
 
 
 def organisation_accounts(organisations: list[Organisation]) -> dict[int, Account]:
@@ -73,15 +65,6 @@ def organisation_accounts(organisations: list[Organisation]) -> dict[int, Accoun
                 account=result[organisation.pk]
             )
     return result
-
-
-def funding_record(*, year: int, amount: Decimal, actor: User, memo: str = "") -> None:
-    """资金到位: the programme's money reaches city HQ, which pays the incentives from it."""
-    ledger.post(
-        [ledger.Move(source_account(), city_account(), to_fen(amount), E_FUNDING, memo or f"{year}年带贫奖补资金")],
-        year=year,
-        actor=actor,
-    )
 
 
 # --- the batch kind ----------------------------------------------------------------------------------
@@ -116,7 +99,9 @@ class IncentiveHooks(BatchHooks):
             raise ValidationError("；".join(problems))
 
     def sources(self, batch: Batch, lines: list[BatchLine]) -> dict[int, Account]:
-        purse = city_account()
+        """Paid from the programme's funding straight to the organisation's account (no allocation
+        down the chain: the incentive is paid by city HQ once approved)."""
+        purse = source_account()
         return {line.pk: purse for line in lines}
 
     def memo(self, batch: Batch, line: BatchLine, method_label: str) -> str:
