@@ -11,16 +11,29 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+)
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from disbursements.admin.common import year_of
-from households.admin_base import ReadOnlyAdminMixin, RoleActionsMixin, ScopedAdminMixin, ServiceImportMixin, money_column
+from households.admin_base import (
+    ReadOnlyAdminMixin,
+    RoleActionsMixin,
+    ScopedAdminMixin,
+    ServiceImportMixin,
+    money_column,
+)
 from households.masking import mask_id_number
 from households.models import Household, Township
 from households.scoping import scoped
@@ -189,7 +202,11 @@ class OrganisationAdmin(ScopedAdminMixin, admin.ModelAdmin):  # type: ignore[typ
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         base = list(super().get_readonly_fields(request, obj))
-        return [*base, "masked_leader_id", "recommended_at", "incentive_explanation"] if obj is not None else base
+        return (
+            [*base, "masked_leader_id", "recommended_at", "incentive_explanation"]
+            if obj is not None
+            else base
+        )
 
     @admin.display(description="负责人身份证号")
     def masked_leader_id(self, organisation: Organisation) -> str:
@@ -254,7 +271,7 @@ class OrganisationAdmin(ScopedAdminMixin, admin.ModelAdmin):  # type: ignore[typ
             *super().get_urls(),
         ]
 
-    def assessment_sheet_view(self, request: HttpRequest) -> HttpResponse:
+    def assessment_sheet_view(self, request: HttpRequest) -> HttpResponseBase:
         """组织带贫考核表 (xlsx) of what the user sees: a township's, or the city's."""
         if not self.has_view_permission(request):
             raise PermissionDenied
@@ -275,7 +292,9 @@ class OrganisationAdmin(ScopedAdminMixin, admin.ModelAdmin):  # type: ignore[typ
         if getattr(user, "role", "") not in ("township", "city") and not user.is_superuser:
             raise PermissionDenied("奖补批次由乡镇或市指挥部生成。")
         townships = scoped(Township.objects.all(), user)
-        form = IncentiveBatchForm(request.POST or None, townships=townships, initial={"year": year_of(request)})
+        form = IncentiveBatchForm(
+            request.POST or None, townships=townships, initial={"year": year_of(request)}
+        )
         if request.method == "POST" and form.is_valid():
             try:
                 batch = services.incentive_batch_prepare(
@@ -286,7 +305,9 @@ class OrganisationAdmin(ScopedAdminMixin, admin.ModelAdmin):  # type: ignore[typ
             except ValidationError as exc:
                 form.add_error(None, exc.messages[0])
             else:
-                self.message_user(request, f"已生成 {batch}：{batch.line_count} 家，合计 {batch.total:,.2f} 元。")
+                self.message_user(
+                    request, f"已生成 {batch}：{batch.line_count} 家，合计 {batch.total:,.2f} 元。"
+                )
                 return HttpResponseRedirect(reverse("admin:disbursements_batch_change", args=[batch.pk]))
         context = {
             **self.admin_site.each_context(request),
@@ -318,7 +339,18 @@ class AgreementForm(forms.ModelForm):  # type: ignore[type-arg]
 
     class Meta:
         model = Agreement
-        fields = ("organisation", "household", "year", "ways", "industry", "signed_on", "starts_on", "ends_on", "counts", "scan")
+        fields = (
+            "organisation",
+            "household",
+            "year",
+            "ways",
+            "industry",
+            "signed_on",
+            "starts_on",
+            "ends_on",
+            "counts",
+            "scan",
+        )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -332,7 +364,7 @@ class AgreementForm(forms.ModelForm):  # type: ignore[type-arg]
 
     def clean(self) -> Any:
         """The service's refusals shown on the form (the service checks again under the lock)."""
-        data = super().clean()
+        data = super().clean() or {}
         household, year, counts = data.get("household"), data.get("year"), data.get("counts")
         if household is not None and year and counts:
             first = services.claims_of([household.pk], year).get(household.pk)
@@ -398,6 +430,11 @@ class AgreementAdmin(ScopedAdminMixin, ServiceImportMixin, admin.ModelAdmin):  #
     def has_import_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("enterprises.import_agreement")
 
+    def get_list_display(self, request: HttpRequest) -> Any:
+        if getattr(request.user, "role", "") in ("cadre", "village"):
+            return ("household", "organisation", "industry", "qualified")  # fits a phone
+        return super().get_list_display(request)
+
     def has_export_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -439,11 +476,14 @@ class AgreementAdmin(ScopedAdminMixin, ServiceImportMixin, admin.ModelAdmin):  #
             *super().get_urls(),
         ]
 
-    def pdf_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def pdf_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         """The printable agreement, for whoever may see it (found through the scoped queryset)."""
-        agreement = self.get_queryset(request).filter(pk=pk).select_related(
-            "organisation__township", "household__village__township"
-        ).first()
+        agreement = (
+            self.get_queryset(request)
+            .filter(pk=pk)
+            .select_related("organisation__township", "household__village__township")
+            .first()
+        )
         if agreement is None:
             raise Http404("没有这份协议，或不在您的管辖范围内。")
         pdf = selectors.agreement_pdf(agreement)
@@ -452,7 +492,9 @@ class AgreementAdmin(ScopedAdminMixin, ServiceImportMixin, admin.ModelAdmin):  #
 
     @admin.display(description="协议文本")
     def pdf_link(self, agreement: Agreement) -> str:
-        return format_html('<a href="{}">打印协议</a>', reverse("admin:enterprises_agreement_pdf", args=[agreement.pk]))
+        return format_html(
+            '<a href="{}">打印协议</a>', reverse("admin:enterprises_agreement_pdf", args=[agreement.pk])
+        )
 
 
 class ConfirmedFilter(admin.SimpleListFilter):
@@ -473,7 +515,9 @@ class ConfirmedFilter(admin.SimpleListFilter):
 
 
 class AssessmentForm(forms.ModelForm):  # type: ignore[type-arg]
-    size = forms.IntegerField(label="家庭人口", min_value=1, required=False, help_text="空白：取该户登记的家庭人口")
+    size = forms.IntegerField(
+        label="家庭人口", min_value=1, required=False, help_text="空白：取该户登记的家庭人口"
+    )
 
     class Meta:
         model = Assessment
@@ -499,7 +543,11 @@ class AssessmentAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):  # 
     per_capita_yuan = money_column("per_capita", "人均产业收入（元）")
     list_filter = ("agreement__year", ConfirmedFilter, "agreement__organisation")
     list_select_related = ("agreement__organisation", "agreement__household")
-    search_fields = ("agreement__organisation__name", "agreement__household__code", "agreement__household__head_name")
+    search_fields = (
+        "agreement__organisation__name",
+        "agreement__household__code",
+        "agreement__household__head_name",
+    )
     actions = ("confirm",)
     action_roles = {"confirm": frozenset({"township", "city"})}
 
@@ -537,6 +585,14 @@ class AssessmentAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):  # 
             return [f.name for f in Assessment._meta.fields]
         return ()
 
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        field = form.base_fields.get("agreement")
+        widget: Any = field.widget if field is not None else None
+        if widget is not None:  # an agreement is chosen here, never added or edited from this form
+            widget.can_add_related = widget.can_change_related = widget.can_view_related = False
+        return form
+
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is not None:
             return [f.name for f in Assessment._meta.fields if f.name != "id"]
@@ -563,7 +619,8 @@ class AssessmentAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):  # 
         obj.pk, obj.agreement = created.pk, created.agreement
         self.message_user(
             request,
-            f"人均产业收入 {created.per_capita:,.2f} 元，" + ("达到标准，待确认考核合格。" if created.reaches else "未达到标准。"),
+            f"人均产业收入 {created.per_capita:,.2f} 元，"
+            + ("达到标准，待确认考核合格。" if created.reaches else "未达到标准。"),
         )
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:

@@ -155,13 +155,16 @@ class AgreementImport:
             self.report.add_error(number, "结束日期", cell("ends_on"), "不能早于开始日期")
         if len(self.report.errors) > before:
             return None
-        key = (values["organisation"], values["code"], values["year"])
-        first = self.seen.setdefault(key, number)
+        first = self.seen.setdefault((values["organisation"], values["code"], values["year"]), number)
         if first != number:
-            self.report.add_error(number, "户编号", values["code"], f"与第 {first} 行重复（同一组织、同一年度）")
+            self.report.add_error(
+                number, "户编号", values["code"], f"与第 {first} 行重复（同一组织、同一年度）"
+            )
             return None
         if values["counts"]:
-            claim = self.claims_in_file.setdefault((values["code"], values["year"]), (number, values["organisation"]))
+            claim = self.claims_in_file.setdefault(
+                (values["code"], values["year"]), (number, values["organisation"])
+            )
             if claim[0] != number:
                 self.report.add_error(
                     number,
@@ -178,17 +181,16 @@ class AgreementImport:
         codes = {v["code"] for _, v in chunk}
         years = {v["year"] for _, v in chunk}
         organisations = {o.name: o for o in self._organisations().filter(name__in=names)}
-        households = {
-            h.code: h for h in Household.objects.filter(code__in=codes).select_related("village")
-        }
+        households = {h.code: h for h in Household.objects.filter(code__in=codes).select_related("village")}
         visible: set[int] = set()
         if self.actor is not None and not sees_everything(self.actor):
             visible = set(
                 scoped(Household.objects.filter(code__in=codes), self.actor).values_list("pk", flat=True)
             )
         existing = set(
-            Agreement.objects.filter(household__code__in=codes, year__in=years, organisation__name__in=names)
-            .values_list("organisation__name", "household__code", "year")
+            Agreement.objects.filter(
+                household__code__in=codes, year__in=years, organisation__name__in=names
+            ).values_list("organisation__name", "household__code", "year")
         )
         claims = {
             (code, year): name
@@ -201,7 +203,10 @@ class AgreementImport:
             organisation = organisations.get(values["organisation"])
             if organisation is None:
                 self.report.add_error(
-                    number, "组织名称", values["organisation"], "系统中没有这一组织，或不在您的管辖范围内，请先登记"
+                    number,
+                    "组织名称",
+                    values["organisation"],
+                    "系统中没有这一组织，或不在您的管辖范围内，请先登记",
                 )
                 continue
             household = households.get(values["code"])
@@ -224,7 +229,10 @@ class AgreementImport:
                 first = claims.get((values["code"], values["year"]))
                 if first is not None and first != values["organisation"]:
                     self.report.add_error(
-                        number, "户编号", values["code"], MSG_CLAIMED.format(year=values["year"], organisation=first)
+                        number,
+                        "户编号",
+                        values["code"],
+                        MSG_CLAIMED.format(year=values["year"], organisation=first),
                     )
                     continue
             new.append(

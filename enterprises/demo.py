@@ -11,7 +11,7 @@ from stdnum.cn import ric, uscc
 
 from households.models import Household, Township, User
 
-from . import money, services
+from . import services
 from .models import Organisation
 
 
@@ -77,7 +77,9 @@ def organisations_year(*, year: int) -> str:
             organisation=organisation,
             household=household,
             year=year,
-            ways=["订单种植/养殖", "保底收购", "技术指导"] if organisation is cooperative else ["协议收购", "基地务工"],
+            ways=["订单种植/养殖", "保底收购", "技术指导"]
+            if organisation is cooperative
+            else ["协议收购", "基地务工"],
             industry=organisation.industry,
             signed_on=signed,
             starts_on=signed,

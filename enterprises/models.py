@@ -122,9 +122,7 @@ class Organisation(models.Model):
         _("统一社会信用代码"), max_length=18, blank=True, validators=[validate_uscc]
     )
     leader_name = models.CharField(_("法定代表人/负责人"), max_length=32)
-    leader_id_number = models.CharField(
-        _("负责人身份证号"), max_length=18, validators=[validate_id_number]
-    )
+    leader_id_number = models.CharField(_("负责人身份证号"), max_length=18, validators=[validate_id_number])
     phone = models.CharField(_("联系电话"), max_length=20, blank=True)
     township = models.ForeignKey(
         Township, on_delete=models.PROTECT, related_name="organisations", verbose_name=_("监管乡镇")
@@ -230,12 +228,17 @@ class Agreement(models.Model):
         ordering = ["organisation", "year", "household"]
         constraints = [
             models.UniqueConstraint(
-                fields=["organisation", "household", "year"], name="one_agreement_per_organisation_household_year"
+                fields=["organisation", "household", "year"],
+                name="one_agreement_per_organisation_household_year",
             ),
             models.UniqueConstraint(
-                fields=["household", "year"], condition=Q(counts=True), name="one_incentive_claim_per_household_year"
+                fields=["household", "year"],
+                condition=Q(counts=True),
+                name="one_incentive_claim_per_household_year",
             ),
-            models.CheckConstraint(condition=Q(ends_on__gte=models.F("starts_on")), name="agreement_dates_ordered"),
+            models.CheckConstraint(
+                condition=Q(ends_on__gte=models.F("starts_on")), name="agreement_dates_ordered"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -286,9 +289,12 @@ class Assessment(models.Model):
         verbose_name_plural = _("考核记录")
         ordering = ["agreement"]
         constraints = [
-            models.CheckConstraint(condition=Q(income__gte=0) & Q(size__gte=1), name="assessment_values_valid"),
             models.CheckConstraint(
-                condition=Q(confirmed_at__isnull=True) | Q(reaches=True), name="only_reaching_assessment_confirmed"
+                condition=Q(income__gte=0) & Q(size__gte=1), name="assessment_values_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(confirmed_at__isnull=True) | Q(reaches=True),
+                name="only_reaching_assessment_confirmed",
             ),
         ]
 

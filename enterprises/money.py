@@ -26,7 +26,7 @@ from households.models import User
 from households.scoping import scoped
 
 from . import rules
-from .models import Agreement, Assessment, Incentive, IncentivePolicy, Organisation
+from .models import Agreement, Incentive, IncentivePolicy, Organisation
 
 FUND = "org_incentive"
 KIND = "org_incentive"
@@ -55,7 +55,8 @@ def source_account() -> Account:
 def organisation_accounts(organisations: list[Organisation]) -> dict[int, Account]:
     """Each organisation's account in the fund, created in bulk where missing, linked to it."""
     specs = {
-        o.pk: ledger.Spec(FUND, PAYEE, f"org:{o.pk}", o.name, township_id=o.township_id) for o in organisations
+        o.pk: ledger.Spec(FUND, PAYEE, f"org:{o.pk}", o.name, township_id=o.township_id)
+        for o in organisations
     }
     found = ledger.accounts(specs.values())
     result = {pk: found[(FUND, s.key)] for pk, s in specs.items()}
@@ -84,9 +85,7 @@ STEPS = (
 
 
 def _incentives(lines: list[BatchLine]) -> dict[int, Incentive]:
-    return {
-        i.line_id: i for i in Incentive.objects.filter(line__in=lines).select_related("organisation")
-    }
+    return {i.line_id: i for i in Incentive.objects.filter(line__in=lines).select_related("organisation")}
 
 
 class IncentiveHooks(BatchHooks):
@@ -233,7 +232,9 @@ def compute(area: Area) -> Computed:
         values[row[key]].update(organisations=row["o"], agreements=row["n"], qualified=row["q"])
     if area.level == Level.TOWNSHIP:
         paid = scoped(
-            Payout.objects.filter(line__batch__kind=KIND, line__batch__year=area.year, reversed_at__isnull=True),
+            Payout.objects.filter(
+                line__batch__kind=KIND, line__batch__year=area.year, reversed_at__isnull=True
+            ),
             area.user,
         )
         sums: dict[int, Decimal] = defaultdict(lambda: ZERO)
@@ -266,12 +267,17 @@ def breaches(year: int) -> list[str]:
     problems: list[str] = []
     policy = IncentivePolicy.objects.filter(year=year).first()
     seen: dict[int, str] = {}
-    live = Incentive.objects.filter(year=year, cancelled_at__isnull=True).select_related("organisation", "line")
+    live = Incentive.objects.filter(year=year, cancelled_at__isnull=True).select_related(
+        "organisation", "line"
+    )
     counted = defaultdict(list)
     for incentive_id, household_id, reaches, confirmed in Incentive.agreements.through.objects.filter(
         incentive__in=live
     ).values_list(
-        "incentive_id", "agreement__household_id", "agreement__assessment__reaches", "agreement__assessment__confirmed_at"
+        "incentive_id",
+        "agreement__household_id",
+        "agreement__assessment__reaches",
+        "agreement__assessment__confirmed_at",
     ):
         counted[incentive_id].append((household_id, bool(reaches) and confirmed is not None))
     for incentive in live:

@@ -25,5 +25,15 @@ class AgreementResource(ServiceResource):
 
     class Meta:
         model = Agreement
-        fields = ("organisation", "code", "year", "ways", "industry", "signed_on", "starts_on", "ends_on", "counts")
+        fields = (
+            "organisation",
+            "code",
+            "year",
+            "ways",
+            "industry",
+            "signed_on",
+            "starts_on",
+            "ends_on",
+            "counts",
+        )
         export_order = fields

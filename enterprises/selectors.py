@@ -55,7 +55,9 @@ def organisations_for(user: User, year: int) -> Any:
         .annotate(
             linked_n=Count("agreements", filter=Q(agreements__year=year), distinct=True),
             assessed_n=Count(
-                "agreements", filter=Q(agreements__year=year, agreements__assessment__isnull=False), distinct=True
+                "agreements",
+                filter=Q(agreements__year=year, agreements__assessment__isnull=False),
+                distinct=True,
             ),
             qualified_n=Count(
                 "agreements",
@@ -76,11 +78,11 @@ def assessment_sheet_write(stream: IO[bytes], *, user: User, year: int) -> None:
     policy = IncentivePolicy.objects.filter(year=year).first()
     terms = policy.terms() if policy is not None else rules.DEFAULT_TERMS
     batched: dict[int, Decimal] = {}
-    for org_id, amount in scoped(Incentive.objects.filter(year=year, cancelled_at__isnull=True), user).values_list(
-        "organisation_id", "amount"
-    ):
+    for org_id, amount in scoped(
+        Incentive.objects.filter(year=year, cancelled_at__isnull=True), user
+    ).values_list("organisation_id", "amount"):
         batched[org_id] = batched.get(org_id, ZERO) + to_fen(amount)
-    totals = [ZERO, ZERO, 0, 0, 0]
+    totals: list[Any] = [ZERO, ZERO, 0, 0, 0]
 
     def summary() -> Iterator[list[Any]]:
         for o in organisations_for(user, year):
@@ -145,7 +147,19 @@ def assessment_sheet_write(stream: IO[bytes], *, user: User, year: int) -> None:
                 f"{year}年度{area}组织带贫考核表",
                 SUMMARY_COLUMNS,
                 summary(),
-                total_row=lambda: ["合计", "", "", "", "", totals[2], totals[3], totals[4], totals[0], totals[1], ""],
+                total_row=lambda: [
+                    "合计",
+                    "",
+                    "",
+                    "",
+                    "",
+                    totals[2],
+                    totals[3],
+                    totals[4],
+                    totals[0],
+                    totals[1],
+                    "",
+                ],
                 frozen_columns=2,
             ),
             SheetSpec(

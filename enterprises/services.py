@@ -187,7 +187,10 @@ def assessment_record(
         raise TypeError("money must not be a float")
     result = rules.assess(policy.terms(), income=to_fen(income), size=size, confirmed=False)
     existing = Assessment.objects.select_for_update(no_key=True).filter(agreement=agreement).first()
-    if existing is not None and Incentive.objects.filter(agreements=agreement, cancelled_at__isnull=True).exists():
+    if (
+        existing is not None
+        and Incentive.objects.filter(agreements=agreement, cancelled_at__isnull=True).exists()
+    ):
         raise ValidationError(MSG_IN_INCENTIVE)
     assessment = existing or Assessment(agreement=agreement)
     assessment.income = to_fen(income)
@@ -222,7 +225,8 @@ def assessments_confirm(*, actor: User, assessments: Sequence[Assessment]) -> in
         if not row.reaches:
             policy = policy_for_year(row.agreement.year)
             raise ValidationError(
-                f"{row.agreement.household.head_name}：" + MSG_NOT_REACHING.format(threshold=f"{policy.threshold:,.2f}")
+                f"{row.agreement.household.head_name}："
+                + MSG_NOT_REACHING.format(threshold=f"{policy.threshold:,.2f}")
             )
     return Assessment.objects.filter(pk__in=ids, confirmed_at__isnull=True, reaches=True).update(
         confirmed_at=timezone.now(), confirmed_by=actor

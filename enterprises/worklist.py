@@ -24,5 +24,7 @@ def assessments_to_confirm(user: User, year: int) -> list[TodoItem]:
 
 def register() -> None:
     TODO_SOURCES.register(
-        TodoSource("org_assessments", "带贫组织考核确认", frozenset({"township", "city"}), assessments_to_confirm)
+        TodoSource(
+            "org_assessments", "带贫组织考核确认", frozenset({"township", "city"}), assessments_to_confirm
+        )
     )

@@ -29,8 +29,34 @@ pytestmark = pytest.mark.e2e
 SHOTS = Path("/tmp/shots/enterprises")
 OFFICIAL: ViewportSize = {"width": 1366, "height": 768}
 PHONE: ViewportSize = {"width": 390, "height": 844}
-NAMES = ["格桑", "卓玛", "达瓦", "次里", "扎西", "央金", "拉姆", "平措", "尼玛", "白玛", "多吉", "曲珍", "旺堆", "德吉", "桑珠"]
-HEADER = ["组织名称", "户编号", "年度", "帮扶方式", "产业", "签订日期", "开始日期", "结束日期", "计入本组织奖补"]
+NAMES = [
+    "格桑",
+    "卓玛",
+    "达瓦",
+    "次里",
+    "扎西",
+    "央金",
+    "拉姆",
+    "平措",
+    "尼玛",
+    "白玛",
+    "多吉",
+    "曲珍",
+    "旺堆",
+    "德吉",
+    "桑珠",
+]
+HEADER = [
+    "组织名称",
+    "户编号",
+    "年度",
+    "帮扶方式",
+    "产业",
+    "签订日期",
+    "开始日期",
+    "结束日期",
+    "计入本组织奖补",
+]
 CO_OP = "香格里拉市高原牦牛养殖专业合作社"
 
 
@@ -124,7 +150,17 @@ def test_township_registers_imports_assesses_and_the_incentive_is_paid(
     # 2. 15 agreements by Excel import: preview, then 确认导入.
     sheet = tmp_path / "帮扶协议.xlsx"
     rows = [
-        [CO_OP, f"E{n:02d}", 2017, "订单种植/养殖、保底收购、技术指导", "牦牛养殖", datetime.date(2017, 3, 1), datetime.date(2017, 3, 1), datetime.date(2017, 12, 31), ""]
+        [
+            CO_OP,
+            f"E{n:02d}",
+            2017,
+            "订单种植/养殖、保底收购、技术指导",
+            "牦牛养殖",
+            datetime.date(2017, 3, 1),
+            datetime.date(2017, 3, 1),
+            datetime.date(2017, 12, 31),
+            "",
+        ]
         for n in range(1, 16)
     ]
     sheet.write_bytes(xlsx_bytes(rows, HEADER))
@@ -193,8 +229,9 @@ def test_township_registers_imports_assesses_and_the_incentive_is_paid(
     notice = Notice.objects.get()
     href = township.get_by_role("link", name="下载公示 PDF（与张贴的一致）").get_attribute("href")
     pdf = township.request.get(f"{url}{href}").body()
-    from pypdf import PdfReader
     import io
+
+    from pypdf import PdfReader
 
     text = "".join("".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages).split())
     first = Household.objects.get(code="E01")

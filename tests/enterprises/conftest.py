@@ -23,7 +23,11 @@ def credit_code(body: str) -> str:
 def fifteen(import_rows: Any) -> list[Household]:
     """15 households of 2 people in 红坡村 (建塘镇), held by 李明, and one in 红旗村 (虎跳峡镇)."""
     rows = [roster_row(户编号=f"E{n:02d}", 家庭人口=2, 劳动力=1) for n in range(1, 16)]
-    rows.append(roster_row(户编号="T01", 乡镇="虎跳峡镇", 村委会="红旗村", 挂包干部="张伟", 挂包干部电话="13800000003"))
+    rows.append(
+        roster_row(
+            户编号="T01", 乡镇="虎跳峡镇", 村委会="红旗村", 挂包干部="张伟", 挂包干部电话="13800000003"
+        )
+    )
     assert import_rows(rows).ok
     return list(Household.objects.filter(code__startswith="E").order_by("code"))
 
@@ -33,7 +37,9 @@ def officials(db: Any) -> dict[str, Any]:
     return {
         "township": make_user(Role.TOWNSHIP, "jt_official"),
         "township2": make_user(Role.TOWNSHIP, "jt_cashier"),
-        "other_township": make_user(Role.TOWNSHIP, "hx_official", township=Township.objects.get(name="虎跳峡镇")),
+        "other_township": make_user(
+            Role.TOWNSHIP, "hx_official", township=Township.objects.get(name="虎跳峡镇")
+        ),
         "city": make_user(Role.CITY, "city_official"),
         "city2": make_user(Role.CITY, "city_cashier"),
         "approver": make_user(Role.APPROVER, "leader"),
@@ -64,7 +70,9 @@ def _id() -> str:
     return id_number()
 
 
-def sign_up(organisation: Organisation, households: list[Household], actor: Any, **kwargs: Any) -> list[Agreement]:
+def sign_up(
+    organisation: Organisation, households: list[Household], actor: Any, **kwargs: Any
+) -> list[Agreement]:
     return [
         services.agreement_create(
             actor=actor,

@@ -18,7 +18,9 @@ from .conftest import sign_up
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
-def test_two_concurrent_claims_on_one_household(fifteen: list[Any], officials: dict[str, Any], cooperative: Organisation) -> None:
+def test_two_concurrent_claims_on_one_household(
+    fifteen: list[Any], officials: dict[str, Any], cooperative: Organisation
+) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("row locks and real concurrency need PostgreSQL (DATABASE_URL=postgres://…)")
     other = services.organisation_register(

@@ -18,7 +18,17 @@ from .conftest import sign_up
 
 pytestmark = pytest.mark.django_db
 
-HEADER = ["组织名称", "户编号", "年度", "帮扶方式", "产业", "签订日期", "开始日期", "结束日期", "计入本组织奖补"]
+HEADER = [
+    "组织名称",
+    "户编号",
+    "年度",
+    "帮扶方式",
+    "产业",
+    "签订日期",
+    "开始日期",
+    "结束日期",
+    "计入本组织奖补",
+]
 
 
 def row(code: str, org: str = "香格里拉市高原牦牛养殖专业合作社", **kw: Any) -> list[Any]:
@@ -43,7 +53,12 @@ def run(rows: list[list[Any]], actor: Any, dry_run: bool = False) -> Any:
 
     header, values = read_xlsx(io.BytesIO(data))
     return agreement_import(
-        header=header, rows=values, actor=actor, file_name="协议.xlsx", file_sha256=sha256_of(io.BytesIO(data)), dry_run=dry_run
+        header=header,
+        rows=values,
+        actor=actor,
+        file_name="协议.xlsx",
+        file_sha256=sha256_of(io.BytesIO(data)),
+        dry_run=dry_run,
     )
 
 
@@ -56,7 +71,9 @@ def test_fifteen_agreements_import_and_a_second_run_changes_nothing(
     report = run(rows, officials["township"])
     assert report.ok and report.rows_new == 15
     agreement = Agreement.objects.get(household=fifteen[0])
-    assert agreement.ways == ["订单种植/养殖", "技术指导"] and agreement.ends_on == datetime.date(2017, 12, 31)
+    assert agreement.ways == ["订单种植/养殖", "技术指导"] and agreement.ends_on == datetime.date(
+        2017, 12, 31
+    )
     again = run(rows, officials["township"])
     assert again.ok and again.rows_new == 0 and again.rows_unchanged == 15
 
