@@ -270,3 +270,64 @@ def test_the_township_sees_the_dashboard_numbers_move(
     page.reload()
     expect(paid_households).to_have_text("3")
     expect(paid_amount).to_have_text("2,700.00")  # 3 × 60% of 1,500.00
+
+
+def test_the_township_sees_the_open_objection_on_the_batch_page_and_sends_it_back(
+    page: Page, live_server: LiveServer, hongpo_year: dict[str, Any]
+) -> None:
+    """A batch waiting for the township holds a household someone objected to on the village's 公示:
+    the township's batch page shows it before any click, and the township returns the batch."""
+    from disbursements import notices
+    from disbursements.approval import advance
+    from subsidies.money import services
+
+    from ..factories import jpeg_upload
+
+    village, official = hongpo_year["village"], hongpo_year["official"]
+    services.allocate(year=2017, actor=None)
+    cadre = User.objects.get(phone="13800000001")
+    batch = services.batch_prepare(village=village, year=2017, tranche=1, actor=cadre)
+    advance([batch], action="submit", actor=cadre)
+    advance([batch], action="verify", actor=official)
+    notice = notices.notice_issue(kind="grant", year=2017, village=village, actor=official)
+    notices.notice_post(notice=notice, actor=official, photo=jpeg_upload())
+    zhuoma = Household.objects.get(head_name="卓玛")
+    row = next(i for i, r in enumerate(notice.rows, start=1) if "卓玛" in str(r))
+    notices.objection_record(
+        notice=notice,
+        actor=official,
+        row=row,
+        raised_by="村民 次里",
+        content="卓玛家实际只养了 2 头猪",
+        received_on=timezone.localdate(),
+    )
+    township = make_user(Role.TOWNSHIP, "jiantang_official")
+    township.set_password(PASSWORD)
+    township.save()
+
+    page.set_viewport_size(OFFICIAL_VIEWPORT)
+    login(page, live_server, "jiantang_official")
+    page.goto(f"{live_server.url}/admin/")
+    todo = page.locator("#todo-panel")
+    expect(todo).to_contain_text("待我办理的拨付批次：1 批")
+    with page.expect_navigation():
+        todo.locator("a", has_text="待我办理的拨付批次").click()
+    with page.expect_navigation():
+        page.locator("#result_list tbody tr a").first.click()
+    held = page.locator("#held-by-objections")
+    expect(held).to_contain_text(f"{zhuoma.code} 卓玛")
+    expect(held).to_contain_text("卓玛家实际只养了 2 头猪")
+    expect(page.locator("#batch-lines")).to_contain_text("异议未处理，暂停兑现")
+    shoot(page, "8-township-batch-page-objection")
+    with page.expect_navigation():
+        page.locator("#batch-actions a", has_text="退回上一步").click()
+    expect(page.locator("#act-objections")).to_contain_text("卓玛")
+    page.locator("#note").fill("卓玛户有异议：请村委会入户核实存栏后再报")
+    with page.expect_navigation():
+        page.locator("#act-form input[type=submit]").click()
+    expect(page.locator(".messagelist .success")).to_contain_text("已退回")
+    expect(page.locator("#batch-status")).to_have_text("待入户核实")
+    expect(page.locator("#batch-transitions")).to_contain_text("请村委会入户核实存栏后再报")
+    fits_the_screen(page)
+    batch.refresh_from_db()
+    assert batch.status == "prepared"
