@@ -9,7 +9,8 @@ from collections import defaultdict
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q
+from django.db.models import CharField, Count, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from disbursements import ledger
@@ -60,11 +61,12 @@ def organisation_accounts(organisations: list[Organisation]) -> dict[int, Accoun
     }
     found = ledger.accounts(specs.values())
     result = {pk: found[(FUND, s.key)] for pk, s in specs.items()}
-    for organisation in organisations:
-        if organisation.account_id is None:
-            Organisation.objects.filter(pk=organisation.pk, account__isnull=True).update(
-                account=result[organisation.pk]
-            )
+    missing = [o.pk for o in organisations if o.account_id is None]
+    if missing:  # one UPDATE for all: each organisation's link to its account, found by its key
+        key = Concat(Value("org:"), Cast(OuterRef("pk"), CharField()))
+        Organisation.objects.filter(pk__in=missing, account__isnull=True).update(
+            account=Subquery(Account.objects.filter(fund=FUND, key=key).values("pk")[:1])
+        )
     return result
 
 

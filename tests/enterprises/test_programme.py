@@ -295,3 +295,57 @@ def test_the_printed_agreement_has_both_parties_and_masked_numbers(
     # Someone of another township cannot print it.
     client.force_login(officials["other_township"])
     assert client.get(f"/admin/enterprises/agreement/{agreement.pk}/pdf/").status_code == 404
+
+
+def test_the_incentive_batch_takes_a_constant_number_of_queries(
+    fifteen: list[Any], officials: dict[str, Any]
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from enterprises.models import IncentivePolicy
+
+    from ..factories import id_number
+
+    IncentivePolicy.objects.filter(year=2017).update(minimum=1, base=Decimal("100.00"))
+    IncentivePolicy.objects.create(
+        year=2018, threshold=Decimal("3300"), base=Decimal("100.00"), step=Decimal("50.00"), minimum=1
+    )
+    township = officials["township"]
+
+    def organisations(n: int, prefix: str) -> list[Organisation]:
+        return [
+            services.organisation_register(
+                actor=township,
+                name=f"{prefix}{i}",
+                kind="grower",
+                operating_model="grower",
+                leader_name="测试",
+                leader_id_number=id_number(),
+                industry="中药材",
+                bank_account="6228480000000009",
+            )
+            for i in range(n)
+        ]
+
+    def run(year: int, orgs: list[Organisation], households: list[Any]) -> int:
+        for org, household in zip(orgs, households, strict=True):
+            agreement = services.agreement_create(
+                actor=township,
+                organisation=org,
+                household=household,
+                year=year,
+                ways=["技术指导"],
+                industry="中药材",
+                signed_on=datetime.date(year, 3, 1),
+                starts_on=datetime.date(year, 3, 1),
+                ends_on=datetime.date(year, 12, 31),
+            )
+            assessment = services.assessment_record(actor=township, agreement=agreement, income=Decimal("8000"))
+            services.assessments_confirm(actor=township, assessments=[assessment])
+        with CaptureQueriesContext(connection) as queries:
+            batch = services.incentive_batch_prepare(actor=township, township=orgs[0].township, year=year)
+        assert batch.line_count == len(orgs)
+        return len(queries.captured_queries)
+
+    assert run(2017, organisations(2, "甲"), fifteen[:2]) == run(2018, organisations(6, "乙"), fifteen[2:8])
