@@ -26,7 +26,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
-HEADER = ["组织名称", "户编号", "年度", "帮扶方式", "产业", "签订日期", "开始日期", "结束日期", "计入本组织奖补"]
+HEADER = [
+    "组织名称",
+    "户编号",
+    "年度",
+    "帮扶方式",
+    "产业",
+    "签订日期",
+    "开始日期",
+    "结束日期",
+    "计入本组织奖补",
+]
 
 
 def worker(rows: int) -> None:
@@ -54,7 +64,9 @@ def worker(rows: int) -> None:
     from households.models import Household, Role, User, Village
     from households.roster import roster_import
 
-    villages = [(v.township.name, v.name) for v in Village.objects.select_related("township").order_by("code")]
+    villages = [
+        (v.township.name, v.name) for v in Village.objects.select_related("township").order_by("code")
+    ]
     report = roster_import(
         header=ROSTER_HEADER,
         rows=roster_rows(villages, rows, code_prefix="BA"),
@@ -87,7 +99,9 @@ def worker(rows: int) -> None:
     start, end = datetime.date(2017, 3, 1), datetime.date(2017, 12, 31)
     for n, household in enumerate(households):
         org = organisations[n // 20].name
-        sheet.append([org, household.code, 2017, "订单种植/养殖、技术指导", "牦牛养殖", start, start, end, ""])
+        sheet.append(
+            [org, household.code, 2017, "订单种植/养殖、技术指导", "牦牛养殖", start, start, end, ""]
+        )
     path = OUT / f"agreements_{rows}.xlsx"
     book.save(path)
     data = path.read_bytes()
@@ -144,7 +158,9 @@ def worker(rows: int) -> None:
         return elapsed, len(queries.captured_queries), paying
 
     all_orgs = Organisation.objects.all()
-    tenth = Organisation.objects.filter(pk__in=[o.pk for o in all_orgs.order_by("pk")[: max(1, len(organisations) // 10)]])
+    tenth = Organisation.objects.filter(
+        pk__in=[o.pk for o in all_orgs.order_by("pk")[: max(1, len(organisations) // 10)]]
+    )
     small_s, small_q, _ = incentives(tenth)
     full_s, full_q, paying = incentives(all_orgs)
     biggest = max(set(township_of), key=township_of.count)
@@ -152,7 +168,9 @@ def worker(rows: int) -> None:
 
     with CaptureQueriesContext(connection) as queries:
         began = time.perf_counter()
-        batch = services.incentive_batch_prepare(actor=actor, township=Township.objects.get(pk=biggest), year=2017)
+        batch = services.incentive_batch_prepare(
+            actor=actor, township=Township.objects.get(pk=biggest), year=2017
+        )
         batch_s = time.perf_counter() - began
     print(
         "\t".join(

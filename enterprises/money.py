@@ -81,8 +81,9 @@ STATUSES = {
 }
 STEPS = (
     Step("org_confirm", "draft", "confirmed", frozenset({"township"}), "乡镇考核确认"),
-    Step("org_review", "confirmed", "reviewed", frozenset({"city"}), "市指挥部复核"),
-    Step("org_approve", "reviewed", "approved", frozenset({"approver"}), "产业办和分管领导审批"),
+    # Labels apart from the grant's: the batch list offers every kind's steps in one action menu.
+    Step("org_review", "confirmed", "reviewed", frozenset({"city"}), "市指挥部复核（带贫奖补）"),
+    Step("org_approve", "reviewed", "approved", frozenset({"approver"}), "产业办和分管领导审批（带贫奖补）"),
 )
 
 

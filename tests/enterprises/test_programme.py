@@ -341,7 +341,9 @@ def test_the_incentive_batch_takes_a_constant_number_of_queries(
                 starts_on=datetime.date(year, 3, 1),
                 ends_on=datetime.date(year, 12, 31),
             )
-            assessment = services.assessment_record(actor=township, agreement=agreement, income=Decimal("8000"))
+            assessment = services.assessment_record(
+                actor=township, agreement=agreement, income=Decimal("8000")
+            )
             services.assessments_confirm(actor=township, assessments=[assessment])
         with CaptureQueriesContext(connection) as queries:
             batch = services.incentive_batch_prepare(actor=township, township=orgs[0].township, year=year)
