@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "households",
     "subsidies",
     "disbursements",
+    "enterprises",
 ]
 
 MIDDLEWARE = [

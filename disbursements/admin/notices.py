@@ -94,7 +94,14 @@ class ObjectionInline(ScopedAdminMixin, ReadOnlyAdminMixin, admin.TabularInline)
 class NoticeForm(forms.Form):
     kind = forms.ChoiceField(label="类别", choices=NOTICE_KINDS.choices)
     year = forms.IntegerField(label="年度", initial=2017)
-    village = forms.ModelChoiceField(label="村委会", queryset=Village.objects.none())
+    village = forms.ModelChoiceField(label="村委会", queryset=Village.objects.none(), required=False)
+    # A kind published at township level (e.g. organisation incentives): the township, no village.
+    township = forms.ModelChoiceField(
+        label="乡镇（乡镇级公示）",
+        queryset=Township.objects.none(),
+        required=False,
+        help_text="乡镇级公示（如带贫组织奖补）选乡镇、不选村委会",
+    )
     start = forms.DateField(label="公示开始日期", widget=iso_date_input(), initial=timezone.localdate)
     days = forms.IntegerField(
         label="公示天数", min_value=7, initial=10, help_text="不少于 7 天，原则上 10 天"
@@ -103,6 +110,12 @@ class NoticeForm(forms.Form):
     batch = forms.ModelChoiceField(
         label="须经公示的批次（可选）", queryset=Batch.objects.none(), required=False
     )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("village") and not data.get("township"):
+            raise forms.ValidationError("请选择村委会（村级公示）或乡镇（乡镇级公示）。")
+        return data
 
 
 class PostForm(forms.Form):
@@ -393,6 +406,7 @@ class NoticeAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
             raise PermissionDenied
         form = NoticeForm(request.POST or None)
         form.fields["village"].queryset = visible(Village, request.user)  # type: ignore[attr-defined]
+        form.fields["township"].queryset = visible(Township, request.user)  # type: ignore[attr-defined]
         gated = [k.code for k in BATCH_KINDS if k.notice_gate is not None]
         form.fields["batch"].queryset = visible(Batch, request.user).filter(kind__in=gated)  # type: ignore[attr-defined]
         if request.method == "POST" and form.is_valid():
@@ -402,6 +416,7 @@ class NoticeAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
                     kind=data["kind"],
                     year=data["year"],
                     village=data["village"],
+                    township=None if data["village"] else data["township"],
                     actor=request.user,  # type: ignore[arg-type]
                     start=data["start"],
                     days=data["days"],

@@ -129,10 +129,12 @@ JIDI: dict[str, Any] = {
 
 
 class _Table(HTMLParser):
-    """The dashboard table as the user reads it: {first cell: {heading: text}}, and the links."""
+    """The dashboard's first table (the household grant's) as the user reads it: {first cell:
+    {heading: text}}, and the links. Other programmes' sections follow it in their own tables."""
 
     def __init__(self) -> None:
         super().__init__()
+        self._done = False
         self.headings: list[str] = []
         self.rows: dict[str, dict[str, str]] = {}
         self.links: dict[str, dict[str, str]] = {}
@@ -143,6 +145,8 @@ class _Table(HTMLParser):
         self._href: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._done:
+            return
         if tag == "tr":
             self._cells, self._hrefs = [], []
         elif tag in ("td", "th"):
@@ -151,6 +155,10 @@ class _Table(HTMLParser):
             self._href = dict(attrs).get("href")
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == "table" and self.headings:
+            self._done = True
+        if self._done:
+            return
         if tag in ("td", "th") and self._cells is not None:
             self._cells.append(self._text.strip())
             self._hrefs.append(self._href)
@@ -460,7 +468,9 @@ def test_the_dashboard_costs_the_same_queries_whatever_the_number_of_households(
     grow(year_in_progress, import_rows)
     assert Household.objects.count() == before + 40
     assert costs() == small
-    assert max(small) <= 24  # the table's queries, plus the to-do panel's fixed few
+    # The grant table's queries, the to-do panel's fixed few, and 3 for the organisation programme
+    # (its section's agreements and payouts, its to-do count).
+    assert max(small) <= 27
 
 
 def test_the_tranche_counts_open_the_payouts_of_that_tranche(year_in_progress: dict[str, Any]) -> None:
