@@ -21,7 +21,7 @@ class DisbursementsConfig(AppConfig):
                 f"disbursements.view_{model}"
                 for model in (
                     *("batch", "batchline", "transition", "payout", "entry", "account"),
-                    *("notice", "objection"),
+                    *("notice", "objection", "bankaccount"),
                 )
             },
         )
@@ -29,6 +29,8 @@ class DisbursementsConfig(AppConfig):
             ("village", "township"),
             {"disbursements.change_notice", "disbursements.add_objection", "disbursements.change_objection"},
         )
+        # Who registers a payee's bank account (一卡通): whoever knows the household.
+        grant(("cadre", "village", "township"), {"disbursements.add_bankaccount"})
 
         from . import worklist
 

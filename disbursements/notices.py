@@ -36,6 +36,34 @@ from .registry import Registry
 logger = logging.getLogger(__name__)
 
 HOTLINE = "12317"
+# The public code: 12 characters of an alphabet without look-alikes (0/O, 1/I): 60 random bits, so
+# guessing finds nothing (and the public page is rate-limited besides).
+CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+CODE_LENGTH = 12
+
+
+def new_public_code() -> str:
+    import secrets
+
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def short_code(code: str) -> str:
+    """ABCD2345EFGH → ABCD-2345-EFGH, as printed (and typed back)."""
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def normalise_code(text: str) -> str:
+    return "".join(ch for ch in text.upper() if ch in CODE_ALPHABET)
+
+
+def public_url(code: str) -> str:
+    from django.conf import settings
+    from django.urls import reverse
+
+    return settings.PUBLIC_BASE_URL + reverse("public_notice", args=[code])
+
+
 MSG_MIN_DAYS = "公示期不得少于 7 天。"
 DEFAULT_DAYS = 10  # the national guidance's "at least 10 days in principle" (rules.md §9)
 
@@ -194,6 +222,24 @@ class Sheet:
     issued_on: datetime.date = field(default_factory=timezone.localdate)
     preamble: str = ""
     payees: list[str] = field(default_factory=list)  # each row's payee reference ("" for none)
+    public_code: str = ""  # issued notices only: the QR and the short code of the public page
+
+    @property
+    def public_url(self) -> str:
+        return public_url(self.public_code) if self.public_code else ""
+
+    @property
+    def short_code(self) -> str:
+        return short_code(self.public_code)
+
+    @property
+    def qr_svg(self) -> str:
+        """The public page's address as a QR code, inline SVG (vector, sharp at any print size)."""
+        if not self.public_code:
+            return ""
+        import segno
+
+        return str(segno.make(self.public_url, error="m").svg_inline(scale=2, border=2))
 
     @property
     def days(self) -> int:
@@ -393,6 +439,7 @@ def notice_issue(
     )
     if not sheet.rows:
         raise ValidationError(f"{area.name} 没有可公示的内容。")
+    sheet.public_code = new_public_code()
     pdf = render_sheets([sheet])
     notice = Notice(
         kind=kind,
@@ -412,6 +459,7 @@ def notice_issue(
         payees=sheet.payees,
         total=sheet.total,
         issued_by=actor,
+        public_code=sheet.public_code,
     )
     code = area.group.pk if area.group else (area.village.code if area.village else area.township.code)
     notice.pdf.save(f"{kind}-{year}-{code}.pdf", ContentFile(pdf), save=False)
@@ -460,6 +508,7 @@ def notice_post(
     locked.posted_at = timezone.now()
     locked.status = Notice.Status.POSTED
     locked.save(update_fields=["posted_photo", "posted_on", "posted_at", "status"])
+    forget_public_page(locked)
     return locked
 
 
@@ -490,6 +539,29 @@ def objection_record(
     locked = _scoped_notice(notice, actor)
     if locked.status == Notice.Status.CLOSED:
         raise ValidationError("公示已结束。")
+    return _objection_create(
+        locked,
+        row=row,
+        raised_by=raised_by,
+        content=content,
+        received_on=received_on,
+        recorded_by=actor,
+        channel=Objection.Channel.PAPER,
+    )
+
+
+def _objection_create(
+    locked: Notice,
+    *,
+    row: int | None,
+    raised_by: str,
+    content: str,
+    received_on: datetime.date,
+    recorded_by: User | None,
+    channel: str,
+    phone: str = "",
+) -> Objection:
+    """One objection to a row of a locked notice, however it came in (paper or online)."""
     if row is None or not 1 <= row <= len(locked.rows):
         raise ValidationError(MSG_OBJECTION_ROW)
     if not raised_by.strip() or not content.strip():
@@ -514,13 +586,65 @@ def objection_record(
         payee_name=cells[kind.name_column if kind else 1][:64],
         payee=payee,
         received_on=received_on,
-        raised_by=raised_by.strip(),
+        raised_by=raised_by.strip()[:64],
         content=content.strip(),
-        recorded_by=actor,
+        recorded_by=recorded_by,
+        channel=channel,
+        phone=phone,
     )
     objection.full_clean()
     objection.save()
+    forget_public_page(locked)
     return objection
+
+
+MSG_ONLINE_CLOSED = "本公示的公示期已结束（或尚未张贴），不能在网上提出异议；如有问题请拨打 12317。"
+MSG_PHONE = "请填写 11 位手机号码，以便村委会回复您。"
+
+
+def notice_open_for_objections(notice: Notice, today: datetime.date | None = None) -> bool:
+    today = today or timezone.localdate()
+    return notice.status != Notice.Status.CLOSED and notice.period_start <= today <= notice.period_end
+
+
+@transaction.atomic
+def objection_submit_online(
+    *, notice: Notice, row: int | None, name: str, phone: str, content: str
+) -> Objection:
+    """An objection filed on the public page by anyone (no login): it enters the notice's list like
+    a paper one (and holds the payee's payments the same way); the village sees it on its to-do.
+    Throttling (per phone and address) is the page's business, before this is called."""
+    phone = "".join(ch for ch in phone if ch.isdigit())
+    if len(phone) != 11 or not phone.startswith("1"):
+        raise ValidationError(MSG_PHONE)
+    locked = Notice.objects.select_for_update(no_key=True, of=("self",)).filter(pk=notice.pk).first()
+    if locked is None or not notice_open_for_objections(locked):
+        raise ValidationError(MSG_ONLINE_CLOSED)
+    return _objection_create(
+        locked,
+        row=row,
+        raised_by=name,
+        content=content[:2000],
+        received_on=timezone.localdate(),
+        recorded_by=None,
+        channel=Objection.Channel.ONLINE,
+        phone=phone,
+    )
+
+
+def public_cache_key(code: str) -> str:
+    return f"public-notice:{code}"
+
+
+def forget_public_page(notice: Notice) -> None:
+    """The public page shows objection counts and the status: rebuild it after any change — now,
+    and again once committed (a read between the two would have cached the old state)."""
+    if notice.public_code:
+        from django.core.cache import cache
+
+        key = public_cache_key(notice.public_code)
+        cache.delete(key)
+        transaction.on_commit(lambda: cache.delete(key))
 
 
 @transaction.atomic
@@ -540,6 +664,8 @@ def objection_resolve(
     if done != 1:
         raise ValidationError(MSG_OBJECTION_RESOLVED)
     objection.refresh_from_db()
+    notice = objection.notice
+    forget_public_page(notice)
     return objection
 
 
@@ -615,6 +741,7 @@ def notice_close(*, notice: Notice, actor: User, today: datetime.date | None = N
         raise ValidationError("；".join(blockers))
     Notice.objects.filter(pk=locked.pk).update(status=Notice.Status.CLOSED, closed_at=timezone.now())
     locked.refresh_from_db()
+    forget_public_page(locked)
     return locked
 
 

@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from households.models import User
@@ -27,7 +28,7 @@ from households.uploads import clean_upload, field_policy
 
 from . import ledger
 from .approval import BATCH_KINDS, PAY, move_status
-from .models import APPROVED, PAID, Batch, BatchLine, Payout
+from .models import APPROVED, PAID, BankFileLine, Batch, BatchLine, Payout
 from .money import ZERO, to_fen
 from .notices import payees_held
 
@@ -41,6 +42,7 @@ REVERSER_ROLES = frozenset({"township", "city"})
 
 MSG_FUTURE = "兑现日期 {date:%Y-%m-%d} 晚于今天，请填写实际兑现的日期。"
 MSG_UNPAID_REASON = "{name}：未兑现须写明原因（如外出、拒领）。"
+MSG_IN_BANK = "未兑现的各户已在银行代发途中，待导入银行回盘文件后才能另行兑现。"
 MSG_NOTHING_TO_PAY = "没有选中要兑现的户。"
 
 
@@ -66,6 +68,7 @@ def payouts_record(
     references: Mapping[int, str] | None = None,
     receipt: UploadedFile | None = None,
     unpaid: Mapping[int, str] | None = None,
+    through_bank: bool = False,
 ) -> PayoutResult:
     """Record the payment of the batch's open lines in the recorder's scope (a cadre the payees they
     hold, a village official those of the village), or only `lines` (line ids) / `accounts`.
@@ -75,6 +78,10 @@ def payouts_record(
     one scan (e.g. the signed 兑现花名册) attached to every payout recorded; `unpaid` the lines not
     paid this time (line pk → reason, e.g. 外出): they stay open, with their reason, for a later
     recording.
+
+    A line in a bank file waiting for the bank's return (在途) is paid by nobody but that return:
+    `through_bank=True` (from `bank_files.bank_return_import`) pays only such lines, and does not hold
+    them for an open objection, since the bank has already paid them; otherwise they are left out.
 
     One transaction: the batch row is locked (a double click or a retried request waits and then
     finds the lines paid), then the kind's `check_payments` locks the payees and checks them.
@@ -103,6 +110,8 @@ def payouts_record(
         rows = scoped(
             BatchLine.objects.filter(batch=locked, payout__isnull=True, cancelled_at__isnull=True), actor
         )
+        in_bank = Exists(BankFileLine.objects.filter(line=OuterRef("pk"), status=BankFileLine.Status.SENT))
+        rows = rows.filter(in_bank) if through_bank else rows.exclude(in_bank)
         if lines is not None:
             rows = rows.filter(pk__in=list(lines))
         if accounts is not None:
@@ -111,6 +120,11 @@ def payouts_record(
 
     candidates = list(open_lines())
     if not candidates and not unpaid:
+        if (
+            not through_bank
+            and BankFileLine.objects.filter(line__batch=locked, status=BankFileLine.Status.SENT).exists()
+        ):
+            raise ValidationError(MSG_IN_BANK)
         raise ValidationError(MSG_ALL_PAID)
     left_open = _note_unpaid(locked, actor, unpaid)
     candidates = [line for line in candidates if line.pk not in unpaid]
@@ -122,7 +136,7 @@ def payouts_record(
     paying = [line for line in open_lines() if line.pk not in unpaid]  # again, under the payees' locks
     if not paying:
         raise ValidationError(MSG_ALL_PAID)
-    held = payees_held(paying, locked.year)
+    held = {} if through_bank else payees_held(paying, locked.year)
     if held:
         paying = [line for line in paying if line.pk not in held]
         if not paying:

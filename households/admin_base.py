@@ -7,7 +7,7 @@ import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -41,6 +41,7 @@ from .imports import (
     read_xlsx,
     sha256_of,
 )
+from .pagination import EstimatedCountPaginator
 from .scoping import scoped, visible
 
 
@@ -250,6 +251,10 @@ class ScopedAdminMixin(FileLinksMixin):
     Django resolves a change/history/delete URL through `get_queryset`, so an object outside the
     user's area is "not found" rather than shown.
     """
+
+    # Long lists (issue 14): one count per page, estimated on PostgreSQL past ESTIMATE_FROM rows.
+    paginator: ClassVar[type] = EstimatedCountPaginator
+    show_full_result_count = False
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet[Any]:
         return scoped(super().get_queryset(request), request.user)  # type: ignore[misc]

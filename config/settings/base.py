@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "households",
     "subsidies",
     "disbursements",
+    "enterprises",
     "collectives",
 ]
 
@@ -159,6 +160,12 @@ AXES_LOCKOUT_TEMPLATE = "lockout.html"
 # client cannot choose its address — and so cannot lock other people's usernames out.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 AXES_CLIENT_IP_CALLABLE = "households.clientip.client_ip"
+
+# The address printed under each 公示's QR code: the public notice page is PUBLIC_BASE_URL/gs/<code>/.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The public notice page: reads per address per minute, online objections per phone per day and per
+# address per hour (disbursements/public.py).
+PUBLIC_NOTICE_LIMITS = {"VIEWS_PER_MINUTE": 60, "OBJECTIONS_PER_PHONE_DAY": 3, "OBJECTIONS_PER_IP_HOUR": 5}
 
 # django-import-export: imports are gated by our own permission, storage is not the temp folder.
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "import"

@@ -27,7 +27,8 @@ from households.models import User
 from households.scoping import scoped
 
 from ..approval import BATCH_KINDS, PAY, SEND_BACK, Offer, offers
-from ..models import Batch, BatchLine, Objection, Payout
+from ..bank_files import bank_summary
+from ..models import APPROVED, BankFile, BankFileLine, Batch, BatchLine, Objection, Payout
 from ..money import ZERO, to_fen
 from ..notices import open_objections_for_batch
 from ..payouts import payouts_record
@@ -41,12 +42,15 @@ class LineRow:
     line: BatchLine
     cells: tuple[str, ...]
     objections: list[Objection]  # open 公示 objections against this payee: its payment waits
+    in_bank: str = ""  # the bank file holding the line (在途), waiting for the bank's return
 
     @property
     def state(self) -> str:
         payout = getattr(self.line, "payout", None)
         if self.line.cancelled_at is not None:
             return "已作废（兑现已冲正）"
+        if self.in_bank and payout is None:
+            return f"在途：已送银行（代发文件 {self.in_bank}），待回盘"
         if payout is not None:
             method = payout.get_method_display()
             reference = f"，凭证 {payout.reference}" if payout.reference else ""
@@ -57,7 +61,10 @@ class LineRow:
 
     @property
     def is_open(self) -> bool:
-        return self.line.cancelled_at is None and getattr(self.line, "payout", None) is None
+        """Open to be paid now: not paid, not cancelled, not waiting at the bank."""
+        return (
+            self.line.cancelled_at is None and getattr(self.line, "payout", None) is None and not self.in_bank
+        )
 
 
 def batch_for(request: HttpRequest, pk: int) -> Batch:
@@ -80,11 +87,17 @@ def line_rows(batch: Batch, user: User) -> list[LineRow]:
     )
     details = BATCH_KINDS[batch.kind].hooks.describe_lines(batch, lines)
     held = open_objections_for_batch(batch, user)
+    in_bank = dict(
+        BankFileLine.objects.filter(
+            line__in=[line.pk for line in lines], status=BankFileLine.Status.SENT
+        ).values_list("line_id", "bank_file__reference")
+    )
     return [
         LineRow(
             line,
             tuple(details.cells.get(line.pk, ("",) * len(details.headers))),
             held.get(line.pk, []),
+            in_bank.get(line.pk, ""),
         )
         for line in lines
     ]
@@ -123,6 +136,13 @@ def batch_page(model_admin: Any, request: HttpRequest, pk: int) -> HttpResponse:
             "transitions": batch.transitions.select_related("actor").order_by("at", "pk"),
             "notices": batch.notices.order_by("issued_at"),
             "partial": count != batch.line_count,
+            "bank_summary": bank_summary(batch, user),
+            "bank_files": scoped(BankFile.objects.filter(batch=batch), user)
+            .prefetch_related("returns")
+            .order_by("created_at", "pk")
+            .distinct(),
+            "may_bank": user.role in kind.pay_roles,
+            "may_export": user.role in kind.pay_roles and batch.status == APPROVED and bool(open_rows),
         },
     )
 

@@ -28,7 +28,7 @@ from ..approval import BATCH_KINDS, PAY, Step, advance, offers, send_back, steps
 from ..models import Batch, Payout
 from ..money import to_fen
 from ..payouts import payout_attach_receipt, payout_reverse
-from . import batch_page
+from . import bank, batch_page
 from .common import reverse_action
 
 
@@ -213,6 +213,21 @@ class BatchAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
                 "<int:pk>/pay/",
                 wrap(lambda request, pk: batch_page.batch_pay(self, request, pk)),
                 name="disbursements_batch_pay",
+            ),
+            path(
+                "<int:pk>/bank/export/",
+                wrap(lambda request, pk: bank.batch_bank_export(self, request, pk)),
+                name="disbursements_batch_bank_export",
+            ),
+            path(
+                "<int:pk>/bank/<int:file_pk>/download/",
+                wrap(lambda request, pk, file_pk: bank.bank_file_download(self, request, pk, file_pk)),
+                name="disbursements_batch_bank_download",
+            ),
+            path(
+                "<int:pk>/bank/<int:file_pk>/return/",
+                wrap(lambda request, pk, file_pk: bank.bank_return_upload(self, request, pk, file_pk)),
+                name="disbursements_batch_bank_return",
             ),
             path(
                 "<int:pk>/act/<str:action>/",

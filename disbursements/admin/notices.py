@@ -26,6 +26,7 @@ from households.admin_base import (
     ScopedRelatedFilter,
     job_url,
 )
+from households.masking import mask_phone
 from households.models import Township, Village
 from households.scoping import visible
 
@@ -58,7 +59,7 @@ class ObjectionInline(ScopedAdminMixin, ReadOnlyAdminMixin, admin.TabularInline)
     fields = (
         "about",
         "received_on",
-        "raised_by",
+        "source",
         "content",
         "resolution",
         "resolved_on",
@@ -74,6 +75,14 @@ class ObjectionInline(ScopedAdminMixin, ReadOnlyAdminMixin, admin.TabularInline)
             return "（未指明）"
         return f"{objection.row}. {objection.payee_name}"
 
+    @admin.display(description="反映人")
+    def source(self, objection: Objection) -> str:
+        """Who raised it and how; an online objector's phone masked (the full number is for calling
+        back, from the objection's own record)."""
+        if objection.channel == Objection.Channel.ONLINE:
+            return f"{objection.raised_by}（网上提交，{mask_phone(objection.phone)}）"
+        return objection.raised_by
+
     @admin.display(description="处理")
     def handle(self, objection: Objection) -> str:
         if not objection.is_open:
@@ -85,7 +94,14 @@ class ObjectionInline(ScopedAdminMixin, ReadOnlyAdminMixin, admin.TabularInline)
 class NoticeForm(forms.Form):
     kind = forms.ChoiceField(label="类别", choices=NOTICE_KINDS.choices)
     year = forms.IntegerField(label="年度", initial=2017)
-    village = forms.ModelChoiceField(label="村委会", queryset=Village.objects.none())
+    village = forms.ModelChoiceField(label="村委会", queryset=Village.objects.none(), required=False)
+    # A kind published at township level (e.g. organisation incentives): the township, no village.
+    township = forms.ModelChoiceField(
+        label="乡镇（乡镇级公示）",
+        queryset=Township.objects.none(),
+        required=False,
+        help_text="乡镇级公示（如带贫组织奖补）选乡镇、不选村委会",
+    )
     start = forms.DateField(label="公示开始日期", widget=iso_date_input(), initial=timezone.localdate)
     days = forms.IntegerField(
         label="公示天数", min_value=7, initial=10, help_text="不少于 7 天，原则上 10 天"
@@ -94,6 +110,12 @@ class NoticeForm(forms.Form):
     batch = forms.ModelChoiceField(
         label="须经公示的批次（可选）", queryset=Batch.objects.none(), required=False
     )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("village") and not data.get("township"):
+            raise forms.ValidationError("请选择村委会（村级公示）或乡镇（乡镇级公示）。")
+        return data
 
 
 class PostForm(forms.Form):
@@ -157,6 +179,7 @@ class NoticeAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
         "posted_at",
         "closed_at",
         "total_yuan",
+        "public_page",
     )
     fieldsets = (
         (
@@ -167,6 +190,7 @@ class NoticeAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
                     ("level", "township", "village", "group"),
                     ("issuer", "contact"),
                     ("total_yuan", "batch", "reprint"),
+                    "public_page",
                 )
             },
         ),
@@ -198,6 +222,18 @@ class NoticeAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
     def reprint(self, notice: Notice) -> str:
         url = reverse("admin:disbursements_notice_pdf", args=[notice.pk])
         return format_html('<a href="{}" target="_blank">下载公示 PDF（与张贴的一致）</a>', url)
+
+    @admin.display(description="公示核验（公开页面）")
+    def public_page(self, notice: Notice) -> str:
+        if not notice.public_code:
+            return "—"
+        url = notices.public_url(notice.public_code)
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">{}</a>（核验码 {}，公示单二维码打开此页）',
+            url,
+            url,
+            notices.short_code(notice.public_code),
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # notices are issued through 印发公示 (the service freezes the list)
@@ -370,6 +406,7 @@ class NoticeAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
             raise PermissionDenied
         form = NoticeForm(request.POST or None)
         form.fields["village"].queryset = visible(Village, request.user)  # type: ignore[attr-defined]
+        form.fields["township"].queryset = visible(Township, request.user)  # type: ignore[attr-defined]
         gated = [k.code for k in BATCH_KINDS if k.notice_gate is not None]
         form.fields["batch"].queryset = visible(Batch, request.user).filter(kind__in=gated)  # type: ignore[attr-defined]
         if request.method == "POST" and form.is_valid():
@@ -379,6 +416,7 @@ class NoticeAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
                     kind=data["kind"],
                     year=data["year"],
                     village=data["village"],
+                    township=None if data["village"] else data["township"],
                     actor=request.user,  # type: ignore[arg-type]
                     start=data["start"],
                     days=data["days"],

@@ -1,6 +1,7 @@
 """The shared machinery's data: the ledger, batches and payouts, notices. Re-exported here, so that
 `from disbursements.models import Entry` keeps working whatever module a model lives in."""
 
+from .bank import BankAccount, BankFile, BankFileLine, BankReturn
 from .batches import APPROVED, DRAFT, PAID, Batch, BatchLine, Payout, Transition, receipt_upload_to
 from .ledger import Account, Entry, Reversible, money
 from .notices import Notice, Objection, notice_upload_to
@@ -10,6 +11,10 @@ __all__ = [
     "DRAFT",
     "PAID",
     "Account",
+    "BankAccount",
+    "BankFile",
+    "BankFileLine",
+    "BankReturn",
     "Batch",
     "BatchLine",
     "Entry",

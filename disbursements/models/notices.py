@@ -107,6 +107,9 @@ class Notice(models.Model):
         validators=[UploadValidator(PHOTO, "张贴照片")],
     )
     closed_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+    # The public identifier printed (as a QR code and as text) on the sheet: anyone can open the
+    # notice as issued at /gs/<code>/ without logging in. Random (60 bits), never derived from the pk.
+    public_code = models.CharField(_("公示核验码"), max_length=16, unique=True, null=True, blank=True)
 
     scope_paths: ClassVar[ScopePaths] = ScopePaths(
         township="township", village="village", cadre="batch__lines__account__holder"
@@ -200,8 +203,21 @@ class Objection(models.Model):
         related_name="+",
         verbose_name=_("处理人"),
     )
+
+    class Channel(models.TextChoices):
+        PAPER = "paper", _("现场/电话反映")
+        ONLINE = "online", _("网上提交")
+
+    channel = models.CharField(_("反映方式"), max_length=8, choices=Channel.choices, default=Channel.PAPER)
+    # Only for calling the objector back; shown masked, never on the public page.
+    phone = models.CharField(_("反映人电话"), max_length=20, blank=True)
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("登记人")
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("登记人"),
     )
 
     # Officials of the notice's area, and whoever's area holds the payee (a cadre sees the objections
@@ -227,6 +243,12 @@ class Objection(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(payee__isnull=True) | Q(row__isnull=False), name="objection_payee_has_its_row"
+            ),
+            # A paper objection is recorded by an official; an online one by nobody, with a phone.
+            models.CheckConstraint(
+                condition=(Q(channel="paper") & Q(recorded_by__isnull=False))
+                | (Q(channel="online") & Q(recorded_by__isnull=True) & ~Q(phone="")),
+                name="objection_channel_recorded",
             ),
         ]
 

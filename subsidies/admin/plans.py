@@ -30,6 +30,7 @@ from households.admin_base import (
 from households.jobs import JOB_KINDS, may_start
 from households.models import Township
 from households.scoping import visible
+from households.search import code_lookup
 from households.xlsx import area_name, issuer_for
 
 from .. import services
@@ -166,6 +167,21 @@ class YearFilter(admin.SimpleListFilter):
         return queryset.filter(year=self.value()) if self.value() else queryset
 
 
+class SpeciesFilter(admin.SimpleListFilter):
+    """养殖品种: the choices are the policies' species, not a DISTINCT over every plan (issue 14)."""
+
+    title = "养殖品种"
+    parameter_name = "species"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
+        names = Species.objects.order_by("name").values_list("name", flat=True).distinct()
+        return [("", "无养殖"), *((n, n) for n in names)]
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        value = self.value()
+        return queryset if value is None else queryset.filter(species=value)
+
+
 class LetterFilter(admin.SimpleListFilter):
     """承诺书: the plans whose letter is missing or no longer binds (the to-do panel links here)."""
 
@@ -201,7 +217,7 @@ class HouseholdPlanAdmin(ScopedAdminMixin, RoleActionsMixin, ServiceImportMixin,
     tranche1_yuan = money_column("tranche1", "产前（元）")
     tranche2_yuan = money_column("tranche2", "产中（元）")
     tranche3_yuan = money_column("tranche3", "产后（元）")
-    list_filter = (YearFilter, "status", LetterFilter, "species")
+    list_filter = (YearFilter, "status", LetterFilter, SpeciesFilter)
     list_select_related = ("household",)
     search_fields = ("household__code", "household__head_name")
     readonly_fields = [f.name for f in HouseholdPlan._meta.fields]
@@ -219,6 +235,12 @@ class HouseholdPlanAdmin(ScopedAdminMixin, RoleActionsMixin, ServiceImportMixin,
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # plans are entered on the cadre pages or imported
+
+    def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> Any:
+        by_code = code_lookup(queryset, search_term, to_household="household__")
+        if by_code is not None:
+            return by_code, False
+        return super().get_search_results(request, queryset, search_term)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # amounts come from the rules; edits go through the cadre form or an amendment

@@ -4,7 +4,7 @@ each equity partner. Created in bulk on first use."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from django.db.models import OuterRef, Subquery
 
@@ -158,6 +158,14 @@ def household_accounts(households: Iterable[Household]) -> dict[int, Account]:
         ignore_conflicts=True,
     )
     return result
+
+
+def household_identities(accounts: Sequence[Account]) -> dict[int, tuple[str, str]]:
+    """Each household account's (户主姓名, 身份证号), for the bank file (one query)."""
+    rows = HouseholdAccount.objects.filter(account__in=list(accounts)).values_list(
+        "account_id", "household__head_name", "household__id_number"
+    )
+    return {account_id: (name, id_number) for account_id, name, id_number in rows}
 
 
 def partner_account(partner: Partner) -> Account:

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 
 from disbursements import ledger
 from disbursements.models import Account, Entry
@@ -43,14 +43,21 @@ from .accounts import (
 )
 
 
-def eligible_households(year: int) -> Any:
+def eligible_condition(year: int) -> tuple[Q, Any]:
+    """The one eligibility rule as a filter on households (inline, so an aggregate can use it as a
+    `FILTER (WHERE …)` without a subquery), and the policy's cap per household."""
     policy = Policy.objects.filter(year=year).first()
     if policy is None:
         raise ValidationError(f"{year} 年度没有扶持政策。")
     condition = Q(exit_year=policy.eligible_exit_year)
     if policy.consolidation_exit_year:
         condition |= Q(exit_year=policy.consolidation_exit_year, consolidation=True)
-    return Household.objects.filter(condition), policy.household_cap
+    return condition, policy.household_cap
+
+
+def eligible_households(year: int) -> Any:
+    condition, cap = eligible_condition(year)
+    return Household.objects.filter(condition), cap
 
 
 # --- allocation -----------------------------------------------------------------------------------
@@ -160,16 +167,29 @@ class Targets:
 def allocation_targets(year: int) -> Targets:
     households, per_household = eligible_households(year)
     per_household = to_fen(per_household)
-    rows = list(households.values_list("pk", "village__township_id", "village_id", "cadre_id"))
     received, paid_by = guard.receipt_flows(year)
-    targets = Targets(households=len(rows), per_household=per_household)
+    targets = Targets(per_household=per_household)
     village_township = dict(Village.objects.values_list("pk", "township_id"))
-    for _pk, _township_id, village_id, cadre_id in rows:
-        remaining = max(ZERO, per_household - received.get(_pk, ZERO))
-        if cadre_id:
-            targets.cadre[(cadre_id, village_id)] += remaining
-        else:
-            targets.village[village_id] += remaining
+
+    def holder(village_id: int, cadre_id: int | None) -> tuple[dict[Any, Decimal], Any]:
+        return (targets.cadre, (cadre_id, village_id)) if cadre_id else (targets.village, village_id)
+
+    # Each household needs max(0, P − received) = P − min(P, received): P per household, counted in
+    # SQL per (village, cadre) — at 2 M households 268 k groups instead of 2 M rows in Python (issue
+    # 14) — less what the households that were already paid something have received.
+    groups = households.order_by().values_list("village_id", "cadre_id").annotate(n=Count("pk"))
+    for village_id, cadre_id, n in groups.iterator(chunk_size=20_000):
+        targets.households += n
+        level, key = holder(village_id, cadre_id)
+        level[key] += per_household * n
+    paid_households = sorted(received)
+    for start in range(0, len(paid_households), 10_000):
+        chunk = paid_households[start : start + 10_000]
+        for pk, village_id, cadre_id in households.filter(pk__in=chunk).values_list(
+            "pk", "village_id", "cadre_id"
+        ):
+            level, key = holder(village_id, cadre_id)
+            level[key] -= min(per_household, received[pk])
     # What each paying account has paid stays allocated to it, whoever holds the households now.
     paying = Account.objects.filter(pk__in=list(paid_by), fund=FUND, kind__in=[VILLAGE, CADRE, TOWNSHIP])
     for account_id, cadre_id, village_id, township_id, kind in paying.values_list(

@@ -29,7 +29,7 @@ from disbursements.dashboard import Area, Column, Computed, Dashboard, Level, Li
 from disbursements.models import Account, Entry
 from disbursements.money import ZERO
 from households.models import Household, Township, Village
-from households.scoping import scoped
+from households.scoping import scope_q, scoped
 
 from ..models import BenefitAnalysis, GrantLine, Policy, RecoveryOrder
 from ..selectors import plans_for
@@ -45,7 +45,7 @@ from .accounts import (
     TOWNSHIP_FINANCE,
     VILLAGE,
 )
-from .allocation import eligible_households
+from .allocation import eligible_condition
 
 MSG_NO_POLICY = "{year} 年度没有扶持政策：无法判断扶持资格和承诺书期限。"
 
@@ -104,7 +104,9 @@ def _counts(area: Area, deadline: datetime.date | None) -> dict[int, dict[str, i
     result: dict[int, dict[str, int]] = defaultdict(dict)
 
     try:
-        eligible = Q(pk__in=eligible_households(year)[0].values("pk"))  # the one eligibility rule
+        # The one eligibility rule, inline: `COUNT … FILTER (WHERE id IN (subquery))` is re-scanned per
+        # household by PostgreSQL once the subquery outgrows work_mem (issue 14: minutes at 2 M).
+        eligible = eligible_condition(year)[0]
     except ValidationError:
         eligible = Q(pk__in=[])
     households = _narrow(scoped(Household.objects.all(), user), "", township, village)
@@ -201,10 +203,12 @@ def _money(area: Area) -> _Money:
         if place_id is not None and kind == TOWNSHIP_FINANCE:
             result.recovery_account[place_id] = pk
 
-    visible_accounts = accounts.values("pk")
-    entries = Entry.objects.filter(year=year, fund=FUND).filter(
-        Q(source__in=visible_accounts) | Q(target__in=visible_accounts)
-    )
+    entries = Entry.objects.filter(year=year, fund=FUND)
+    if scope_q(Account, user) is not None or village is not None or township is not None:
+        # Whole city: every entry of the fund touches a fund account; the OR of two `IN (subquery)`
+        # over 300 k accounts is planned as a re-scan per entry at 2 M households (issue 14).
+        visible_accounts = accounts.values("pk")
+        entries = entries.filter(Q(source__in=visible_accounts) | Q(target__in=visible_accounts))
     for effect in ledger.effects(entries):
         source, target, amount = effect.source_id, effect.target_id, effect.amount
         if effect.kind == E_ALLOCATION and kind_of.get(target) == allocation_kind:

@@ -132,9 +132,36 @@ def living_year(*, year: int) -> str:
             _second_tranche_and_settlement(village, year, official, township, city, approver)
 
     _equity_household(year)
+    _bank_accounts(year)
     paid = sum(b.total for b in Batch.objects.filter(year=year, status="paid"))
     plans = HouseholdPlan.objects.filter(year=year).count()
     return f"{year} 年度：{plans} 份计划，已兑现批次合计 {paid:,.2f} 元。"
+
+
+def _bank_accounts(year: int) -> None:
+    """一卡通 accounts for the households of the approved batches waiting to be paid, so the demo's
+    batch page offers 导出银行代发文件 (bulk: seed_demo stays fast)."""
+    from disbursements.bank_accounts import BANKS, luhn_ok
+    from disbursements.models import BankAccount, BatchLine
+
+    lines = BatchLine.objects.filter(batch__year=year, batch__status="approved").select_related(
+        "batch", "account"
+    )
+    rows = []
+    for line in lines:
+        body = f"621799{line.account_id:012d}"
+        number = next(body + d for d in "0123456789" if luhn_ok(body + d))
+        holder = line.account.name.split(" ")[-1]
+        rows.append(
+            BankAccount(
+                account_id=line.account_id,
+                bank=BANKS[0].name,
+                number=number,
+                holder_name=holder,
+                created_by=line.batch.created_by,
+            )
+        )
+    BankAccount.objects.bulk_create(rows, ignore_conflicts=True)
 
 
 def _second_tranche_and_settlement(

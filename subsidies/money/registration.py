@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from disbursements.approval import BATCH_KINDS
+from disbursements.bank_files import PAYEE_IDENTITIES, PayeeIdentity
 from disbursements.dashboard import DASHBOARD_SECTIONS
 from disbursements.notices import NOTICE_KINDS
 from disbursements.registry import ACCOUNT_KINDS, ENTRY_KINDS, FUNDS, RECONCILE_CHECKS
@@ -26,6 +27,9 @@ def register() -> None:
     for notice_kind in notices.NOTICE_KIND_DEFS:
         NOTICE_KINDS.register(notice_kind)
     DASHBOARD_SECTIONS.register(dashboard.SECTION)
+    # Who a household account is, for the bank's payment file (户主姓名, 身份证号 in full: the bank
+    # checks them; screens and notices show them masked).
+    PAYEE_IDENTITIES.register(PayeeIdentity(accounts.HOUSEHOLD, "贫困户", accounts.household_identities))
     RECONCILE_CHECKS.register(reconcile.CHECK)
     # A household's money follows it: its account to its new cadre, its allocation within the village.
     events.on_relocation(accounts.follow_households)

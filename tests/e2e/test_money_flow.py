@@ -342,7 +342,9 @@ def test_whoever_did_a_step_is_refused_the_next_and_nothing_moves(
     expect(page.locator("#batch-actions")).to_contain_text("审核与经办分离")
     expect(page.locator("#batch-actions a", has_text="市指挥部复核")).to_have_count(0)
     page.goto(live_server.url + QUEUE)
-    assert offered_actions(page) == ["市指挥部复核", "退回上一步（须写理由）"]
+    # The grant's actions for city HQ (other programmes' batch kinds add their own, named apart).
+    grant_actions = [a for a in offered_actions(page) if "带贫" not in a and not a.startswith("登记兑现")]
+    assert grant_actions == ["市指挥部复核", "退回上一步（须写理由）"]
     run_action(page, "市指挥部复核")
     expect(page.locator(".messagelist .error")).to_contain_text("同一人不能办理下一步")
     expect(page.locator(".messagelist li:not(.error)")).to_have_count(0)

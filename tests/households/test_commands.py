@@ -87,5 +87,9 @@ def test_seed_demo_builds_a_city_with_one_user_per_role() -> None:
     for username in ("city", "jiantang", "hongpo", "cadre", "approver", "auditor", "admin"):
         assert User.objects.get(username=username).check_password("demo2017")
     assert User.objects.get(username="cadre").households.exists()
+    from disbursements.models import BankAccount, BatchLine
+
+    waiting = BatchLine.objects.filter(batch__status="approved").values_list("account_id", flat=True)
+    assert waiting and set(BankAccount.objects.values_list("account_id", flat=True)) == set(waiting)  # 一卡通
     run("seed_demo", "--households", "120")  # again: nothing duplicated
     assert Household.objects.count() == 120

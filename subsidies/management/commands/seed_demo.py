@@ -98,6 +98,12 @@ class Command(BaseCommand):
         from subsidies.money.demo import living_year
 
         story = living_year(year=2017)
+        from django.apps import apps
+
+        for config in apps.get_app_configs():  # the other programmes' part of the demo year
+            part = getattr(config, "demo_year", None)
+            if part is not None:
+                story += part(year=2017)
         self.stdout.write(
             self.style.SUCCESS(
                 f"{story}演示数据就绪：{Household.objects.count()} 户，"
