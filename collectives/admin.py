@@ -12,7 +12,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from households.admin_base import ReadOnlyAdminMixin, RoleActionsMixin, ScopedAdminMixin, money_column
+from households.admin_base import (
+    FileLinksMixin,
+    ReadOnlyAdminMixin,
+    RoleActionsMixin,
+    ScopedAdminMixin,
+    money_column,
+)
 from households.xlsx import file_name
 
 from . import report, selectors, services
@@ -45,7 +51,7 @@ class ReadOnlyScoped(ScopedAdminMixin, RoleActionsMixin, ReadOnlyAdminMixin, adm
 
 
 @admin.register(LendingPolicy)
-class LendingPolicyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class LendingPolicyAdmin(FileLinksMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = (
         "year",
         "loan_cap_yuan",
@@ -102,7 +108,7 @@ class FundPlanAdmin(ReadOnlyScoped):
             self.message_user(request, f"已批准 {done} 个方案。", messages.SUCCESS)
 
 
-class MemberInline(admin.TabularInline):  # type: ignore[type-arg]
+class MemberInline(FileLinksMixin, admin.TabularInline):  # type: ignore[type-arg]
     model = GroupMember
     fields = ("household", "joined_on", "left_on")
     readonly_fields = fields
@@ -124,7 +130,7 @@ class JointGroupAdmin(ReadOnlyScoped):
         return "、".join(services.group_overdue_members(group, timezone.localdate())) or "—"
 
 
-class InstalmentInline(admin.TabularInline):  # type: ignore[type-arg]
+class InstalmentInline(FileLinksMixin, admin.TabularInline):  # type: ignore[type-arg]
     model = Instalment
     fields = ("number", "due_on", "principal", "fee", "paid_principal", "paid_fee", "superseded_by")
     readonly_fields = fields
@@ -135,7 +141,7 @@ class InstalmentInline(admin.TabularInline):  # type: ignore[type-arg]
         return False
 
 
-class EventInline(admin.TabularInline):  # type: ignore[type-arg]
+class EventInline(FileLinksMixin, admin.TabularInline):  # type: ignore[type-arg]
     model = LoanEvent
     fields = ("at", "action", "actor", "note")
     readonly_fields = fields
@@ -242,7 +248,7 @@ class RescheduleAdmin(ReadOnlyScoped):
     list_select_related = ("loan__household", "approved_by")
 
 
-class CorrectionInline(admin.TabularInline):  # type: ignore[type-arg]
+class CorrectionInline(FileLinksMixin, admin.TabularInline):  # type: ignore[type-arg]
     model = CorrectionItem
     fields = ("text", "due_on", "closed_on", "closed_by")
     readonly_fields = fields

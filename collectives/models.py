@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from disbursements.models import Entry
+from households.fields import money_field
 from households.models import Household, Village
 from households.scoping import ScopePaths
 from households.uploads import PDF, PHOTO, SCAN, UploadValidator
@@ -27,27 +28,21 @@ class LendingPolicy(models.Model):
     """The lending policy of a programme year (rules.md §8), editable by city HQ; seeded for 2017."""
 
     year = models.PositiveSmallIntegerField(_("年度"), unique=True)
-    loan_cap = models.DecimalField(
-        _("每户借款上限（元）"), default=Decimal("20000.00"), max_digits=14, decimal_places=2
-    )
+    loan_cap = money_field(_("每户借款上限（元）"), default=Decimal("20000.00"), max_digits=14)
     max_term_months = models.PositiveSmallIntegerField(_("最长期限（月）"), default=36)
     min_group_size = models.PositiveSmallIntegerField(_("联保小组最少户数"), default=5)
     annual_fee_rate = models.DecimalField(
         _("年占用费率"), max_digits=6, decimal_places=4, default=Decimal("0")
     )
     grace_days = models.PositiveSmallIntegerField(_("宽限天数"), default=5)
-    arrears_tolerance = models.DecimalField(
-        _("欠款容差（元）"), default=Decimal("0.00"), max_digits=14, decimal_places=2
-    )
+    arrears_tolerance = money_field(_("欠款容差（元）"), default=Decimal("0.00"), max_digits=14)
     reserve_accumulation = models.DecimalField(
         _("公积金比例（%）"), max_digits=5, decimal_places=2, default=40
     )
     reserve_welfare = models.DecimalField(_("公益金比例（%）"), max_digits=5, decimal_places=2, default=10)
     reserve_risk = models.DecimalField(_("风险准备金比例（%）"), max_digits=5, decimal_places=2, default=30)
     reserve_running = models.DecimalField(_("管理费用比例（%）"), max_digits=5, decimal_places=2, default=20)
-    fund_amount = models.DecimalField(
-        _("每村扶持资金（元）"), default=Decimal("1000000.00"), max_digits=14, decimal_places=2
-    )
+    fund_amount = money_field(_("每村扶持资金（元）"), default=Decimal("1000000.00"), max_digits=14)
 
     class Meta:
         verbose_name = _("集体经济借款政策")
