@@ -73,3 +73,11 @@ def import_rows(db: Any):  # type: ignore[no-untyped-def]
 
 # The small city of tests/disbursements/conftest.py, for every test folder.
 from .disbursements.conftest import city_year as city_year  # noqa: E402
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser journeys last. Their flushes re-create content types after each journey; a later
+    test that restores the serialized database (the PostgreSQL concurrency tests) would insert them
+    again and fail on their unique key. pytest-django's own ordering (a stable sort by database use)
+    keeps this order within each group."""
+    items.sort(key=lambda item: "tests/e2e/" in item.nodeid)
