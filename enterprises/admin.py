@@ -235,6 +235,7 @@ class OrganisationAdmin(ScopedAdminMixin, admin.ModelAdmin):  # type: ignore[typ
     def save_model(self, request: HttpRequest, obj: Organisation, form: Any, change: bool) -> None:
         if change:
             obj.full_clean()
+            obj.needs_completion = False  # the form asked for everything the register needs
             obj.save()
             return
         data = {k: v for k, v in form.cleaned_data.items() if k in OrganisationForm.Meta.fields}

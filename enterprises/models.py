@@ -7,17 +7,24 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from stdnum.cn import uscc
 
-from disbursements.models import Account, BatchLine
+from disbursements.models import BatchLine
 from disbursements.models.ledger import money
-from households.idcard import validate_id_number
-from households.models import Household, ImportBatch, Township
+from households.models import (  # noqa: F401  (re-exported: the programme's names for the register's)
+    LEGAL_ENTITIES,
+    MSG_USCC,
+    MSG_USCC_REQUIRED,
+    Household,
+    ImportBatch,
+    OperatingModel,
+    OrganisationKind,
+    validate_uscc,
+)
+from households.models import Organisation as RegisteredOrganisation
 from households.scoping import ScopePaths
 from households.uploads import SCAN, UploadValidator
 
@@ -82,102 +89,25 @@ class IncentivePolicy(models.Model):
         return Terms(self.year, self.version, self.threshold, self.base, self.step, self.minimum)
 
 
-class OrganisationKind(models.TextChoices):
-    COMPANY = "company", _("企业（公司）")
-    COOPERATIVE = "cooperative", _("农民专业合作社")
-    ASSOCIATION = "association", _("协会")
-    GROWER = "grower", _("种养殖大户")
-    LEADER = "leader", _("致富带头人")
-
-
-LEGAL_ENTITIES = (OrganisationKind.COMPANY, OrganisationKind.COOPERATIVE, OrganisationKind.ASSOCIATION)
-
-
-class OperatingModel(models.TextChoices):
-    LEADING = "leading", _("龙头企业+贫困户")
-    COOPERATIVE = "cooperative", _("合作社+贫困户")
-    ASSOCIATION = "association", _("协会+贫困户")
-    GROWER = "grower", _("专业大户/致富带头人+贫困户")
-    ECOMMERCE = "ecommerce", _("农村电商平台+贫困户")
-
-
-MSG_USCC = "统一社会信用代码无效（GB 32100 校验位不符或格式错误），请核对。"
-MSG_USCC_REQUIRED = "企业、合作社和协会须填写统一社会信用代码。"
-
-
-def validate_uscc(value: str) -> None:
-    if value and not uscc.is_valid(value):
-        raise ValidationError(MSG_USCC)
-
-
-class Organisation(models.Model):
-    """An enterprise, cooperative, association, large grower or 致富带头人 that brings households into
-    an industry. Supervised by one township; seen by it and by every township where it has linked
-    households."""
-
-    name = models.CharField(_("名称"), max_length=100, unique=True)
-    kind = models.CharField(_("类别"), max_length=16, choices=OrganisationKind.choices)
-    operating_model = models.CharField(_("带贫模式"), max_length=16, choices=OperatingModel.choices)
-    credit_code = models.CharField(
-        _("统一社会信用代码"), max_length=18, blank=True, validators=[validate_uscc]
-    )
-    leader_name = models.CharField(_("法定代表人/负责人"), max_length=32)
-    leader_id_number = models.CharField(_("负责人身份证号"), max_length=18, validators=[validate_id_number])
-    phone = models.CharField(_("联系电话"), max_length=20, blank=True)
-    township = models.ForeignKey(
-        Township, on_delete=models.PROTECT, related_name="organisations", verbose_name=_("监管乡镇")
-    )
-    industry = models.CharField(_("主导产业"), max_length=64)
-    bank_name = models.CharField(_("开户银行"), max_length=64, blank=True)
-    bank_account = models.CharField(_("银行账号"), max_length=32, blank=True)
-    recommended_at = models.DateTimeField(_("列为推荐申报时间"), null=True, blank=True, editable=False)
-    account = models.OneToOneField(
-        Account, on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="organisation"
-    )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, editable=False, related_name="+"
-    )
-    created_at = models.DateTimeField(_("登记时间"), default=timezone.now, editable=False)
+class Organisation(RegisteredOrganisation):
+    """The register's organisation as the organisation programme sees it (its admin pages, agreements,
+    incentives): seen by its supervising township and by every area where it has linked households."""
 
     scope_paths: ClassVar[ScopePaths] = ScopePaths(
-        township=("township", "agreements__household__village__township"),
-        village="agreements__household__village",
-        cadre="agreements__household__cadre",
+        township=(
+            "township",
+            "agreements__household__village__township",
+            "equity_investments__household__village__township",
+        ),
+        village=("agreements__household__village", "equity_investments__household__village"),
+        cadre=("agreements__household__cadre", "equity_investments__household__cadre"),
     )
 
     class Meta:
+        proxy = True
         verbose_name = _("带贫组织")
         verbose_name_plural = _("带贫组织")
-        ordering = ["township", "name"]
-        permissions = [("import_agreement", _("导入帮扶协议"))]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(kind__in=OrganisationKind.values), name="organisation_kind_valid"
-            ),
-            models.CheckConstraint(
-                condition=Q(operating_model__in=OperatingModel.values), name="organisation_model_valid"
-            ),
-            models.CheckConstraint(
-                condition=~Q(kind__in=[k.value for k in LEGAL_ENTITIES]) | ~Q(credit_code=""),
-                name="legal_entity_has_credit_code",
-            ),
-            models.UniqueConstraint(
-                fields=["credit_code"], condition=~Q(credit_code=""), name="one_organisation_per_credit_code"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.name
-
-    def clean(self) -> None:
-        if self.kind in LEGAL_ENTITIES and not self.credit_code:
-            raise ValidationError({"credit_code": MSG_USCC_REQUIRED})
-        if self.credit_code:
-            self.credit_code = self.credit_code.strip().upper()
-
-    @property
-    def recommended(self) -> bool:
-        return self.recommended_at is not None
+        permissions = [("import_agreement", _("导入帮扶协议")), ("import_assessment", _("导入考核记录"))]
 
 
 def agreement_scan_upload_to(instance: Agreement, filename: str) -> str:

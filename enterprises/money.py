@@ -9,8 +9,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db.models import CharField, Count, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Cast, Concat
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from disbursements import ledger
@@ -47,6 +46,7 @@ ENTRY_KIND_DEFS = (
 )
 
 MSG_NO_BANK = "{name} 没有登记银行账号，奖补须兑现到组织的银行账户，请先补充。"
+MSG_INCOMPLETE = "{name} 由原入股合作方迁入，登记信息尚未补全（统一社会信用代码、负责人等），不能兑现。"
 
 
 def source_account() -> Account:
@@ -54,20 +54,13 @@ def source_account() -> Account:
 
 
 def organisation_accounts(organisations: list[Organisation]) -> dict[int, Account]:
-    """Each organisation's account in the fund, created in bulk where missing, linked to it."""
+    """Each organisation's account in the fund, found by its key (created in bulk where missing)."""
     specs = {
         o.pk: ledger.Spec(FUND, PAYEE, f"org:{o.pk}", o.name, township_id=o.township_id)
         for o in organisations
     }
     found = ledger.accounts(specs.values())
-    result = {pk: found[(FUND, s.key)] for pk, s in specs.items()}
-    missing = [o.pk for o in organisations if o.account_id is None]
-    if missing:  # one UPDATE for all: each organisation's link to its account, found by its key
-        key = Concat(Value("org:"), Cast(OuterRef("pk"), CharField()))
-        Organisation.objects.filter(pk__in=missing, account__isnull=True).update(
-            account=Subquery(Account.objects.filter(fund=FUND, key=key).values("pk")[:1])
-        )
-    return result
+    return {pk: found[(FUND, s.key)] for pk, s in specs.items()}
 
 
 # --- the batch kind ----------------------------------------------------------------------------------
@@ -97,6 +90,7 @@ class IncentiveHooks(BatchHooks):
         ids = sorted(i.organisation_id for i in incentives.values())
         locked = list(Organisation.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk"))
         problems = [MSG_NO_BANK.format(name=o.name) for o in locked if not o.bank_account]
+        problems += [MSG_INCOMPLETE.format(name=o.name) for o in locked if o.needs_completion]
         if problems:
             raise ValidationError("；".join(problems))
 

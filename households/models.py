@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
 from django.db import models, router, transaction
 from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
+from stdnum.cn import uscc
 
 from .fields import CodeField
 from .idcard import validate_id_number
@@ -389,6 +391,125 @@ class Household(models.Model):
     @property
     def township(self) -> Township:
         return self.village.township
+
+
+class OrganisationKind(models.TextChoices):
+    COMPANY = "company", _("企业（公司）")
+    COOPERATIVE = "cooperative", _("农民专业合作社")
+    ASSOCIATION = "association", _("协会")
+    GROWER = "grower", _("种养殖大户")
+    LEADER = "leader", _("致富带头人")
+
+
+LEGAL_ENTITIES = (OrganisationKind.COMPANY, OrganisationKind.COOPERATIVE, OrganisationKind.ASSOCIATION)
+
+
+class OperatingModel(models.TextChoices):
+    LEADING = "leading", _("龙头企业+贫困户")
+    COOPERATIVE = "cooperative", _("合作社+贫困户")
+    ASSOCIATION = "association", _("协会+贫困户")
+    GROWER = "grower", _("专业大户/致富带头人+贫困户")
+    ECOMMERCE = "ecommerce", _("农村电商平台+贫困户")
+
+
+MSG_USCC = "统一社会信用代码无效（GB 32100 校验位不符或格式错误），请核对。"
+MSG_USCC_REQUIRED = "企业、合作社和协会须填写统一社会信用代码。"
+
+
+def validate_uscc(value: str) -> None:
+    if value and not uscc.is_valid(value):
+        raise ValidationError(MSG_USCC)
+
+
+class Organisation(models.Model):
+    """The register of organisations that work with poor households (rules.md §3 equity partner, §7):
+    an enterprise, cooperative, association, large grower or 致富带头人. Registry data, so that every
+    programme can point at it: the household programme's equity partner, the organisation programme's
+    agreements and incentive. Supervised by one township.
+
+    Seen by its supervising township and by every area where it has linked households — through a
+    帮扶协议 or an equity investment. `needs_completion` marks an organisation carried over from the
+    old bare equity-partner names: it lacks the register's data until the township or city completes
+    it (the admin form then requires everything, and an incentive cannot be paid to it)."""
+
+    name = models.CharField(_("名称"), max_length=100, unique=True)
+    kind = models.CharField(_("类别"), max_length=16, choices=OrganisationKind.choices)
+    operating_model = models.CharField(_("带贫模式"), max_length=16, choices=OperatingModel.choices)
+    credit_code = models.CharField(
+        _("统一社会信用代码"), max_length=18, blank=True, validators=[validate_uscc]
+    )
+    leader_name = models.CharField(_("法定代表人/负责人"), max_length=32)
+    leader_id_number = models.CharField(_("负责人身份证号"), max_length=18, validators=[validate_id_number])
+    phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    township = models.ForeignKey(
+        Township, on_delete=models.PROTECT, related_name="organisations", verbose_name=_("监管乡镇")
+    )
+    industry = models.CharField(_("主导产业"), max_length=64)
+    bank_name = models.CharField(_("开户银行"), max_length=64, blank=True)
+    bank_account = models.CharField(_("银行账号"), max_length=32, blank=True)
+    recommended_at = models.DateTimeField(_("列为推荐申报时间"), null=True, blank=True, editable=False)
+    needs_completion = models.BooleanField(_("待补全登记信息"), default=False, editable=False)
+    created_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, editable=False, related_name="+"
+    )
+    created_at = models.DateTimeField(_("登记时间"), default=timezone.now, editable=False)
+
+    # As a choice (the equity form's partner): the organisations supervised by the user's township and
+    # those already linked to the user's area. The organisation programme's pages narrow this (its proxy).
+    # Lookups by name, not imports: the programmes' links (帮扶协议, 入股) are reverse relations.
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township=(
+            "township",
+            "agreements__household__village__township",
+            "equity_investments__household__village__township",
+        ),
+        village=(
+            "township__villages",
+            "agreements__household__village",
+            "equity_investments__household__village",
+        ),
+        cadre=(
+            "township__villages__households__cadre",
+            "agreements__household__cadre",
+            "equity_investments__household__cadre",
+        ),
+    )
+
+    class Meta:
+        db_table = "enterprises_organisation"  # the table the organisation programme created first
+        verbose_name = _("带贫组织")
+        verbose_name_plural = _("带贫组织")
+        ordering = ["township", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=OrganisationKind.values), name="organisation_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(operating_model__in=OperatingModel.values), name="organisation_model_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind__in=[k.value for k in LEGAL_ENTITIES])
+                | ~Q(credit_code="")
+                | Q(needs_completion=True),
+                name="legal_entity_has_credit_code",
+            ),
+            models.UniqueConstraint(
+                fields=["credit_code"], condition=~Q(credit_code=""), name="one_organisation_per_credit_code"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.kind in LEGAL_ENTITIES and not self.credit_code:
+            raise ValidationError({"credit_code": MSG_USCC_REQUIRED})
+        if self.credit_code:
+            self.credit_code = self.credit_code.strip().upper()
+
+    @property
+    def recommended(self) -> bool:
+        return self.recommended_at is not None
 
 
 class CadreAssignment(models.Model):

@@ -24,7 +24,7 @@ class SubsidiesConfig(AppConfig):
             for model in (
                 *("householdplan", "commitmentletter", "policy", "breedingcategory", "species"),
                 *("policyrevision", "grantline", "householdaccount", "benefitanalysis", "recoveryorder"),
-                *("recoveryrepayment", "equityinvestment", "partner", "dividend"),
+                *("recoveryrepayment", "equityinvestment", "dividend"),
             )
         }
         edit_plans = {

@@ -10,10 +10,10 @@ from typing import Any
 import openpyxl
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
-from stdnum.cn import ric
+from stdnum.cn import ric, uscc
 
 from households.demo import ROSTER_HEADER
-from households.models import Role, Township, User, Village
+from households.models import Organisation, Role, Township, User, Village
 
 _serial = count(1)
 
@@ -90,6 +90,26 @@ def make_user(role: str, username: str | None = None, **kwargs: Any) -> User:
     user.set_password("pw-for-tests-only")
     user.save()
     return user
+
+
+def make_organisation(
+    name: str, *, township: Township | None = None, kind: str = "cooperative"
+) -> Organisation:
+    """An organisation of the register (an equity partner, a cooperative …), supervised by 建塘镇 unless told."""
+    body = f"93533421MA6K{next(_serial):05d}"
+    organisation = Organisation(
+        name=name,
+        kind=kind,
+        operating_model="cooperative" if kind == "cooperative" else "leading",
+        credit_code=body + uscc.calc_check_digit(body),
+        leader_name="格桑",
+        leader_id_number=id_number(),
+        township=township or Township.objects.get(name="建塘镇"),
+        industry="牦牛养殖",
+    )
+    organisation.full_clean()
+    organisation.save()
+    return organisation
 
 
 def city_year_rows() -> list[list[Any]]:

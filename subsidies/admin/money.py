@@ -20,7 +20,7 @@ from disbursements.admin.common import reverse_action, year_of
 from disbursements.money import to_fen
 from households.admin_base import ReadOnlyAdminMixin, RoleActionsMixin, ScopedAdminMixin, money_column, yes_no
 
-from ..models import BenefitAnalysis, EquityInvestment, GrantLine, Partner, RecoveryOrder, RecoveryRepayment
+from ..models import BenefitAnalysis, EquityInvestment, GrantLine, RecoveryOrder, RecoveryRepayment
 from ..money import guard as grant
 from ..money import services, settlement
 
@@ -327,9 +327,3 @@ class EquityInvestmentAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin
                 return data
 
         return CheckedEquityForm
-
-
-@admin.register(Partner)
-class PartnerAdmin(admin.ModelAdmin):
-    list_display = ("name", "kind", "contact")
-    search_fields = ("name",)

@@ -8,7 +8,6 @@ from .grant import (
     EquityInvestment,
     GrantLine,
     HouseholdAccount,
-    Partner,
     RecoveryOrder,
     RecoveryRepayment,
 )
@@ -34,7 +33,6 @@ __all__ = [
     "GrantLine",
     "HouseholdAccount",
     "HouseholdPlan",
-    "Partner",
     "PlanStatus",
     "Policy",
     "PolicyRevision",

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from disbursements.models import Account, BatchLine, Entry, Reversible, money
 from households.display import amount
-from households.models import Household
+from households.models import Household, Organisation
 from households.scoping import ScopePaths
 from households.uploads import PHOTO, SCAN, UploadValidator
 
@@ -85,29 +85,6 @@ class GrantLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.household} {self.get_tranche_display()}"
-
-
-class Partner(models.Model):
-    """An enterprise or cooperative taking a household's grant as equity (入股分红); minimal for now."""
-
-    name = models.CharField(_("名称"), max_length=100, unique=True)
-    kind = models.CharField(_("类别"), max_length=16, default="企业")
-    contact = models.CharField(_("联系人及电话"), max_length=64, blank=True)
-    account = models.OneToOneField(
-        Account,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="grant_partner",
-        verbose_name=_("资金账户"),
-    )
-
-    class Meta:
-        verbose_name = _("入股合作方")
-        verbose_name_plural = _("入股合作方")
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class BenefitAnalysis(models.Model):
@@ -288,7 +265,10 @@ class EquityInvestment(Reversible):
     )
     year = models.PositiveSmallIntegerField(_("年度"))
     partner = models.ForeignKey(
-        Partner, on_delete=models.PROTECT, related_name="investments", verbose_name=_("入股企业/合作社")
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="equity_investments",
+        verbose_name=_("入股企业/合作社"),
     )
     principal = money(_("入股本金（元）"))
     agreement = models.CharField(_("协议编号/名称"), max_length=100)

@@ -11,9 +11,9 @@ from django.db.models import OuterRef, Subquery
 from disbursements import ledger
 from disbursements.models import Account
 from disbursements.registry import AccountKind, Counts, EntryKind, Fund, Level, Record
-from households.models import Household, Township, User, Village
+from households.models import Household, Organisation, Township, User, Village
 
-from ..models import HouseholdAccount, Partner
+from ..models import HouseholdAccount
 
 FUND = "household_grant"
 
@@ -168,11 +168,14 @@ def household_identities(accounts: Sequence[Account]) -> dict[int, tuple[str, st
     return {account_id: (name, id_number) for account_id, name, id_number in rows}
 
 
-def partner_account(partner: Partner) -> Account:
-    """The partner's account, read from the database (never from a possibly stale instance)."""
-    account = ledger.account(spec(PARTNER, f"partner:{partner.pk}", partner.name))
-    Partner.objects.filter(pk=partner.pk, account__isnull=True).update(account=account)
-    return account
+def partner_key(organisation_id: int) -> str:
+    """The equity partner's account key in the fund: one per organisation of the register."""
+    return f"org:{organisation_id}"
+
+
+def partner_account(partner: Organisation) -> Account:
+    """The equity partner's (an organisation's) account in the fund, found by its key."""
+    return ledger.account(spec(PARTNER, partner_key(partner.pk), partner.name))
 
 
 def holder_account(household: Household) -> Account:

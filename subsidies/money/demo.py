@@ -8,13 +8,14 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from stdnum.cn import uscc
 
 from disbursements.approval import advance
 from disbursements.models import Batch
-from households.models import Household, Role, User, Village
+from households.models import Household, OperatingModel, Organisation, OrganisationKind, Role, User, Village
 
 from .. import services as plan_services
-from ..models import GrantLine, HouseholdPlan, Partner
+from ..models import GrantLine, HouseholdPlan
 from . import services, settlement
 
 DEMO_PASSWORD = "demo2017"
@@ -232,10 +233,21 @@ def _equity_household(year: int) -> None:
     )
     if candidate is None or candidate.cadre is None:
         return
-    partner, _ = Partner.objects.get_or_create(
-        name="香格里拉市高原特色农产品专业合作社",
-        defaults={"kind": "专业合作社", "contact": "和经理 13988700001"},
-    )
+    partner = Organisation.objects.filter(name="香格里拉市高原特色农产品专业合作社").first()
+    if partner is None:  # an organisation of the register, supervised by the household's township
+        partner = Organisation(
+            name="香格里拉市高原特色农产品专业合作社",
+            kind=OrganisationKind.COOPERATIVE,
+            operating_model=OperatingModel.COOPERATIVE,
+            credit_code="93533421MA6K00090" + uscc.calc_check_digit("93533421MA6K00090"),
+            leader_name="和建华",
+            leader_id_number="533421197803150427",
+            phone="13988700001",
+            township=candidate.village.township,
+            industry="高原特色农产品",
+        )
+        partner.full_clean()
+        partner.save()
     settlement.equity_invest(
         household=candidate,
         year=year,

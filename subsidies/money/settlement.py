@@ -22,7 +22,7 @@ from django.utils import timezone
 from disbursements import ledger
 from disbursements.models import Batch
 from disbursements.payouts import REVERSER_ROLES
-from households.models import Household, User, Village
+from households.models import Household, Organisation, User, Village
 from households.scoping import scoped
 from households.uploads import clean_upload, field_policy
 
@@ -33,7 +33,6 @@ from ..models import (
     Dividend,
     EquityInvestment,
     HouseholdPlan,
-    Partner,
     PlanStatus,
     RecoveryOrder,
     RecoveryRepayment,
@@ -58,6 +57,7 @@ MSG_ROLE_CADRE = "产业扶持分析表由挂包干部填写。"
 MSG_NO_PAYOUT = "该户尚未兑现任何资金，无需产后结算。"
 MSG_ALREADY_SETTLED = "该户已列入以奖代补批次，分析表不能再改。"
 MSG_RECOVERY_ROLE = "收回通知由村委会/驻村工作队提出。"
+MSG_PARTNER_OUT_OF_SCOPE = "所选入股企业/合作社不是本乡镇监管或与本地贫困户已有联系的组织，请重新选择。"
 MSG_APPROVE_ROLE = "收回通知由乡镇审批。"
 MSG_DECIDE_ROLE = "差额是否收回由乡镇决定。"
 MSG_EQUITY_PAID = "该户已有到户资金兑现，不能再改为入股。"
@@ -348,7 +348,7 @@ def equity_invest(
     *,
     household: Household,
     year: int,
-    partner: Partner,
+    partner: Organisation,
     agreement: str,
     consent_scan: UploadedFile,
     invested_on: datetime.date,
@@ -363,6 +363,8 @@ def equity_invest(
         raise ValidationError("入股由挂包干部或村委会登记。")
     checked_scan = clean_upload(consent_scan, *field_policy(EquityInvestment, "consent_scan"))
     household = _scoped_household(household, actor)
+    if not scoped(Organisation.objects.filter(pk=partner.pk), actor).exists():
+        raise ValidationError(MSG_PARTNER_OUT_OF_SCOPE)
     if not agreement.strip():
         raise ValidationError("请填写入股协议。")
     money = grant.household_money([household.pk], year)[household.pk]

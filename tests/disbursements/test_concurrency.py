@@ -15,11 +15,11 @@ from django.db import connection, connections
 from disbursements.approval import advance
 from disbursements.models import Entry, Payout
 from households.models import Household
-from subsidies.models import EquityInvestment, GrantLine, Partner
+from subsidies.models import EquityInvestment, GrantLine
 from subsidies.money import guard as grant
 from subsidies.money import services, settlement
 
-from ..factories import pdf_upload
+from ..factories import make_organisation, pdf_upload
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -101,7 +101,7 @@ def test_equity_and_a_cash_batch_for_one_household_cannot_both_pass(city_year: d
     services.allocate(year=2017, actor=None)
     liming = city_year["cadres"]["李明"]
     h1 = Household.objects.get(code="H1")
-    partner = Partner.objects.create(name="高原合作社")
+    partner = make_organisation("高原合作社")
 
     def invest() -> None:
         settlement.equity_invest(

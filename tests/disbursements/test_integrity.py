@@ -18,13 +18,13 @@ from disbursements import ledger
 from disbursements.approval import advance
 from disbursements.models import Account, Batch, BatchLine, Entry, Payout
 from households import services as household_services
-from households.models import Household, Role, User
+from households.models import Household, Organisation, Role, User
 from subsidies import services as plan_services
-from subsidies.models import EquityInvestment, GrantLine, HouseholdPlan, Partner, PlanStatus, RecoveryOrder
+from subsidies.models import EquityInvestment, GrantLine, HouseholdPlan, PlanStatus, RecoveryOrder
 from subsidies.money import guard as grant
 from subsidies.money import services, settlement
 
-from ..factories import jpeg_upload, make_user, pdf_upload, sign
+from ..factories import jpeg_upload, make_organisation, make_user, pdf_upload, sign
 from .test_settlement import DAY, analyse, chain
 
 pytestmark = pytest.mark.django_db
@@ -144,7 +144,7 @@ def test_an_inactive_household_gets_nothing_more(city_year: dict[str, Any]) -> N
 
 def invest(data: dict[str, Any], code: str = "H1") -> EquityInvestment:
     household = Household.objects.get(code=code)
-    partner, _ = Partner.objects.get_or_create(name="高原合作社")
+    partner = Organisation.objects.filter(name="高原合作社").first() or make_organisation("高原合作社")
     return settlement.equity_invest(
         household=household,
         year=2017,

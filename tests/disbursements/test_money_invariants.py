@@ -36,20 +36,19 @@ from disbursements import ledger, notices
 from disbursements.approval import BATCH_KINDS, advance, send_back
 from disbursements.models import Account, Batch, Payout
 from households import services as household_services
-from households.models import Household, Role, User, Village
+from households.models import Household, Organisation, Role, User, Village
 from subsidies import services as plan_services
 from subsidies.models import (
     EquityInvestment,
     GrantLine,
     HouseholdPlan,
-    Partner,
     RecoveryOrder,
     RecoveryRepayment,
 )
 from subsidies.money import guard as grant
 from subsidies.money import services, settlement
 
-from ..factories import city_year_rows, jpeg_upload, make_user, pdf_upload, sign
+from ..factories import city_year_rows, jpeg_upload, make_organisation, make_user, pdf_upload, sign
 
 pytestmark = pytest.mark.django_db
 
@@ -311,7 +310,7 @@ class Money(RuleBasedStateMachine):
             lambda: settlement.equity_invest(
                 household=household,
                 year=YEAR,
-                partner=Partner.objects.get(pk=self.w["partner"].pk),
+                partner=Organisation.objects.get(pk=self.w["partner"].pk),
                 agreement="入股协议",
                 consent_scan=pdf_upload("consent.pdf"),
                 invested_on=DAY,
@@ -451,7 +450,7 @@ def build_world(import_rows: Any) -> dict[str, Any]:
         "township": [make_user(Role.TOWNSHIP, "jiantang_a"), make_user(Role.TOWNSHIP, "jiantang_b")],
         "city": make_user(Role.CITY, "city_hq"),
         "approver": make_user(Role.APPROVER, "leader"),
-        "partner": Partner.objects.create(name="高原特色农产品专业合作社"),
+        "partner": make_organisation("高原特色农产品专业合作社"),
     }
 
 

@@ -13,10 +13,10 @@ from disbursements import ledger, notices
 from disbursements.approval import advance
 from disbursements.models import Account, Payout
 from households.models import Household, Role
-from subsidies.models import BenefitAnalysis, Partner, RecoveryOrder
+from subsidies.models import BenefitAnalysis, RecoveryOrder
 from subsidies.money import services, settlement
 
-from ..factories import jpeg_upload, make_user, pdf_upload
+from ..factories import jpeg_upload, make_organisation, make_user, pdf_upload
 
 pytestmark = pytest.mark.django_db
 DAY = datetime.date(2017, 6, 1)
@@ -169,7 +169,7 @@ def test_inactive_household_is_recovered_into_township_finance(paid_two_tranches
 def test_equity_household_pays_the_partner_and_keeps_the_principal_visible(city_year: dict[str, Any]) -> None:
     services.allocate(year=2017, actor=None)
     data = city_year
-    partner = Partner.objects.create(name="香格里拉市高原牦牛养殖专业合作社", kind="专业合作社")
+    partner = make_organisation("香格里拉市高原牦牛养殖专业合作社")
     household = Household.objects.get(code="H2")
     investment = settlement.equity_invest(
         household=household,
@@ -181,7 +181,7 @@ def test_equity_household_pays_the_partner_and_keeps_the_principal_visible(city_
         actor=data["cadres"]["李明"],
     )
     assert investment.principal == Decimal("2000.00") and investment.preserved
-    partner_account = Account.objects.get(kind="partner", grant_partner=partner)
+    partner_account = Account.objects.get(kind="partner", key=f"org:{partner.pk}")
     assert ledger.balances([partner_account], 2017)[partner_account.pk] == Decimal("2000.00")
     settlement.dividend_record(
         investment=investment, year=2017, amount=Decimal("160.00"), paid_on=DAY, actor=data["cadres"]["李明"]
@@ -279,7 +279,7 @@ def test_receipts_and_equity_through_the_admin(paid_two_tranches: dict[str, Any]
     # 王芳's J1 in 吉迪村 has no payout yet: its grant can go to a cooperative as equity.
     wang = data["cadres"]["王芳"]
     client.force_login(wang)
-    partner = Partner.objects.create(name="吉迪村种养殖专业合作社")
+    partner = make_organisation("吉迪村种养殖专业合作社")
     response = client.post(
         "/admin/subsidies/equityinvestment/add/",
         {
@@ -294,7 +294,7 @@ def test_receipts_and_equity_through_the_admin(paid_two_tranches: dict[str, Any]
     assert response.status_code == 302, response.content.decode()[:2000]
     investment = EquityInvestment.objects.get()
     assert investment.principal == Decimal("800.00") and investment.recorded_by == wang
-    partner_account = Account.objects.get(kind="partner", grant_partner=partner)
+    partner_account = Account.objects.get(kind="partner", key=f"org:{partner.pk}")
     assert ledger.balances([partner_account], 2017)[partner_account.pk] == Decimal("800.00")
     # H1 (李明's) was paid: the form refuses it before anything moves.
     client.force_login(liming)

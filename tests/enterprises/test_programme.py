@@ -176,7 +176,8 @@ def test_from_assessment_to_payment_with_its_notice_ledger_and_reconcile(
     cooperative.refresh_from_db()
     assert cooperative.recommended  # 推荐申报 for later projects
     entry = Entry.objects.get(kind=money.E_PAYOUT)
-    assert entry.amount == Decimal("6000.00") and entry.target == cooperative.account
+    assert entry.amount == Decimal("6000.00")
+    assert (entry.target.fund, entry.target.key) == (money.FUND, f"org:{cooperative.pk}")  # its account
     report = reconcile_fund(year=2017, fund=money.FUND)
     assert report.problems == []
 

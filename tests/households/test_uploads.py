@@ -38,10 +38,10 @@ from households import files
 from households.models import Household, Role, User, Village
 from households.uploads import PDF, PHOTO, SCAN, UploadValidator, clean_upload, field_policy
 from subsidies import services as plan_services
-from subsidies.models import BenefitAnalysis, CommitmentLetter, EquityInvestment, HouseholdPlan, Partner
+from subsidies.models import BenefitAnalysis, CommitmentLetter, EquityInvestment, HouseholdPlan
 from subsidies.money import services, settlement
 
-from ..factories import city_year_rows, make_user
+from ..factories import city_year_rows, make_organisation, make_user
 
 pytestmark = pytest.mark.django_db
 DAY = datetime.date(2017, 6, 1)
@@ -428,7 +428,7 @@ def test_notice_photo_refuses_the_corpus_and_keeps_a_phone_photo_upright(
 def test_equity_consent_scan_refuses_the_corpus_and_nothing_moves(
     city: dict[str, Any], settings: Any
 ) -> None:
-    partner = Partner.objects.create(name="香格里拉市高原牦牛养殖专业合作社", kind="专业合作社")
+    partner = make_organisation("香格里拉市高原牦牛养殖专业合作社")
     household = Household.objects.get(code="H2")
     before = media_files(settings)
 
@@ -528,7 +528,7 @@ def test_the_admin_shows_a_refused_receipt_beside_the_field(city: dict[str, Any]
 
 
 def test_the_admin_shows_a_refused_consent_scan_on_the_form(city: dict[str, Any]) -> None:
-    partner = Partner.objects.create(name="红坡村种养殖专业合作社")
+    partner = make_organisation("红坡村种养殖专业合作社")
     response = client_for(city["cadre"]).post(
         reverse("admin:subsidies_equityinvestment_add"),
         {
