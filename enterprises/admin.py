@@ -5,6 +5,7 @@ and the year's policy. Thin: every write goes through `enterprises.services`."""
 from __future__ import annotations
 
 import io
+import threading
 from decimal import Decimal
 from typing import Any
 
@@ -59,6 +60,38 @@ class RecommendedFilter(admin.SimpleListFilter):
         if self.value() == "no":
             return queryset.filter(recommended_at__isnull=True)
         return queryset
+
+
+def page_year(request: HttpRequest) -> int:
+    """The year an organisation page shows: ?year=, else the current programme year."""
+    return year_of(request, default=services.default_year())
+
+
+class YearFilter(admin.SimpleListFilter):
+    """The year the list counts (帮扶户数, 考核合格户, 奖补): one of the policy years, never "all"."""
+
+    title = "年度"
+    parameter_name = "year"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        years = services.policy_years() or [services.default_year()]
+        return [(str(y), f"{y}年") for y in years]
+
+    def __init__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
+        self.year = page_year(request)
+        super().__init__(request, *args, **kwargs)
+
+    def choices(self, changelist: Any) -> Any:
+        current = str(self.year)
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": current == str(value),
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset  # the year chooses the counts (get_queryset), not the organisations
 
 
 class OrganisationForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -144,13 +177,27 @@ class OrganisationAdmin(ScopedAdminMixin, admin.ModelAdmin):  # type: ignore[typ
         "incentive_yuan",
         "recommended_display",
     )
-    list_filter = ("kind", "operating_model", "township", RecommendedFilter)
+    list_filter = (YearFilter, "kind", "operating_model", "township", RecommendedFilter)
     search_fields = ("name", "credit_code", "leader_name")
     inlines = (AgreementInline, IncentiveInline)
     change_list_template = "admin/enterprises/organisation/change_list.html"
+    _page = threading.local()  # the year of the change page being drawn (display methods see only the row)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        return super().changelist_view(request, {**(extra_context or {}), "year": page_year(request)})
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> Any:
+        self._page.year = page_year(request)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Organisation]:
-        year = year_of(request)
+        year = page_year(request)
         agreements = Agreement.objects.filter(organisation=OuterRef("pk"), year=year)
         linked = agreements.values("organisation").annotate(n=Count("pk")).values("n")
         qualified = (
@@ -214,13 +261,21 @@ class OrganisationAdmin(ScopedAdminMixin, admin.ModelAdmin):  # type: ignore[typ
     def masked_leader_id(self, organisation: Organisation) -> str:
         return mask_id_number(organisation.leader_id_number)
 
-    @admin.display(description="本年度奖补测算")
+    @admin.display(description="年度奖补测算")
     def incentive_explanation(self, organisation: Organisation) -> str:
+        year = getattr(self._page, "year", None) or services.default_year()
+        bold = format_html(' style="font-weight:bold"')
+        years = format_html_join(
+            " ",
+            '<a href="?year={}"{}>{}年</a>',
+            ((y, bold if y == year else "", y) for y in services.policy_years()),
+        )
         try:
-            quote = services.incentive_quote(organisation, 2017)
+            quote = services.incentive_quote(organisation, year)
         except ValidationError as exc:
-            return exc.messages[0]
-        return format_html_join("", "<div>{}</div>", ((line,) for line in quote.lines))
+            return format_html("<div>年度：{}</div><div>{}</div>", years, exc.messages[0])
+        lines = format_html_join("", "<div>{}</div>", ((line,) for line in quote.lines))
+        return format_html("<div>年度：{}</div><div><b>{}年度</b></div>{}", years, year, lines)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if not super().has_change_permission(request, obj):
@@ -278,7 +333,7 @@ class OrganisationAdmin(ScopedAdminMixin, admin.ModelAdmin):  # type: ignore[typ
         """组织带贫考核表 (xlsx) of what the user sees: a township's, or the city's."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        year = year_of(request)
+        year = page_year(request)
         buffer = io.BytesIO()
         selectors.assessment_sheet_write(buffer, user=request.user, year=year)  # type: ignore[arg-type]
         name = file_name(f"{year}年组织带贫考核表", area_name(request.user))
@@ -296,7 +351,7 @@ class OrganisationAdmin(ScopedAdminMixin, admin.ModelAdmin):  # type: ignore[typ
             raise PermissionDenied("奖补批次由乡镇或市指挥部生成。")
         townships = scoped(Township.objects.all(), user)
         form = IncentiveBatchForm(
-            request.POST or None, townships=townships, initial={"year": year_of(request)}
+            request.POST or None, townships=townships, initial={"year": page_year(request)}
         )
         if request.method == "POST" and form.is_valid():
             try:
@@ -364,7 +419,7 @@ class AgreementForm(forms.ModelForm):  # type: ignore[type-arg]
         assert isinstance(field, forms.MultipleChoiceField)
         field.choices = [(w, w) for w in ways]
         if "year" in self.fields:  # a read-only page has no year field
-            self.fields["year"].initial = 2017
+            self.fields["year"].initial = services.default_year()
 
     def clean(self) -> Any:
         """The service's refusals shown on the form (the service checks again under the lock)."""

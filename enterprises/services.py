@@ -40,6 +40,21 @@ MSG_IN_INCENTIVE = "该协议已计入奖补批次，考核不能再修改。"
 MSG_NOTHING_TO_PAY = "{township} {year} 年度没有达到奖补条件且尚未列入批次的组织。"
 
 
+def policy_years() -> list[int]:
+    """The years the incentive has a policy for: the years an organisation's page can show."""
+    return list(IncentivePolicy.objects.order_by("year").values_list("year", flat=True))
+
+
+def default_year(today: datetime.date | None = None) -> int:
+    """The programme year pages open on: the latest policy year not after today (else the first)."""
+    years = policy_years()
+    if not years:
+        return 2017
+    current = (today or timezone.localdate()).year
+    past = [y for y in years if y <= current]
+    return past[-1] if past else years[0]
+
+
 def policy_for_year(year: int) -> IncentivePolicy:
     policy = IncentivePolicy.objects.filter(year=year).first()
     if policy is None:

@@ -274,7 +274,8 @@ def test_township_registers_imports_assesses_and_the_incentive_is_paid(
     batch.refresh_from_db()
     assert batch.status == "paid"
     entry = Entry.objects.get(kind="org_payout")
-    assert entry.amount == Decimal("6000.00") and entry.target.organisation.name == CO_OP  # type: ignore[union-attr]
+    organisation = Organisation.objects.get(name=CO_OP)
+    assert entry.amount == Decimal("6000.00") and entry.target.key == f"org:{organisation.pk}"
 
     # 8. The cooperative is now 推荐申报; the city's books reconcile.
     city.goto(f"{url}/admin/enterprises/organisation/?recommended=yes")
