@@ -44,7 +44,7 @@ from households.xlsx import area_name, file_name
 
 from . import selectors, services
 from .models import Agreement, Assessment, Incentive, IncentivePolicy, Organisation
-from .resources import AgreementResource
+from .resources import AgreementResource, AssessmentResource
 
 
 class RecommendedFilter(admin.SimpleListFilter):
@@ -587,8 +587,16 @@ class AssessmentForm(forms.ModelForm):  # type: ignore[type-arg]
 
 
 @admin.register(Assessment)
-class AssessmentAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class AssessmentAdmin(ScopedAdminMixin, RoleActionsMixin, ServiceImportMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     form = AssessmentForm
+    resource_classes = [AssessmentResource]
+    import_title = "考核记录导入表"
+    import_command = "import_assessments"
+    import_help = (
+        "必填列：年度、户编号、该产业家庭收入（元），以及组织统一社会信用代码或组织名称（至少一项）；"
+        "选填：家庭人口（空白取该户现有人口）、考核合格（是/否，空白为否；填“是”须人均产业收入达到标准）。"
+        "只能导入本乡镇监管的组织的考核；已计入奖补批次的考核不能再改。佐证材料请在考核记录页上传。"
+    )
     list_display = (
         "organisation",
         "household",
@@ -609,6 +617,12 @@ class AssessmentAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):  # 
     )
     actions = ("confirm",)
     action_roles = {"confirm": frozenset({"township", "city"})}
+
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("enterprises.import_assessment")
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return False
 
     @admin.display(description="带贫组织", ordering="agreement__organisation__name")
     def organisation(self, assessment: Assessment) -> str:

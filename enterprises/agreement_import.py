@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Q
@@ -19,11 +18,13 @@ from django.utils import timezone
 from households.imports import (
     CellError,
     Change,
+    ChunkedImportJob,
     Column,
     Importer,
     ImportFileError,
     ImportReport,
     Row,
+    cell_at,
     max_length_of,
     text,
     whole_number,
@@ -83,7 +84,9 @@ def split_ways(raw: str) -> list[str]:
     return list(dict.fromkeys(ways))
 
 
-class AgreementImport:
+class AgreementImport(ChunkedImportJob):
+    chunk_size = CHUNK
+
     def __init__(self, *, actor: User | None, report: ImportReport, batch: ImportBatch) -> None:
         if actor is not None and not actor.has_perm("enterprises.import_agreement"):
             raise ImportFileError(MSG_NO_PERMISSION)
@@ -102,23 +105,9 @@ class AgreementImport:
             return queryset
         return scoped(queryset, self.actor)
 
-    def run(self, positions: dict[str, int], rows: Iterable[tuple[int, Row]]) -> None:
-        chunk: list[tuple[int, dict[str, Any]]] = []
-        for number, row in rows:
-            self.report.rows_total += 1
-            values = self._cells(number, row, positions)
-            if values is not None:
-                chunk.append((number, values))
-            if len(chunk) >= CHUNK:
-                self._process(chunk)
-                chunk = []
-        if chunk:
-            self._process(chunk)
-
     def _cells(self, number: int, row: Row, positions: dict[str, int]) -> dict[str, Any] | None:
         def cell(key: str) -> Any:
-            index = positions.get(key)
-            return row[index] if index is not None and index < len(row) else None
+            return cell_at(row, positions, key)
 
         before = len(self.report.errors)
         values: dict[str, Any] = {}
@@ -155,8 +144,8 @@ class AgreementImport:
             self.report.add_error(number, "结束日期", cell("ends_on"), "不能早于开始日期")
         if len(self.report.errors) > before:
             return None
-        first = self.seen.setdefault((values["organisation"], values["code"], values["year"]), number)
-        if first != number:
+        first = self.first_row(self.seen, (values["organisation"], values["code"], values["year"]), number)
+        if first is not None:
             self.report.add_error(
                 number, "户编号", values["code"], f"与第 {first} 行重复（同一组织、同一年度）"
             )

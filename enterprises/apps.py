@@ -35,6 +35,7 @@ class EnterprisesConfig(AppConfig):
             "enterprises.add_assessment",
             "enterprises.change_assessment",
             "enterprises.import_agreement",
+            "enterprises.import_assessment",
         }
         grant(("township", "city"), edit)
         grant("city", {"enterprises.change_incentivepolicy"})

@@ -12,6 +12,7 @@ from households.imports import IMPORT_KINDS
 def register() -> None:
     from . import money, worklist
     from .agreement_import import agreement_import
+    from .assessment_import import assessment_import
 
     FUNDS.register(money.FUND_DEF)
     for account_kind in money.ACCOUNT_KIND_DEFS:
@@ -23,4 +24,5 @@ def register() -> None:
     DASHBOARD_SECTIONS.register(money.SECTION)
     RECONCILE_CHECKS.register(money.CHECK)
     IMPORT_KINDS.register(agreement_import)
+    IMPORT_KINDS.register(assessment_import)
     worklist.register()

@@ -7,7 +7,8 @@ from import_export import fields
 from households.resources import ServiceResource
 
 from .agreement_import import agreement_import
-from .models import Agreement
+from .assessment_import import assessment_import
+from .models import Agreement, Assessment
 
 
 class AgreementResource(ServiceResource):
@@ -36,4 +37,25 @@ class AgreementResource(ServiceResource):
             "ends_on",
             "counts",
         )
+        export_order = fields
+
+
+class AssessmentResource(ServiceResource):
+    """Excel in of the assessments admin: the 考核记录导入表 import runs `assessment_import`."""
+
+    importer = staticmethod(assessment_import)
+
+    year = fields.Field(attribute="agreement__year", column_name="年度")
+    credit_code = fields.Field(
+        attribute="agreement__organisation__credit_code", column_name="组织统一社会信用代码"
+    )
+    organisation = fields.Field(attribute="agreement__organisation__name", column_name="组织名称")
+    code = fields.Field(attribute="agreement__household__code", column_name="户编号")
+    income = fields.Field(attribute="income", column_name="该产业家庭收入（元）")
+    size = fields.Field(attribute="size", column_name="家庭人口")
+    confirm = fields.Field(column_name="考核合格")
+
+    class Meta:
+        model = Assessment
+        fields = ("year", "credit_code", "organisation", "code", "income", "size", "confirm")
         export_order = fields

@@ -43,6 +43,9 @@ class ExcelImportCommand(BaseCommand):
         parser.add_argument("file", type=Path, help=".xlsx 文件")
         parser.add_argument("--dry-run", action="store_true", help="只检查并报告，不写入")
         parser.add_argument("--no-progress", action="store_true", help="不显示进度")
+        parser.add_argument(
+            "--user", metavar="USERNAME", help="以该用户的身份导入：按其角色和管辖范围检查，记为其录入"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["file"]
@@ -52,6 +55,13 @@ class ExcelImportCommand(BaseCommand):
         size = path.stat().st_size
         if size > limits.max_file_bytes:  # before the file is hashed or opened as a workbook
             raise CommandError(msg_file_too_large(size, limits))
+        actor = None  # the server's operator, unless --user names whose import this is
+        if options.get("user"):
+            from .models import User
+
+            actor = User.objects.filter(username=options["user"], is_active=True).first()
+            if actor is None:
+                raise CommandError(f"没有这一在用的用户：{options['user']}")
         progress = Progress(sys.stderr, enabled=not options["no_progress"] and sys.stderr.isatty())
         with path.open("rb") as stream:
             digest = sha256_of(stream)
@@ -62,7 +72,7 @@ class ExcelImportCommand(BaseCommand):
             report = type(self).importer(
                 header=header,
                 rows=rows,
-                actor=None,  # the server's operator; admin imports carry the user
+                actor=actor,
                 file_name=path.name,
                 file_sha256=digest,
                 dry_run=options["dry_run"],

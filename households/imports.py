@@ -772,6 +772,47 @@ class ImportJob(Protocol):
     def run(self, positions: dict[str, int], rows: Iterator[tuple[int, Row]]) -> None: ...
 
 
+def cell_at(row: Row, positions: dict[str, int], key: str) -> Cell:
+    """The row's value in the column `key` (None when the file has no such column or the row ends early)."""
+    index = positions.get(key)
+    return row[index] if index is not None and index < len(row) else None
+
+
+class ChunkedImportJob:
+    """The row loop a programme's import job shares: each row is checked alone (`_cells`: the row's
+    values, or None after reporting its errors), then the checked rows are processed in chunks of
+    `chunk_size` with a fixed number of queries each (`_process`). Duplicate rows within the file
+    are found with `first_row`."""
+
+    chunk_size = 2000
+    report: ImportReport
+
+    def run(self, positions: dict[str, int], rows: Iterable[tuple[int, Row]]) -> None:
+        chunk: list[tuple[int, dict[str, Any]]] = []
+        for number, row in rows:
+            self.report.rows_total += 1
+            values = self._cells(number, row, positions)
+            if values is not None:
+                chunk.append((number, values))
+            if len(chunk) >= self.chunk_size:
+                self._process(chunk)
+                chunk = []
+        if chunk:
+            self._process(chunk)
+
+    def _cells(self, number: int, row: Row, positions: dict[str, int]) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def _process(self, chunk: list[tuple[int, dict[str, Any]]]) -> None:
+        raise NotImplementedError
+
+    @staticmethod
+    def first_row[K](seen: dict[K, int], key: K, number: int) -> int | None:
+        """The row that already had `key` (None when this row is the first)."""
+        first = seen.setdefault(key, number)
+        return None if first == number else first
+
+
 def run_import(
     *,
     kind: str,

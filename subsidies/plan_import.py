@@ -7,7 +7,6 @@ under the year's current policy, so a sheet can never store an amount the rules 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -16,11 +15,13 @@ from django.utils import timezone
 from households.imports import (
     CellError,
     Change,
+    ChunkedImportJob,
     Column,
     Importer,
     ImportFileError,
     ImportReport,
     Row,
+    cell_at,
     decimal_number,
     max_length_of,
     text,
@@ -68,7 +69,9 @@ SHOWN = {
 MSG_NO_PERMISSION = "您的角色不能导入产业计划。"
 
 
-class PlanImport:
+class PlanImport(ChunkedImportJob):
+    chunk_size = CHUNK
+
     def __init__(self, *, actor: User | None, report: ImportReport, batch: ImportBatch) -> None:
         if actor is not None and not actor.has_perm("subsidies.import_householdplan"):
             raise ImportFileError(MSG_NO_PERMISSION)
@@ -94,23 +97,9 @@ class PlanImport:
             self.policies[year] = (policy, policy.terms()) if policy else None
         return self.policies[year]
 
-    def run(self, positions: dict[str, int], rows: Iterable[tuple[int, Row]]) -> None:
-        chunk: list[tuple[int, dict[str, Any]]] = []
-        for number, row in rows:
-            self.report.rows_total += 1
-            values = self._cells(number, row, positions)
-            if values is not None:
-                chunk.append((number, values))
-            if len(chunk) >= CHUNK:
-                self._process(chunk)
-                chunk = []
-        if chunk:
-            self._process(chunk)
-
     def _cells(self, number: int, row: Row, positions: dict[str, int]) -> dict[str, Any] | None:
         def cell(key: str) -> Any:
-            index = positions.get(key)
-            return row[index] if index is not None and index < len(row) else None
+            return cell_at(row, positions, key)
 
         before = len(self.report.errors)
         values: dict[str, Any] = {"crops": text(cell("crops")), "species": text(cell("species"))}
@@ -140,8 +129,8 @@ class PlanImport:
             self.report.add_error(number, "种植品种", cell("crops"), "填写了种植面积，请同时填写种植品种")
         if len(self.report.errors) > before:
             return None
-        first = self.seen.setdefault((code, values["year"]), number)
-        if first != number:
+        first = self.first_row(self.seen, (code, values["year"]), number)
+        if first is not None:
             self.report.add_error(number, "户编号", code, f"{values['year']} 年度的计划与第 {first} 行重复")
             return None
         return values
