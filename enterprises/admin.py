@@ -24,8 +24,8 @@ from django.http import (
 )
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from disbursements.admin.common import year_of
 from households.admin_base import (
@@ -43,7 +43,7 @@ from households.scoping import scoped
 from households.xlsx import area_name, file_name
 
 from . import selectors, services
-from .models import Agreement, Assessment, Incentive, IncentivePolicy, Organisation
+from .models import Agreement, Assessment, Incentive, IncentivePolicy, IncentivePolicyRevision, Organisation
 from .resources import AgreementResource, AssessmentResource
 
 
@@ -264,7 +264,7 @@ class OrganisationAdmin(ScopedAdminMixin, admin.ModelAdmin):  # type: ignore[typ
     @admin.display(description="年度奖补测算")
     def incentive_explanation(self, organisation: Organisation) -> str:
         year = getattr(self._page, "year", None) or services.default_year()
-        bold = format_html(' style="font-weight:bold"')
+        bold = mark_safe(' style="font-weight:bold"')
         years = format_html_join(
             " ",
             '<a href="?year={}"{}>{}年</a>',
@@ -737,10 +737,32 @@ class LinesField(forms.CharField):
 
 class IncentivePolicyForm(forms.ModelForm):  # type: ignore[type-arg]
     support_ways = LinesField(label="帮扶方式（每行一种）")
+    reason = forms.CharField(
+        label="修改原因",
+        max_length=200,
+        required=False,
+        help_text="修改已有政策时必填；记入下方的修改记录。",
+    )
 
     class Meta:
         model = IncentivePolicy
         fields = ("year", "threshold", "base", "step", "minimum", "support_ways")
+
+
+class IncentivePolicyRevisionInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[type-arg]
+    model = IncentivePolicyRevision
+    verbose_name_plural = "修改记录（只增不改）"
+    fields = ("version", "changed_at", "changed_by", "reason", "changes_text")
+    readonly_fields = fields
+    extra = 0
+
+    @admin.display(description="修改内容")
+    def changes_text(self, revision: IncentivePolicyRevision) -> str:
+        if not revision.changes:
+            return "（首次记录的政策）"
+        return format_html_join(
+            mark_safe("<br>"), "{}：{} → {}", ((k, old, new) for k, (old, new) in revision.changes.items())
+        )
 
 
 @admin.register(IncentivePolicy)
@@ -748,6 +770,10 @@ class IncentivePolicyAdmin(FileLinksMixin, admin.ModelAdmin):  # type: ignore[ty
     form = IncentivePolicyForm
     list_display = ("year", "version", "threshold", "base", "step", "minimum")
     readonly_fields = ("version", "updated_at")
+    inlines = (IncentivePolicyRevisionInline,)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ("year", "version", "updated_at") if obj is not None else self.readonly_fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser or getattr(request.user, "role", "") == "city"
@@ -755,8 +781,29 @@ class IncentivePolicyAdmin(FileLinksMixin, admin.ModelAdmin):  # type: ignore[ty
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+
+        class CheckedPolicyForm(form):  # type: ignore[valid-type, misc]
+            def clean(self) -> Any:
+                """The service's refusal (a change without a reason) shown on the form."""
+                data = super().clean()
+                changed = [f for f in self.changed_data if f != "reason"]
+                if self.instance.pk is not None and changed and not (data or {}).get("reason"):
+                    self.add_error("reason", services.MSG_POLICY_REASON)
+                return data
+
+        return CheckedPolicyForm
+
     def save_model(self, request: HttpRequest, obj: IncentivePolicy, form: Any, change: bool) -> None:
-        if change and form.changed_data:
-            obj.version += 1  # incentives name the version they were computed with
-        obj.updated_at = timezone.now()
-        super().save_model(request, obj, form, change)
+        """Through the service: the version, the revision row (who, when, what, why) and the lock."""
+        try:
+            revision = services.incentive_policy_save(
+                policy=obj,
+                actor=request.user,  # type: ignore[arg-type]
+                reason=form.cleaned_data.get("reason", ""),
+            )
+        except ValidationError as exc:
+            raise PermissionDenied(exc.messages[0]) from None
+        if revision is not None and change:
+            messages.info(request, f"政策已更新为第 {revision.version} 版；已生成的奖补仍按原版本计算。")

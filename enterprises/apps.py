@@ -24,7 +24,14 @@ class EnterprisesConfig(AppConfig):
         from .models import Agreement, Assessment
 
         registration.register()
-        models = ("organisation", "agreement", "assessment", "incentive", "incentivepolicy")
+        models = (
+            "organisation",
+            "agreement",
+            "assessment",
+            "incentive",
+            "incentivepolicy",
+            "incentivepolicyrevision",
+        )
         grant(ROLES, {f"enterprises.view_{m}" for m in models})
         # The supervising township (and city HQ) registers organisations, agreements and assessments.
         edit = {

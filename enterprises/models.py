@@ -89,6 +89,38 @@ class IncentivePolicy(models.Model):
         return Terms(self.year, self.version, self.threshold, self.base, self.step, self.minimum)
 
 
+class IncentivePolicyRevision(models.Model):
+    """Append-only: the year's incentive policy as it stood at each version, who changed it, when and why
+    (`changes`: each changed item's label → [old, new], as the page shows it)."""
+
+    policy = models.ForeignKey(
+        IncentivePolicy, on_delete=models.PROTECT, related_name="revisions", verbose_name=_("政策")
+    )
+    version = models.PositiveIntegerField(_("版本"))
+    snapshot = models.JSONField(_("政策内容"))
+    changes = models.JSONField(_("修改内容"), default=dict)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        verbose_name=_("修改人"),
+    )
+    changed_at = models.DateTimeField(_("时间"), default=timezone.now)
+    reason = models.CharField(_("修改原因"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("带贫奖补政策修改记录")
+        verbose_name_plural = _("带贫奖补政策修改记录")
+        ordering = ["policy", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "version"], name="one_incentive_snapshot_per_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy.year}年度带贫奖补政策第 {self.version} 版"
+
+
 class Organisation(RegisteredOrganisation):
     """The register's organisation as the organisation programme sees it (its admin pages, agreements,
     incentives): seen by its supervising township and by every area where it has linked households."""

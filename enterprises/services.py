@@ -22,7 +22,7 @@ from households.scoping import scoped
 from households.uploads import clean_upload, field_policy
 
 from . import money, rules
-from .models import Agreement, Assessment, Incentive, IncentivePolicy, Organisation
+from .models import Agreement, Assessment, Incentive, IncentivePolicy, IncentivePolicyRevision, Organisation
 
 MSG_NO_POLICY = "{year} 年度没有带贫奖补政策，请联系市指挥部。"
 MSG_ROLE = "带贫组织、帮扶协议和考核由乡镇或市指挥部办理。"
@@ -53,6 +53,83 @@ def default_year(today: datetime.date | None = None) -> int:
     current = (today or timezone.localdate()).year
     past = [y for y in years if y <= current]
     return past[-1] if past else years[0]
+
+
+POLICY_ITEMS = {
+    "threshold": "人均产业收入标准（元）",
+    "base": "起奖金额（元）",
+    "step": "每增加一户奖励（元）",
+    "minimum": "起奖户数",
+    "support_ways": "帮扶方式",
+}
+MSG_POLICY_ROLE = "带贫奖补政策由市指挥部修改。"
+MSG_POLICY_REASON = "请填写修改原因。"
+
+
+def policy_snapshot(policy: IncentivePolicy) -> dict[str, Any]:
+    return {
+        "threshold": f"{to_fen(policy.threshold):.2f}",
+        "base": f"{to_fen(policy.base):.2f}",
+        "step": f"{to_fen(policy.step):.2f}",
+        "minimum": policy.minimum,
+        "support_ways": list(policy.support_ways),
+    }
+
+
+def _shown(key: str, value: Any) -> str:
+    if key == "support_ways":
+        return "、".join(value)
+    if key == "minimum":
+        return f"{value} 户"
+    return f"{Decimal(value):,.2f}"
+
+
+@transaction.atomic
+def incentive_policy_save(
+    *, policy: IncentivePolicy, actor: User, reason: str = ""
+) -> IncentivePolicyRevision | None:
+    """City HQ saves the year's incentive policy (new, or edited in `policy`): under the policy's lock,
+    a change raises the version (incentives name the version they were computed with) and appends a
+    revision: the whole policy, what changed (old → new), who, when and why. Saving without a change
+    is no revision (None)."""
+    if not (actor.is_superuser or actor.role == "city"):
+        raise ValidationError(MSG_POLICY_ROLE)
+    policy.full_clean()
+    if policy.pk is None:
+        policy.version = 1
+        policy.updated_at = timezone.now()
+        policy.save()
+        return IncentivePolicyRevision.objects.create(
+            policy=policy,
+            version=1,
+            snapshot=policy_snapshot(policy),
+            changed_by=actor,
+            reason=reason.strip(),
+        )
+    locked = IncentivePolicy.objects.select_for_update(no_key=True).get(pk=policy.pk)
+    old, new = policy_snapshot(locked), policy_snapshot(policy)
+    if old == new:
+        return None
+    if not reason.strip():
+        raise ValidationError(MSG_POLICY_REASON)
+    changes = {
+        POLICY_ITEMS[key]: [_shown(key, old[key]), _shown(key, new[key])]
+        for key in POLICY_ITEMS
+        if old[key] != new[key]
+    }
+    policy.version = locked.version + 1
+    policy.year = locked.year  # a policy is the year's: its year does not move
+    policy.updated_at = timezone.now()
+    policy.save()
+    return IncentivePolicyRevision.objects.create(
+        policy=policy,
+        version=policy.version,
+        snapshot=new,
+        changes=changes,
+        changed_by=actor,
+        changed_at=policy.updated_at,
+        reason=reason.strip(),
+    )
 
 
 def policy_for_year(year: int) -> IncentivePolicy:

@@ -168,7 +168,9 @@ def test_the_query_count_does_not_grow_with_the_rows(
     fifteen: list[Any], officials: dict[str, Any], cooperative: Organisation
 ) -> None:
     sign_up(cooperative, fifteen, officials["township"])
-    assert run([row(fifteen[0].code)], officials["township"], dry_run=True).ok  # the user's permissions cached
+    assert run(
+        [row(fifteen[0].code)], officials["township"], dry_run=True
+    ).ok  # the user's permissions cached
     with CaptureQueriesContext(connection) as three:
         assert run([row(h.code) for h in fifteen[:3]], officials["township"], dry_run=True).ok
     with CaptureQueriesContext(connection) as fifteen_rows:
