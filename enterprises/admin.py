@@ -177,7 +177,7 @@ class OrganisationAdmin(ScopedAdminMixin, admin.ModelAdmin):  # type: ignore[typ
         "incentive_yuan",
         "recommended_display",
     )
-    list_filter = (YearFilter, "kind", "operating_model", "township", RecommendedFilter)
+    list_filter = (YearFilter, "kind", "operating_model", "township", RecommendedFilter, "needs_completion")
     search_fields = ("name", "credit_code", "leader_name")
     inlines = (AgreementInline, IncentiveInline)
     change_list_template = "admin/enterprises/organisation/change_list.html"
@@ -246,13 +246,16 @@ class OrganisationAdmin(ScopedAdminMixin, admin.ModelAdmin):  # type: ignore[typ
             fields.remove("township")  # a township registers the organisations it supervises
         if obj is not None:
             fields += ["masked_leader_id", "recommended_at", "incentive_explanation"]
-            fields.remove("leader_id_number")
+            if obj.needs_completion:  # carried over from a bare equity partner: everything is asked for
+                fields.insert(0, "needs_completion")
+            else:
+                fields.remove("leader_id_number")
         return fields
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         base = list(super().get_readonly_fields(request, obj))
         return (
-            [*base, "masked_leader_id", "recommended_at", "incentive_explanation"]
+            [*base, "needs_completion", "masked_leader_id", "recommended_at", "incentive_explanation"]
             if obj is not None
             else base
         )
@@ -774,6 +777,12 @@ class IncentivePolicyAdmin(FileLinksMixin, admin.ModelAdmin):  # type: ignore[ty
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return ("year", "version", "updated_at") if obj is not None else self.readonly_fields
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_fields(request, obj))
+        if obj is not None and not self.has_change_permission(request, obj):
+            fields.remove("reason")  # a reader's page: nothing to give a reason for
+        return fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser or getattr(request.user, "role", "") == "city"

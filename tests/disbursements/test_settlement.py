@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.test import Client
 
 from disbursements import ledger, notices
 from disbursements.approval import advance
 from disbursements.models import Account, Payout
-from households.models import Household, Role
+from households.models import Household, Role, Township
 from subsidies.models import BenefitAnalysis, RecoveryOrder
 from subsidies.money import services, settlement
 
@@ -164,6 +165,30 @@ def test_inactive_household_is_recovered_into_township_finance(paid_two_tranches
     city, problems = services.reconcile(year=2017)
     assert problems == []
     assert next(t for t in city.children if t.name == "建塘镇").recovered == Decimal("1200.00")
+
+
+def test_equity_with_an_organisation_of_another_township_is_refused_by_the_service(
+    city_year: dict[str, Any],
+) -> None:
+    """A forged POST naming an organisation 虎跳峡镇 supervises, with no household of 建塘镇 linked to it:
+    the cadre's dropdown never offered it, and the service refuses it; nothing moves."""
+    services.allocate(year=2017, actor=None)
+    elsewhere = make_organisation("虎跳峡镇种养殖专业合作社", township=Township.objects.get(name="虎跳峡镇"))
+    client = Client()
+    client.force_login(city_year["cadres"]["李明"])
+    form = client.get("/admin/subsidies/equityinvestment/add/").content.decode()
+    assert "虎跳峡镇种养殖专业合作社" not in form
+    with pytest.raises(ValidationError, match="不是本乡镇监管或与本地贫困户已有联系的组织"):
+        settlement.equity_invest(
+            household=Household.objects.get(code="H2"),
+            year=2017,
+            partner=elsewhere,
+            agreement="入股协议 2017-009",
+            consent_scan=pdf_upload("consent.pdf"),
+            invested_on=DAY,
+            actor=city_year["cadres"]["李明"],
+        )
+    assert not Account.objects.filter(kind="partner").exists()
 
 
 def test_equity_household_pays_the_partner_and_keeps_the_principal_visible(city_year: dict[str, Any]) -> None:

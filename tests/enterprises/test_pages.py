@@ -120,3 +120,53 @@ def test_only_city_hq_changes_the_policy(officials: dict[str, Any]) -> None:
     policy.refresh_from_db()
     assert policy.base == Decimal("5000.00")
     assert not IncentivePolicyRevision.objects.filter(changed_by=officials["township"]).exists()
+
+
+def test_an_organisation_carried_over_from_a_bare_partner_is_completed_on_its_page(
+    officials: dict[str, Any],
+) -> None:
+    from households.models import Township
+
+    from ..factories import id_number
+    from .conftest import credit_code
+
+    carried = Organisation.objects.create(
+        name="吉迪村种养殖专业合作社",
+        kind="cooperative",
+        operating_model="cooperative",
+        leader_name="和经理",
+        township=Township.objects.get(name="建塘镇"),
+        industry="",
+        needs_completion=True,
+    )
+    client = Client()
+    client.force_login(officials["city"])
+    url = f"/admin/enterprises/organisation/{carried.pk}/change/"
+    assert "待补全登记信息" in client.get(url).content.decode()
+    assert client.get("/admin/enterprises/organisation/?needs_completion__exact=1").status_code == 200
+    form = {
+        "name": carried.name,
+        "kind": "cooperative",
+        "operating_model": "cooperative",
+        "credit_code": "",
+        "leader_name": "和建华",
+        "leader_id_number": id_number(),
+        "phone": "13988700001",
+        "township": carried.township_id,
+        "industry": "中药材",
+        "bank_name": "",
+        "bank_account": "",
+        "agreements-TOTAL_FORMS": "0",
+        "agreements-INITIAL_FORMS": "0",
+        "incentives-TOTAL_FORMS": "0",
+        "incentives-INITIAL_FORMS": "0",
+    }
+    refused = client.post(url, form)  # a cooperative needs its credit code before it is complete
+    assert (
+        refused.status_code == 200
+        and "企业、合作社和协会须填写统一社会信用代码。" in refused.content.decode()
+    )
+    response = client.post(url, {**form, "credit_code": credit_code("93533421MA6K0077")})
+    assert response.status_code == 302
+    carried.refresh_from_db()
+    assert not carried.needs_completion and carried.leader_name == "和建华"
