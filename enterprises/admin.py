@@ -33,6 +33,7 @@ from households.admin_base import (
     ReadOnlyAdminMixin,
     RoleActionsMixin,
     ScopedAdminMixin,
+    ScopedRelatedFilter,
     ServiceImportMixin,
     money_column,
     yes_no,
@@ -611,7 +612,7 @@ class AssessmentAdmin(ScopedAdminMixin, RoleActionsMixin, ServiceImportMixin, ad
     )
     income_yuan = money_column("income", "产业收入（元）")
     per_capita_yuan = money_column("per_capita", "人均产业收入（元）")
-    list_filter = ("agreement__year", ConfirmedFilter, "agreement__organisation")
+    list_filter = ("agreement__year", ConfirmedFilter, ("agreement__organisation", ScopedRelatedFilter))
     list_select_related = ("agreement__organisation", "agreement__household")
     search_fields = (
         "agreement__organisation__name",

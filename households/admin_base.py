@@ -290,7 +290,7 @@ class ScopedRelatedFilter(admin.RelatedOnlyFieldListFilter):
             else related._default_manager.all()
         )
         # Only the related rows that occur in the (already scoped) list, like RelatedOnlyFieldListFilter.
-        used = model_admin.get_queryset(request).values(f"{field.name}__pk")
+        used = model_admin.get_queryset(request).values(f"{self.field_path}__pk")  # a path may be nested
         return [(obj.pk, str(obj)) for obj in queryset.filter(pk__in=used)]
 
 

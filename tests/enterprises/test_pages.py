@@ -170,3 +170,32 @@ def test_an_organisation_carried_over_from_a_bare_partner_is_completed_on_its_pa
     assert response.status_code == 302
     carried.refresh_from_db()
     assert not carried.needs_completion and carried.leader_name == "和建华"
+
+
+def test_the_assessment_list_filter_offers_only_organisations_the_township_sees(
+    fifteen: list[Any], officials: dict[str, Any], cooperative: Organisation
+) -> None:
+    from households.models import Household
+
+    from ..factories import id_number
+
+    other = officials["other_township"]
+    theirs = services.organisation_register(
+        actor=other,
+        name="虎跳峡镇种养殖专业合作社",
+        kind="grower",
+        operating_model="grower",
+        leader_name="阿旺次仁多吉",
+        leader_id_number=id_number(),
+        industry="中药材",
+    )
+    assess_all(sign_up(theirs, [Household.objects.get(code="T01")], other), other)
+    township = officials["township"]
+    assess_all(sign_up(cooperative, fifteen[:1], township), township)
+    client = Client()
+    client.force_login(township)
+    page = client.get("/admin/enterprises/assessment/").content.decode()
+    assert cooperative.name in page and "虎跳峡镇种养殖专业合作社" not in page
+    client.force_login(other)
+    page = client.get("/admin/enterprises/assessment/").content.decode()
+    assert "虎跳峡镇种养殖专业合作社" in page and cooperative.name not in page
