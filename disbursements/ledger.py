@@ -24,6 +24,7 @@ from django.db.models import QuerySet
 
 from households.models import User
 
+from . import summaries
 from .models import Account, Entry
 from .money import ZERO, to_fen
 from .registry import ACCOUNT_KINDS, ENTRY_KINDS, REVERSAL
@@ -126,6 +127,10 @@ def post(moves: Sequence[Move], *, year: int, actor: User | None) -> list[Entry]
         available = have[pk] + incoming[pk]
         if need[pk] > available:
             raise ValidationError(MSG_INSUFFICIENT.format(account=names[pk], need=need[pk], have=have[pk]))
+    # The dashboard's summaries of the townships the money moved in wait for a refresh.
+    summaries.figures_changed(
+        year=year, townships={t for m in moves for t in (m.source.township_id, m.target.township_id)}
+    )
     return Entry.objects.bulk_create(
         [
             Entry(
