@@ -392,10 +392,8 @@ def _figures(year: int, townships: Sequence[int], counts: dict[Cell, dict[str, i
     allocated: defaultdict[int, Decimal] = defaultdict(lambda: ZERO)
     paid: defaultdict[int, Decimal] = defaultdict(lambda: ZERO)
     recovered: defaultdict[int, Decimal] = defaultdict(lambda: ZERO)
-    entries = Entry.objects.filter(year=year, fund=FUND).filter(
-        Q(source__township_id__in=list(townships)) | Q(target__township_id__in=list(townships))
-    )
-    for effect in ledger.effects(entries):
+    entries = Entry.objects.filter(year=year, fund=FUND)
+    for effect in ledger.effects_touching(entries, Q(township_id__in=list(townships))):
         source, target, amount = effect.source_id, effect.target_id, effect.amount
         if effect.kind == E_ALLOCATION and target in allocation:
             allocated[target] += amount
