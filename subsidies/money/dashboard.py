@@ -17,6 +17,7 @@ agree to the fen (tests/disbursements/test_dashboard.py).
 from __future__ import annotations
 
 import datetime
+import functools
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from urllib.parse import urlencode
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Count, F, Q
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 
 from disbursements import ledger, summaries
 from disbursements.dashboard import Area, Column, Computed, Dashboard, Level, Link, Row, Section, Table
@@ -496,8 +497,14 @@ def compute(area: Area) -> Computed:
 # --- where each number comes from -----------------------------------------------------------------
 
 
+@functools.cache
+def _changelist(name: str, prefix: str) -> str:
+    return reverse(f"admin:{name}_changelist")
+
+
 def _admin(name: str, **params: Any) -> str:
-    url = reverse(f"admin:{name}_changelist")
+    # Cached per script prefix: a city table has some 150 rows × 15 links (issue 14).
+    url = _changelist(name, get_script_prefix())
     return f"{url}?{urlencode(params)}" if params else url
 
 

@@ -478,7 +478,9 @@ def test_refreshing_the_summaries_costs_the_same_queries_whatever_the_number_of_
     year_in_progress: dict[str, Any], import_rows: Any
 ) -> None:
     """The worker's refresh of a batch of townships: set-based, like the page's reads."""
-    townships = list(Township.objects.filter(name__in=["建塘镇", "虎跳峡镇", "金江镇"]).values_list("pk", flat=True))
+    townships = list(
+        Township.objects.filter(name__in=["建塘镇", "虎跳峡镇", "金江镇"]).values_list("pk", flat=True)
+    )
 
     def cost() -> int:
         with CaptureQueriesContext(connection) as queries:
