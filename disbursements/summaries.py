@@ -264,14 +264,14 @@ def freshness(year: int, townships: Any) -> Freshness:
     stale = bool(absent) or any(s for s, _ in states.values())
     if stale and _runs_inline():
         refresh_stale()
-        times = DashboardState.objects.filter(year=year, township__in=wanted).values_list(
+        refreshed = DashboardState.objects.filter(year=year, township__in=wanted).values_list(
             "refreshed_at", flat=True
         )
-        return Freshness(min((t for t in times if t is not None), default=None), False)
+        return Freshness(min((t for t in refreshed if t is not None), default=None), False)
     if absent:
         transaction.on_commit(enqueue_refresh)
-    times = [at for _, at in states.values()]
-    as_of = None if absent or None in times else min(times, default=None)
+    known = [at for _, at in states.values() if at is not None]
+    as_of = None if absent or len(known) < len(states) else min(known, default=None)
     return Freshness(as_of, stale)
 
 

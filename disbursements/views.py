@@ -196,7 +196,7 @@ def refresh(request: HttpRequest) -> HttpResponse:
     township already waiting is not queued twice). Changes themselves queue a refresh; this is the
     way to ask for one when the page looks behind."""
     user: User = request.user  # type: ignore[assignment]
-    if not user.is_active or not (sees_everything(user) or getattr(user, "role", "")):
+    if not user.is_active or not (sees_everything(user) or user.role):
         raise PermissionDenied(MSG_NO_ROLE)
     year = request.POST.get("year", "").strip()
     year_value = int(year) if year.isdigit() and len(year) == 4 else DEFAULT_YEAR

@@ -404,26 +404,26 @@ def _figures(year: int, townships: Sequence[int], counts: dict[Cell, dict[str, i
             paid[target] += amount
         elif effect.kind == E_RECOVERY and source in household_cell:
             recovered[source] += amount
-    for account, (village_id, group_id, holder_id) in household_cell.items():
+    for account, (its_village, its_group, its_holder) in household_cell.items():
         money = {"paid": paid[account], "recovered": recovered[account]}
-        add(group.setdefault((village_id, group_id), {}), money)
-        if holder_id is not None:
-            add(cadre.setdefault((holder_id, village_id), {}), money)
+        add(group.setdefault((its_village, its_group), {}), money)
+        if its_holder is not None:
+            add(cadre.setdefault((its_holder, its_village), {}), money)
 
     village: defaultdict[int, dict[str, Any]] = defaultdict(dict)
     township: defaultdict[int, dict[str, Any]] = defaultdict(dict)
     for (village_id, _), values in group.items():
         add(village[village_id], values)
         add(township[township_of[village_id]], values)
-    for account, (kind, township_id, village_id, holder_id) in allocation.items():
-        if kind == TOWNSHIP and township_id is not None:
-            township[township_id].update(allocated=allocated[account], allocation_account=account)
-        elif kind == TOWNSHIP_FINANCE and township_id is not None:
-            township[township_id]["recovery_account"] = account
-        elif kind == VILLAGE and village_id is not None:
-            village[village_id].update(allocated=allocated[account], allocation_account=account)
-        elif kind == CADRE and village_id is not None and holder_id is not None:
-            cadre[holder_id, village_id].update(allocated=allocated[account], allocation_account=account)
+    for account, (kind, at_township, at_village, at_holder) in allocation.items():
+        if kind == TOWNSHIP and at_township is not None:
+            township[at_township].update(allocated=allocated[account], allocation_account=account)
+        elif kind == TOWNSHIP_FINANCE and at_township is not None:
+            township[at_township]["recovery_account"] = account
+        elif kind == VILLAGE and at_village is not None:
+            village[at_village].update(allocated=allocated[account], allocation_account=account)
+        elif kind == CADRE and at_village is not None and at_holder is not None:
+            cadre[at_holder, at_village].update(allocated=allocated[account], allocation_account=account)
 
     figures = [
         Figure(summaries.TOWNSHIP, t, v) for t, v in township.items() if t in township_of.values() or v

@@ -96,6 +96,7 @@ def test_the_figures_agree_with_the_live_computation_and_reconcile_through_a_yea
 
     # A plan change: 红旗村's T1 changes species (虎跳峡镇 only).
     t1 = Household.objects.get(code="T1")
+    assert t1.cadre is not None
     plan_services.plan_save(household=t1, year=2017, species="鸡", quantity=Decimal(40), actor=t1.cadre)
     assert set(DashboardState.objects.filter(stale=True).values_list("township__name", flat=True)) == {
         "虎跳峡镇"
@@ -158,15 +159,16 @@ def test_a_cadre_and_a_township_read_only_their_own_figures(year_in_progress: di
 def test_many_changes_in_a_township_queue_one_refresh(
     year_in_progress: dict[str, Any], settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    data = year_in_progress
     summaries.refresh(year=2017)
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
     h4 = Household.objects.get(code="H4")
+    cadre = h4.cadre
+    assert cadre is not None
 
     def save(quantity: int) -> None:
         with transaction.atomic():
             plan_services.plan_save(
-                household=h4, year=2017, species="猪", quantity=Decimal(quantity), actor=h4.cadre
+                household=h4, year=2017, species="猪", quantity=Decimal(quantity), actor=cadre
             )
 
     # The test's transaction never commits: collect what would be queued on commit.
