@@ -84,6 +84,19 @@ def cmd_generate(args: argparse.Namespace) -> None:
             [sys.executable, "manage.py", "allocate", "--year", "2017"], cwd=ROOT, env=env, check=True
         )
         print(f"allocate: {time.perf_counter() - started:.0f} s")
+    fill_dashboard_summaries(env)
+
+
+def fill_dashboard_summaries(env: dict[str, str]) -> None:
+    """The dashboards read summary tables (issue 14 goal 3): fill them, and refresh the planner's
+    statistics (the generator analysed before `allocate` wrote its entries)."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "manage.py", "refresh_dashboard"], cwd=ROOT, env=env, check=True)
+    print(f"dashboard summaries: {time.perf_counter() - started:.0f} s")
+    import psycopg
+
+    with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
+        conn.execute("ANALYZE")
 
 
 def pages(city: object, township: object, cadre: object, t_id: int, sample: dict[str, str]) -> list[tuple]:
