@@ -84,6 +84,19 @@ def cmd_generate(args: argparse.Namespace) -> None:
             [sys.executable, "manage.py", "allocate", "--year", "2017"], cwd=ROOT, env=env, check=True
         )
         print(f"allocate: {time.perf_counter() - started:.0f} s")
+    fill_dashboard_summaries(env)
+
+
+def fill_dashboard_summaries(env: dict[str, str]) -> None:
+    """The dashboards read summary tables (issue 14 goal 3): fill them, and refresh the planner's
+    statistics (the generator analysed before `allocate` wrote its entries)."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "manage.py", "refresh_dashboard"], cwd=ROOT, env=env, check=True)
+    print(f"dashboard summaries: {time.perf_counter() - started:.0f} s")
+    import psycopg
+
+    with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
+        conn.execute("ANALYZE")
 
 
 def pages(city: object, township: object, cadre: object, t_id: int, sample: dict[str, str]) -> list[tuple]:
@@ -110,7 +123,36 @@ def pages(city: object, township: object, cadre: object, t_id: int, sample: dict
         ("dashboard, city → township", city, f"/dashboard/?township={t_id}"),
         ("dashboard, township", township, "/dashboard/"),
         ("dashboard, cadre", cadre, "/dashboard/"),
+        *dashboard_exports(city, township, cadre, t_id),
     ]
+
+
+def dashboard_exports(city: object, township: object, cadre: object, t_id: int) -> list[tuple]:
+    """The dashboards' xlsx (issue 14 goal 3): the same summary figures as the pages."""
+    return [
+        ("dashboard xlsx, city", city, "/dashboard/xlsx/"),
+        ("dashboard xlsx, city → township", city, f"/dashboard/xlsx/?township={t_id}"),
+        ("dashboard xlsx, township", township, "/dashboard/xlsx/"),
+        ("dashboard xlsx, cadre", cadre, "/dashboard/xlsx/"),
+    ]
+
+
+def summary_refresh(township: Any, repeat: int) -> list[dict[str, Any]]:
+    """What the worker does after a change in one township: rebuild its dashboard figures."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from disbursements import summaries
+
+    times, queries = [], 0
+    for _ in range(repeat):
+        with CaptureQueriesContext(connection) as ctx:
+            started = time.perf_counter()
+            summaries.refresh(year=2017, township_ids=[township.pk])
+            times.append(time.perf_counter() - started)
+        queries = len(ctx.captured_queries)
+    label = "dashboard summary refresh (worker), one township"
+    return [{"label": label, "url": "", "seconds": statistics.median(times), "queries": queries, "status": 0}]
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
@@ -182,6 +224,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
             file=sys.stderr,
             flush=True,
         )
+    results += summary_refresh(township, args.repeat)
     print(json.dumps({"households": households, "pages": results, "peak_rss_mb": peak_rss_mb()}))
 
 

@@ -2,6 +2,9 @@
 the rows of that area, and the sections the programmes register, each computing its columns for
 the rows (`DASHBOARD_SECTIONS`). Read-only.
 
+Sections slow over the whole registry keep their figures in summary tables refreshed by the worker
+(`Section.refresh`, `disbursements.summaries`); the dashboard says how fresh they are (数据截至).
+
 Every area picked in the URL (city HQ opening a township, a township official opening a village)
 is looked up through `scoped`, so a parameter can only narrow what the user already sees, never
 widen it. Sections must start every queryset from `scoped(..., user)` too, and be set-based (a
@@ -24,6 +27,7 @@ from households.models import Township, User, Village, VillageGroup
 from households.scoping import scoped, sees_everything
 
 from .registry import Registry
+from .summaries import Freshness, Refresh, freshness
 
 DEFAULT_YEAR = 2017
 
@@ -130,6 +134,9 @@ class Section:
     years: Callable[[], list[int]] | None = field(default=None, compare=False)
     # What `template` needs beyond the table (e.g. the chart's geometry).
     context: Callable[[Dashboard, Table], dict[str, Any]] | None = field(default=None, compare=False)
+    # Figures per small area for (year, township ids), kept in the summary tables by the worker;
+    # `compute` then reads them (`summaries.figures`) instead of the registry.
+    refresh: Refresh | None = field(default=None, compare=False)
 
 
 DASHBOARD_SECTIONS: Registry[Section] = Registry("dashboard section")
@@ -157,6 +164,7 @@ class Dashboard:
     township: Township | None = None  # the area shown
     village: Village | None = None
     narrowed: bool = False  # narrower than the user's whole scope (city HQ opened a township …)
+    fresh: Freshness | None = None  # when the summary figures were taken
 
     @property
     def row_heading(self) -> str:
@@ -302,6 +310,10 @@ def dashboard_for(
     narrowed = asked and (level, township, village) != resolve_area(user)
     area = Area(level, township, village, user, year, today or timezone.localdate(), narrowed)
     labels = row_labels(level, user, township, village)
+    if township is not None:
+        fresh = freshness(year, [township.pk])
+    else:  # the city (every township) or a cadre (the townships of their households)
+        fresh = freshness(year, scoped(Township.objects.all(), user).values("pk"))
     return Dashboard(
         year=year,
         level=level,
@@ -310,6 +322,7 @@ def dashboard_for(
         township=township,
         village=village,
         narrowed=narrowed,
+        fresh=fresh,
     )
 
 

@@ -17,13 +17,15 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from households.models import User
 
+from . import summaries
 from .models import Account, Entry
 from .money import ZERO, to_fen
 from .registry import ACCOUNT_KINDS, ENTRY_KINDS, REVERSAL
@@ -58,11 +60,28 @@ class Effect:
     kind: str
 
 
+EFFECT_COLUMNS = ("pk", "source_id", "target_id", "amount", "kind", "reverses_id", "reverses__kind")
+
+
 def effects(entries: QuerySet[Entry]) -> Iterator[Effect]:
     """Each entry of `entries` as it counts, in one query; reversals are folded onto their originals."""
-    rows = entries.values_list(
-        "pk", "source_id", "target_id", "amount", "kind", "reverses_id", "reverses__kind"
-    )
+    return effects_of(entries.values_list(*EFFECT_COLUMNS))
+
+
+def effects_touching(entries: QuerySet[Entry], accounts: Q) -> Iterator[Effect]:
+    """The effects of the `entries` whose source or target is one of `accounts` (a filter on Account),
+    as one `UNION` of two joins: each side uses its own index, where an `OR` of the two would read
+    every entry of the year (issue 14)."""
+    sides = [
+        entries.filter(**{f"{side}__in": Account.objects.filter(accounts)})
+        .order_by()
+        .values_list(*EFFECT_COLUMNS)
+        for side in ("source", "target")
+    ]
+    return effects_of(sides[0].union(sides[1]).order_by())
+
+
+def effects_of(rows: Iterable[tuple[Any, ...]]) -> Iterator[Effect]:
     for pk, source, target, amount, kind, reverses_id, reverses_kind in rows:
         if kind == REVERSAL:
             yield Effect(reverses_id, target, source, -to_fen(amount), reverses_kind)
@@ -126,6 +145,10 @@ def post(moves: Sequence[Move], *, year: int, actor: User | None) -> list[Entry]
         available = have[pk] + incoming[pk]
         if need[pk] > available:
             raise ValidationError(MSG_INSUFFICIENT.format(account=names[pk], need=need[pk], have=have[pk]))
+    # The dashboard's summaries of the townships the money moved in wait for a refresh.
+    summaries.figures_changed(
+        year=year, townships={t for m in moves for t in (m.source.township_id, m.target.township_id)}
+    )
     return Entry.objects.bulk_create(
         [
             Entry(

@@ -7,4 +7,5 @@ app_name = "dashboard"
 urlpatterns = [
     path("", views.index, name="index"),
     path("xlsx/", views.download, name="xlsx"),
+    path("refresh/", views.refresh, name="refresh"),
 ]

@@ -19,6 +19,7 @@ ReassignmentHandler = Callable[[Sequence[Reassignment], "User | None"], object]
 
 _reassignment_handlers: list[ReassignmentHandler] = []
 _relocation_handlers: list[Callable[[Sequence[int]], object]] = []
+_registry_change_handlers: list[Callable[[Sequence[int]], object]] = []
 
 
 def on_reassignment(handler: ReassignmentHandler) -> ReassignmentHandler:
@@ -46,3 +47,17 @@ def relocated(household_ids: Sequence[int]) -> None:
     if household_ids:
         for handler in _relocation_handlers:
             handler(household_ids)
+
+
+def on_registry_change(handler: Callable[[Sequence[int]], object]) -> Callable[[Sequence[int]], object]:
+    if handler not in _registry_change_handlers:
+        _registry_change_handlers.append(handler)
+    return handler
+
+
+def registry_changed(village_ids: Sequence[int]) -> None:
+    """Tell every registered handler that households of these villages were added, edited or moved
+    (the villages on both sides of a move), e.g. so that summaries of those areas are refreshed."""
+    if village_ids:
+        for handler in _registry_change_handlers:
+            handler(village_ids)

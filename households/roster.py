@@ -498,6 +498,9 @@ class RosterImport:
             )
         self._record_assignments(new, changed)
         self._record_changes(new, changed)
+        villages = {h.village_id for _, h in new} | {h.village_id for _, h, _ in changed}
+        villages |= {diff["village_id"][0] for _, _, diff in changed if "village_id" in diff}
+        events.registry_changed(sorted(villages))
 
     NEW_FIELDS = (
         "code",

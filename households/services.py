@@ -75,6 +75,7 @@ def household_create(*, household: Household, actor: User) -> Household:
     if not scoped(Household.objects.filter(pk=household.pk), actor).exists():
         raise ValidationError(MSG_OUT_OF_SCOPE)
     _start_assignment(household, actor, now)
+    events.registry_changed([household.village_id])
     HouseholdChange.objects.create(
         household=household,
         actor=actor,
@@ -121,6 +122,7 @@ def household_update(*, household: Household, actor: User) -> Household:
             events.reassigned([(household.pk, current.cadre_id, household.cadre_id)], actor)
     if current.cadre_id != household.cadre_id or current.village_id != household.village_id:
         events.relocated([household.pk])
+    events.registry_changed(sorted({current.village_id, household.village_id}))
     HouseholdChange.objects.create(
         household=household, actor=actor, at=now, action=HouseholdChange.Action.UPDATE, changes=diff
     )

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from disbursements import summaries
 from households.imports import (
     CellError,
     Change,
@@ -236,6 +237,8 @@ class PlanImport(ChunkedImportJob):
         if not self.writing:
             return
         HouseholdPlan.objects.bulk_create(new, batch_size=1000)
+        if new or changed:  # the dashboard's figures of the importer's area wait for a refresh
+            summaries.figures_changed(townships=self.households().values("village__township"))
         if changed:
             HouseholdPlan.objects.bulk_update(
                 [p for _, p, _ in changed],

@@ -249,7 +249,17 @@ def plan_submit(*, plan: HouseholdPlan, actor: User) -> HouseholdPlan:
     ):
         raise ValidationError(MSG_NOT_DRAFT)
     plan.refresh_from_db()
+    _figures_changed(plan)  # a submitted amendment counts next to its original
     return plan
+
+
+def _figures_changed(plan: HouseholdPlan) -> None:
+    """Plans counted by the dashboard changed without a `save()` (which `summaries.watch` sees)."""
+    from disbursements import summaries
+
+    summaries.figures_changed(
+        year=plan.year, townships=Household.objects.filter(pk=plan.household_id).values("village__township")
+    )
 
 
 @transaction.atomic
@@ -314,6 +324,7 @@ def plan_amendment_approve(
         raise ValidationError(MSG_NOT_AN_AMENDMENT)
     HouseholdPlan.objects.filter(pk=locked.pk).update(status=original.status, updated_at=now)
     locked.refresh_from_db()
+    _figures_changed(locked)
     return locked
 
 

@@ -80,4 +80,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     test that restores the serialized database (the PostgreSQL concurrency tests) would insert them
     again and fail on their unique key. pytest-django's own ordering (a stable sort by database use)
     keeps this order within each group."""
-    items.sort(key=lambda item: "tests/e2e/" in item.nodeid)
+    # Tests on the real worker flush the same way (tests/worker.py): last too.
+    items.sort(
+        key=lambda item: "tests/e2e/" in item.nodeid or "db_worker" in getattr(item, "fixturenames", ())
+    )

@@ -5,6 +5,7 @@ from .bank import BankAccount, BankFile, BankFileLine, BankReturn
 from .batches import APPROVED, DRAFT, PAID, Batch, BatchLine, Payout, Transition, receipt_upload_to
 from .ledger import Account, Entry, Reversible, money
 from .notices import Notice, Objection, notice_upload_to
+from .summaries import DashboardFigure, DashboardState
 
 __all__ = [
     "APPROVED",
@@ -17,6 +18,8 @@ __all__ = [
     "BankReturn",
     "Batch",
     "BatchLine",
+    "DashboardFigure",
+    "DashboardState",
     "Entry",
     "Notice",
     "Objection",

@@ -1,7 +1,11 @@
 """The household grant's section of the 进度看板: how far each area is with the grant of a year.
 
-Set-based: one GROUP BY query per family of columns (households, plans, payouts, analyses,
-recoveries) and one read of the ledger, whatever the number of households. Counts come from the
+The page reads the section's summary figures (`disbursements.summaries`), which `refresh` computes per
+township for the worker: one GROUP BY query per family of columns (households, plans, payouts,
+analyses, recoveries) per batch of townships, grouped by (village, 村民小组, cadre) and added up here
+to the 村民小组, the village, the township and each cadre's households per village; and one read of
+the ledger entries touching those townships. `compute_live` is the same figures computed from the
+registry for one area, per request: the reference the summaries are tested against. Counts come from the
 database; money is summed here from the ledger entries, in Decimal (SQLite sums are REAL).
 
 Money follows `reconcile`: 下拨 is what the row's own accounts received net of returns, 兑现 is what
@@ -13,7 +17,9 @@ agree to the fen (tests/disbursements/test_dashboard.py).
 from __future__ import annotations
 
 import datetime
+import functools
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -22,16 +28,17 @@ from urllib.parse import urlencode
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Count, F, Q
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 
-from disbursements import ledger
+from disbursements import ledger, summaries
 from disbursements.dashboard import Area, Column, Computed, Dashboard, Level, Link, Row, Section, Table
 from disbursements.models import Account, Entry
 from disbursements.money import ZERO
+from disbursements.summaries import Figure
 from households.models import Household, Township, Village
 from households.scoping import scope_q, scoped
 
-from ..models import BenefitAnalysis, GrantLine, Policy, RecoveryOrder
+from ..models import BenefitAnalysis, GrantLine, HouseholdPlan, PlanStatus, Policy, RecoveryOrder
 from ..selectors import plans_for
 from .accounts import (
     CADRE,
@@ -223,7 +230,8 @@ def _money(area: Area) -> _Money:
     return result
 
 
-def compute(area: Area) -> Computed:
+def compute_live(area: Area) -> Computed:
+    """The section computed from the registry for one area, per request (the summaries' reference)."""
     policy = Policy.objects.filter(year=area.year).first()
     deadline = policy.commitment_deadline if policy else None
     counts = _counts(area, deadline)
@@ -251,11 +259,252 @@ def compute(area: Area) -> Computed:
     return Computed(values=values, total=total, notes=notes, extra={"deadline": deadline})
 
 
+# --- the summary figures ---------------------------------------------------------------------------
+
+SECTION_CODE = "household_grant"
+MONEY = frozenset({"allocated", "paid", "recovered"})
+COUNTED = (
+    "households",
+    "eligible",
+    "planned",
+    "commitment_on_time",
+    "signed_late",
+    "tranche1",
+    "tranche2",
+    "tranche3",
+    "settled",
+    "recovery_households",
+)
+
+Cell = tuple[int, int, int | None]  # (village, 村民小组, cadre) of the households counted
+
+
+def _cells(
+    queryset: models.QuerySet[Any], to_household: str, **aggregates: Any
+) -> Iterator[tuple[Cell, dict[str, int]]]:
+    rows = (
+        queryset.order_by()
+        .values(
+            v=F(f"{to_household}village_id"), g=F(f"{to_household}group_id"), c=F(f"{to_household}cadre_id")
+        )
+        .annotate(**aggregates)
+    )
+    for row in rows:
+        yield (row.pop("v"), row.pop("g"), row.pop("c")), row
+
+
+def refresh(year: int, townships: Sequence[int]) -> list[Figure]:
+    """The section's figures of `year` for `townships`, for the summary tables: seven queries whatever
+    the number of households, counted as `compute_live` counts them for any area."""
+    policy = Policy.objects.filter(year=year).first()
+    deadline = policy.commitment_deadline if policy else None
+    in_towns = {"village__township_id__in": list(townships)}
+    of_towns = {f"household__{k}": v for k, v in in_towns.items()}
+    counts: defaultdict[Cell, dict[str, int]] = defaultdict(dict)
+
+    try:
+        eligible = eligible_condition(year)[0]
+    except ValidationError:
+        eligible = Q(pk__in=[])
+    households = Household.objects.filter(**in_towns)
+    for cell, values in _cells(households, "", households=Count("pk"), eligible=Count("pk", filter=eligible)):
+        counts[cell].update(values)
+
+    plans = (
+        HouseholdPlan.objects.filter(year=year, **of_towns)
+        .exclude(status=PlanStatus.SUPERSEDED)
+        .exclude(status=PlanStatus.DRAFT, amends__isnull=False)
+    )
+    never = Q(pk__in=[])
+    binding = Q(commitment__plan_revision=F("revision"), commitment__signed_amount=F("grant_total"))
+    for cell, values in _cells(
+        plans,
+        "household__",
+        planned=Count("household", distinct=True),
+        commitment_on_time=Count(
+            "household",
+            distinct=True,
+            filter=Q(commitment__signed_on__lte=deadline) & binding if deadline else never,
+        ),
+        signed_late=Count(
+            "household",
+            distinct=True,
+            filter=Q(commitment__signed_on__gt=deadline) & binding if deadline else never,
+        ),
+    ):
+        counts[cell].update(values)
+
+    paid = GrantLine.objects.filter(
+        year=year, cancelled_at__isnull=True, line__payout__isnull=False, **of_towns
+    )
+    tranches = {f"tranche{n}": Count("household", distinct=True, filter=Q(tranche=n)) for n in (1, 2, 3)}
+    for cell, values in _cells(paid, "household__", **tranches):
+        counts[cell].update(values)
+    analyses = BenefitAnalysis.objects.filter(
+        plan__year=year, **{f"plan__{k}": v for k, v in of_towns.items()}
+    )
+    for cell, values in _cells(
+        analyses, "plan__household__", settled=Count("plan__household", distinct=True)
+    ):
+        counts[cell].update(values)
+    orders = RecoveryOrder.objects.filter(year=year, **of_towns)
+    for cell, values in _cells(orders, "household__", recovery_households=Count("household", distinct=True)):
+        counts[cell].update(values)
+
+    return _figures(year, townships, counts)
+
+
+def _figures(year: int, townships: Sequence[int], counts: dict[Cell, dict[str, int]]) -> list[Figure]:
+    township_of = dict(Village.objects.filter(township_id__in=townships).values_list("pk", "township_id"))
+    group: defaultdict[tuple[int, int], dict[str, Any]] = defaultdict(dict)
+    cadre: defaultdict[tuple[int, int], dict[str, Any]] = defaultdict(dict)
+
+    def add(into: dict[str, Any], values: dict[str, Any]) -> None:
+        for attr, value in values.items():
+            into[attr] = into.get(attr, 0) + value
+
+    for (village_id, group_id, cadre_id), values in counts.items():
+        add(group[village_id, group_id], values)
+        if cadre_id is not None:
+            add(cadre[cadre_id, village_id], values)
+
+    # Money: every account of the fund in these townships, and the entries touching them.
+    kind_of: dict[int, str] = {}
+    household_cell: dict[int, tuple[int, int, int | None]] = {}  # account → (village, group, holder)
+    allocation: dict[
+        int, tuple[str, int, int | None, int | None]
+    ] = {}  # account → (kind, township, village, holder)
+    for pk, kind, township_id, village_id, holder_id, h_village, h_group in Account.objects.filter(
+        fund=FUND, township_id__in=list(townships)
+    ).values_list(
+        "pk",
+        "kind",
+        "township_id",
+        "village_id",
+        "holder_id",
+        "grant_household__household__village_id",
+        "grant_household__household__group_id",
+    ):
+        kind_of[pk] = kind
+        if kind == HOUSEHOLD and h_village is not None:
+            household_cell[pk] = (h_village, h_group, holder_id)
+        elif kind in (TOWNSHIP, VILLAGE, CADRE, TOWNSHIP_FINANCE):
+            allocation[pk] = (kind, township_id, village_id, holder_id)
+    allocated: defaultdict[int, Decimal] = defaultdict(lambda: ZERO)
+    paid: defaultdict[int, Decimal] = defaultdict(lambda: ZERO)
+    recovered: defaultdict[int, Decimal] = defaultdict(lambda: ZERO)
+    entries = Entry.objects.filter(year=year, fund=FUND)
+    for effect in ledger.effects_touching(entries, Q(township_id__in=list(townships))):
+        source, target, amount = effect.source_id, effect.target_id, effect.amount
+        if effect.kind == E_ALLOCATION and target in allocation:
+            allocated[target] += amount
+        elif effect.kind == "allocation_return" and source in allocation:
+            allocated[source] -= amount
+        elif effect.kind in (E_PAYOUT, E_EQUITY) and target in household_cell:
+            paid[target] += amount
+        elif effect.kind == E_RECOVERY and source in household_cell:
+            recovered[source] += amount
+    for account, (its_village, its_group, its_holder) in household_cell.items():
+        money = {"paid": paid[account], "recovered": recovered[account]}
+        add(group.setdefault((its_village, its_group), {}), money)
+        if its_holder is not None:
+            add(cadre.setdefault((its_holder, its_village), {}), money)
+
+    village: defaultdict[int, dict[str, Any]] = defaultdict(dict)
+    township: defaultdict[int, dict[str, Any]] = defaultdict(dict)
+    for (village_id, _), values in group.items():
+        add(village[village_id], values)
+        add(township[township_of[village_id]], values)
+    for account, (kind, at_township, at_village, at_holder) in allocation.items():
+        if kind == TOWNSHIP and at_township is not None:
+            township[at_township].update(allocated=allocated[account], allocation_account=account)
+        elif kind == TOWNSHIP_FINANCE and at_township is not None:
+            township[at_township]["recovery_account"] = account
+        elif kind == VILLAGE and at_village is not None:
+            village[at_village].update(allocated=allocated[account], allocation_account=account)
+        elif kind == CADRE and at_village is not None and at_holder is not None:
+            cadre[at_holder, at_village].update(allocated=allocated[account], allocation_account=account)
+
+    figures = [
+        Figure(summaries.TOWNSHIP, t, v) for t, v in township.items() if t in township_of.values() or v
+    ]
+    figures += [
+        Figure(summaries.VILLAGE, township_of[v], values, village_id=v) for v, values in village.items()
+    ]
+    figures += [
+        Figure(summaries.GROUP, township_of[v], values, village_id=v, group_id=g)
+        for (v, g), values in group.items()
+    ]
+    figures += [
+        Figure(summaries.CADRE, township_of[v], values, village_id=v, cadre_id=c)
+        for (c, v), values in cadre.items()
+        if v in township_of
+    ]
+    return figures
+
+
+# Which figures a level reads, and the field naming its row.
+READS = {
+    Level.TOWNSHIP: (summaries.TOWNSHIP, "township_id"),
+    Level.VILLAGE: (summaries.VILLAGE, "village_id"),
+    Level.GROUP: (summaries.GROUP, "group_id"),
+    Level.CADRE: (summaries.CADRE, "village_id"),
+}
+
+
+def compute(area: Area) -> Computed:
+    """The area's figures from the summary tables: one small query (a row per township, village,
+    村民小组 or cadre-and-village of the area), whatever the number of households."""
+    policy = Policy.objects.filter(year=area.year).first()
+    deadline = policy.commitment_deadline if policy else None
+    grain, key = READS[area.level]
+    found = summaries.figures(SECTION_CODE, area.year, grain, area.user)
+    if area.village is not None:
+        found = found.filter(village=area.village)
+    elif area.township is not None:
+        found = found.filter(township=area.township)
+    rows = summaries.add_up(found.values_list(key, "values"), MONEY)
+    total: dict[str, Any] = {}
+    if area.level == Level.GROUP:  # the village's own allocation, from its figure
+        assert area.village is not None
+        own = summaries.add_up(
+            summaries.figures(SECTION_CODE, area.year, summaries.VILLAGE, area.user)
+            .filter(village=area.village)
+            .values_list("village_id", "values"),
+            MONEY,
+        ).get(area.village.pk, {})
+        total["allocated"] = own.get("allocated", ZERO)
+        total["allocation_account"] = own.get("allocation_account")
+    past_deadline = deadline is not None and area.today > deadline
+    values: dict[int, dict[str, Any]] = {}
+    for row_key, row in rows.items():
+        if row_key is None:
+            continue
+        late = row.pop("signed_late", 0)
+        planned, on_time = row.get("planned", 0), row.get("commitment_on_time", 0)
+        row["commitment_late"] = planned - on_time if past_deadline else late
+        for attr in MONEY:
+            row.setdefault(attr, ZERO)
+        if area.level == Level.GROUP:
+            row["allocated"] = None
+        elif area.level != Level.TOWNSHIP:
+            row.pop("recovery_account", None)
+        values[row_key] = row
+    notes = [MSG_NO_POLICY.format(year=area.year)] if policy is None else []
+    return Computed(values=values, total=total, notes=notes, extra={"deadline": deadline})
+
+
 # --- where each number comes from -----------------------------------------------------------------
 
 
+@functools.cache
+def _changelist(name: str, prefix: str) -> str:
+    return reverse(f"admin:{name}_changelist")
+
+
 def _admin(name: str, **params: Any) -> str:
-    url = reverse(f"admin:{name}_changelist")
+    # Cached per script prefix: a city table has some 150 rows × 15 links (issue 14).
+    url = _changelist(name, get_script_prefix())
     return f"{url}?{urlencode(params)}" if params else url
 
 
@@ -377,7 +626,7 @@ def context(dashboard: Dashboard, table: Table) -> dict[str, Any]:
 
 
 SECTION = Section(
-    code="household_grant",
+    code=SECTION_CODE,
     label="到户产业扶持",
     columns=COLUMNS,
     compute=compute,
@@ -385,4 +634,5 @@ SECTION = Section(
     template="subsidies/dashboard_section.html",
     years=years,
     context=context,
+    refresh=refresh,
 )

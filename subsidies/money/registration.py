@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from disbursements import summaries
 from disbursements.approval import BATCH_KINDS
 from disbursements.bank_files import PAYEE_IDENTITIES, PayeeIdentity
 from disbursements.dashboard import DASHBOARD_SECTIONS
@@ -27,6 +28,16 @@ def register() -> None:
     for notice_kind in notices.NOTICE_KIND_DEFS:
         NOTICE_KINDS.register(notice_kind)
     DASHBOARD_SECTIONS.register(dashboard.SECTION)
+    # The records the section counts that are written one at a time mark its figures stale; the
+    # ledger and the registry's imports mark them themselves.
+    from ..models import BenefitAnalysis, CommitmentLetter, GrantLine, HouseholdPlan, RecoveryOrder
+
+    to_township = "household__village__township"
+    summaries.watch(HouseholdPlan, township=to_township)
+    summaries.watch(GrantLine, township=to_township)
+    summaries.watch(RecoveryOrder, township=to_township)
+    summaries.watch(CommitmentLetter, township=f"plan__{to_township}", year=None)
+    summaries.watch(BenefitAnalysis, township=f"plan__{to_township}", year=None)
     # Who a household account is, for the bank's payment file (户主姓名, 身份证号 in full: the bank
     # checks them; screens and notices show them masked).
     PAYEE_IDENTITIES.register(PayeeIdentity(accounts.HOUSEHOLD, "贫困户", accounts.household_identities))

@@ -15,7 +15,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from disbursements import notices
+from disbursements import notices, summaries
 from disbursements.approval import advance
 from disbursements.dashboard import dashboard_for
 from households.models import Household, Role, Township, User, Village
@@ -453,6 +453,7 @@ def test_the_dashboard_costs_the_same_queries_whatever_the_number_of_households(
     users = [year_in_progress[k] for k in ("city_user", "township_user", "village_user")]
 
     def costs() -> list[int]:
+        summaries.refresh(year=2017)  # the worker's part, pinned on its own below
         counts = []
         for user in users:
             client = Client()
@@ -471,6 +472,25 @@ def test_the_dashboard_costs_the_same_queries_whatever_the_number_of_households(
     # The grant table's queries, the to-do panel's fixed few, and a fixed handful for each other
     # programme's section and to-do sources (organisations, village funds).
     assert max(small) <= 34
+
+
+def test_refreshing_the_summaries_costs_the_same_queries_whatever_the_number_of_households(
+    year_in_progress: dict[str, Any], import_rows: Any
+) -> None:
+    """The worker's refresh of a batch of townships: set-based, like the page's reads."""
+    townships = list(
+        Township.objects.filter(name__in=["建塘镇", "虎跳峡镇", "金江镇"]).values_list("pk", flat=True)
+    )
+
+    def cost() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert summaries.refresh(year=2017, township_ids=townships) == 3
+        return len(queries)
+
+    summaries.refresh(year=2017)  # the first ever also creates the year's state rows
+    small = cost()
+    grow(year_in_progress, import_rows)
+    assert cost() == small <= 20
 
 
 def test_the_tranche_counts_open_the_payouts_of_that_tranche(year_in_progress: dict[str, Any]) -> None:
