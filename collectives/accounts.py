@@ -87,7 +87,8 @@ ENTRY_KIND_DEFS = (
         Counts.OTHER,
         Record("collectives.FundPlan", "cooperative_entry", "cooperative"),
     ),
-    EntryKind(E_LOAN, "联保贷款放款", Counts.OTHER, Record("collectives.Loan", "entry", "principal")),
+    # A loan is paid as a line of its `collective_loan` batch: the payout is the entry's record.
+    EntryKind(E_LOAN, "联保贷款放款", Counts.OTHER, Record("disbursements.Payout", "entry", "amount")),
     EntryKind(
         E_REPAYMENT, "贷款还本", Counts.OTHER, Record("collectives.Repayment", "principal_entry", "principal")
     ),

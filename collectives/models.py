@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from disbursements.models import Entry
+from disbursements.models import BatchLine, Entry
 from households.fields import money_field
 from households.models import Household, Village
 from households.scoping import ScopePaths
@@ -312,6 +312,15 @@ class Loan(models.Model):
     )
     disbursed_on = models.DateField(_("放款日期"), null=True, blank=True)
     entry = models.OneToOneField(Entry, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # The loan's line in its `collective_loan` batch (village → township approval, then 放款).
+    line = models.OneToOneField(
+        BatchLine,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="collective_loan",
+        verbose_name=_("放款批次明细"),
+    )
 
     scope_paths: ClassVar[ScopePaths] = ScopePaths(
         township="village__township", village="village", cadre="household__cadre"

@@ -71,7 +71,7 @@ def policy_for(year: int) -> LendingPolicy:
     return found if found is not None else LendingPolicy(year=year)
 
 
-def _require(actor: User, role: str, village: Village, message: str) -> None:
+def require(actor: User, role: str, village: Village, message: str) -> None:
     if actor.is_superuser:
         return
     if role == "village" and (actor.role != "village" or actor.village_id != village.pk):
@@ -88,7 +88,7 @@ def _require(actor: User, role: str, village: Village, message: str) -> None:
 @transaction.atomic
 def fund_allocate(*, village: Village, year: int, actor: User) -> VillageFund:
     """市指挥部下拨: a poor village's revolving fund for the year, into its unallocated purse."""
-    _require(actor, "city", village, MSG_CITY_ONLY)
+    require(actor, "city", village, MSG_CITY_ONLY)
     if not village.is_poor_village:
         raise ValidationError(MSG_NOT_POOR.format(village=village.name))
     if VillageFund.objects.filter(village=village, year=year).exists():
@@ -124,7 +124,7 @@ def plan_draft(
     actor: User,
 ) -> FundPlan:
     """村党总支 drafts the plan after the villager meeting: the split between the three uses."""
-    _require(actor, "village", fund.village, MSG_VILLAGE_ONLY)
+    require(actor, "village", fund.village, MSG_VILLAGE_ONLY)
     split = [to_fen(lending), to_fen(equity), to_fen(cooperative)]
     if sum(split, ZERO) != fund.amount:
         raise ValidationError(
@@ -155,7 +155,7 @@ def plan_notice_closed(plan: FundPlan) -> bool:
 @transaction.atomic
 def plan_approve(*, plan: FundPlan, actor: User) -> FundPlan:
     """乡镇批准: only after the 公示 is over; releases the money into the three sub-accounts."""
-    _require(actor, "township", plan.village, MSG_TOWNSHIP_ONLY)
+    require(actor, "township", plan.village, MSG_TOWNSHIP_ONLY)
     locked = FundPlan.objects.select_for_update().select_related("fund", "village").get(pk=plan.pk)
     if locked.status != FundPlan.Status.DRAFT:
         raise ValidationError(MSG_PLAN_STATE)
@@ -183,7 +183,7 @@ def plan_approve(*, plan: FundPlan, actor: User) -> FundPlan:
 @transaction.atomic
 def implementation_record(*, plan: FundPlan, scan: UploadedFile, actor: User) -> FundPlan:
     """The township's 乡镇村集体经济产业发展实施方案 (scan), to be filed by city HQ."""
-    _require(actor, "township", plan.village, MSG_TOWNSHIP_ONLY)
+    require(actor, "township", plan.village, MSG_TOWNSHIP_ONLY)
     plan.implementation_scan = clean_upload(scan, *field_policy(FundPlan, "implementation_scan"))
     plan.save(update_fields=["implementation_scan"])
     return plan
@@ -191,7 +191,7 @@ def implementation_record(*, plan: FundPlan, scan: UploadedFile, actor: User) ->
 
 @transaction.atomic
 def implementation_file(*, plan: FundPlan, filed_on: datetime.date, actor: User) -> FundPlan:
-    _require(actor, "city", plan.village, MSG_CITY_ONLY)
+    require(actor, "city", plan.village, MSG_CITY_ONLY)
     if not plan.implementation_scan:
         raise ValidationError("乡镇尚未上传实施方案。")
     plan.city_filed_on, plan.city_filed_by = filed_on, actor
@@ -206,7 +206,7 @@ def implementation_file(*, plan: FundPlan, filed_on: datetime.date, actor: User)
 def group_create(
     *, village: Village, name: str, households: list[Household], formed_on: datetime.date, actor: User
 ) -> JointGroup:
-    _require(actor, "village", village, MSG_VILLAGE_ONLY)
+    require(actor, "village", village, MSG_VILLAGE_ONLY)
     policy = policy_for(formed_on.year).as_rules()
     problems = rules.group_problems(len({h.pk for h in households}), policy)
     for household in households:
@@ -229,7 +229,7 @@ def group_create(
 
 @transaction.atomic
 def member_leave(*, member: GroupMember, left_on: datetime.date, actor: User) -> GroupMember:
-    _require(actor, "village", member.group.village, MSG_VILLAGE_ONLY)
+    require(actor, "village", member.group.village, MSG_VILLAGE_ONLY)
     open_loans = Loan.objects.filter(
         group=member.group, status__in=[Loan.Status.PROPOSED, Loan.Status.DISBURSED]
     )
@@ -291,11 +291,12 @@ def group_overdue_members(group: JointGroup, today: datetime.date) -> list[str]:
 # --- loans ------------------------------------------------------------------------------------------
 
 
-def _open_principal(household: Household) -> Decimal:
+def _open_principal(household: Household, excluding: int | None = None) -> Decimal:
     total = ZERO
-    for loan in Loan.objects.filter(
-        household=household, status__in=[Loan.Status.PROPOSED, Loan.Status.DISBURSED]
-    ):
+    loans = Loan.objects.filter(household=household, status__in=[Loan.Status.PROPOSED, Loan.Status.DISBURSED])
+    if excluding is not None:
+        loans = loans.exclude(pk=excluding)
+    for loan in loans:
         total += outstanding(loan)
     return total
 
@@ -309,14 +310,20 @@ def outstanding(loan: Loan) -> Decimal:
     return to_fen(loan.principal) - repaid - written
 
 
-def _refuse_if_blocked(
-    loan_group: JointGroup, household: Household, principal: Decimal, today: datetime.date
+def refuse_if_blocked(
+    loan_group: JointGroup,
+    household: Household,
+    principal: Decimal,
+    today: datetime.date,
+    *,
+    excluding: int | None = None,
 ) -> None:
+    """The group block and the household cap (`excluding`: the loan being paid, counted once)."""
     policy = policy_for(today.year)
     late = group_overdue_members(loan_group, today)
     if late:
         raise ValidationError(MSG_GROUP_BLOCKED.format(names="、".join(late)))
-    already = _open_principal(household)
+    already = _open_principal(household, excluding)
     if already + to_fen(principal) > policy.loan_cap:
         raise ValidationError(
             MSG_HOUSEHOLD_CAP.format(
@@ -343,7 +350,7 @@ def loan_propose(
 ) -> Loan:
     """村委会申报: a loan to a member of a joint group; refused with the reason when a rule forbids it."""
     today = today or timezone.localdate()
-    _require(actor, "village", group.village, MSG_VILLAGE_ONLY)
+    require(actor, "village", group.village, MSG_VILLAGE_ONLY)
     fund = VillageFund.objects.select_for_update().filter(village=group.village, year=year).first()
     if fund is None or not FundPlan.objects.filter(fund=fund, status=FundPlan.Status.APPROVED).exists():
         raise ValidationError(MSG_PLAN_NOT_APPROVED)
@@ -359,7 +366,7 @@ def loan_propose(
         raise ValidationError(size_problems)
     if not purpose.strip():
         raise ValidationError("须写明借款用途（种养殖产业）。")
-    _refuse_if_blocked(group, household, principal, today)
+    refuse_if_blocked(group, household, principal, today)
     loan = Loan.objects.create(
         fund=fund,
         village=group.village,
@@ -377,56 +384,17 @@ def loan_propose(
 
 
 @transaction.atomic
-def loan_approve(
-    *,
-    loan: Loan,
-    actor: User,
-    disbursed_on: datetime.date,
-    contract_scan: UploadedFile | None = None,
-    today: datetime.date | None = None,
-) -> Loan:
-    """乡镇审批并放款: from the lending sub-account, with the contract; the schedule is written."""
-    today = today or disbursed_on
-    _require(actor, "township", loan.village, MSG_TOWNSHIP_ONLY)
-    checked = clean_upload(contract_scan, *field_policy(Loan, "contract_scan")) if contract_scan else None
-    VillageFund.objects.select_for_update().get(pk=loan.fund_id)
-    locked = Loan.objects.select_for_update().select_related("household__village", "fund").get(pk=loan.pk)
+def loan_contract_attach(*, loan: Loan, scan: UploadedFile, actor: User) -> Loan:
+    """村委会 uploads the signed contract (借款合同，含联保小组成员签字) of a proposed loan; the money
+    moves only through a `collective_loan` batch (`loan_batches`), which requires it."""
+    require(actor, "village", loan.village, MSG_VILLAGE_ONLY)
+    checked = clean_upload(scan, *field_policy(Loan, "contract_scan"))
+    locked = Loan.objects.select_for_update().get(pk=loan.pk)
     if locked.status != Loan.Status.PROPOSED:
         raise ValidationError(MSG_LOAN_STATE.format(status=locked.get_status_display()))
-    if locked.proposed_by_id == actor.pk:
-        raise ValidationError(MSG_MAKER_CHECKER)
-    if checked is not None:
-        locked.contract_scan = checked
-    if not locked.contract_scan:
-        raise ValidationError(MSG_CONTRACT)
-    late = group_overdue_members(locked.group, today)
-    if late:
-        raise ValidationError(MSG_GROUP_BLOCKED.format(names="、".join(late)))
-    (entry,) = ledger.post(
-        [
-            Move(
-                accounts.village_account(locked.village, accounts.LENDING),
-                accounts.borrower_account(locked.household),
-                locked.principal,
-                accounts.E_LOAN,
-                f"联保贷款 {locked.household.code}",
-            )
-        ],
-        year=locked.fund.year,
-        actor=actor,
-    )
-    locked.entry, locked.status = entry, Loan.Status.DISBURSED
-    locked.approved_by, locked.disbursed_on = actor, disbursed_on
-    locked.save()
-    Instalment.objects.bulk_create(
-        [
-            Instalment(loan=locked, number=i.number, due_on=i.due_on, principal=i.principal, fee=i.fee)
-            for i in rules.schedule(
-                locked.principal, locked.term_months, locked.frequency, disbursed_on, locked.fee_rate
-            )
-        ]
-    )
-    LoanEvent.objects.create(loan=locked, action="审批放款", actor=actor)
+    locked.contract_scan = checked
+    locked.save(update_fields=["contract_scan"])
+    LoanEvent.objects.create(loan=locked, action="上传借款合同", actor=actor)
     return locked
 
 
@@ -451,7 +419,7 @@ def repayment_record(
     A member paying for another (代偿) is recorded as a debt between the two."""
     if actor.role not in ("village", "township") and not actor.is_superuser:
         raise ValidationError("还款由村委会或乡镇登记。")
-    _require(actor, actor.role if not actor.is_superuser else "village", loan.village, MSG_VILLAGE_ONLY)
+    require(actor, actor.role if not actor.is_superuser else "village", loan.village, MSG_VILLAGE_ONLY)
     amount = to_fen(amount)
     if amount <= 0:
         raise ValidationError("还款金额必须大于零。")
@@ -560,7 +528,7 @@ def loan_reschedule(
 ) -> Reschedule:
     """调整还款计划: approved by the township with a reason; the unpaid instalments are kept as they
     were (superseded) and a new schedule covers what is still owed."""
-    _require(actor, "township", loan.village, MSG_TOWNSHIP_ONLY)
+    require(actor, "township", loan.village, MSG_TOWNSHIP_ONLY)
     if not reason.strip():
         raise ValidationError(MSG_REASON)
     locked = Loan.objects.select_for_update().get(pk=loan.pk)
@@ -612,7 +580,7 @@ def loan_reschedule(
 def loan_write_off(*, loan: Loan, reason: str, actor: User) -> WriteOff:
     """核销 by the township with a reason: what is still owed leaves the lending book for the write-off
     account, from which later recoveries come back (never more than was written off)."""
-    _require(actor, "township", loan.village, MSG_TOWNSHIP_ONLY)
+    require(actor, "township", loan.village, MSG_TOWNSHIP_ONLY)
     if not reason.strip():
         raise ValidationError(MSG_REASON)
     locked = Loan.objects.select_for_update().select_related("household", "village", "fund").get(pk=loan.pk)
@@ -650,7 +618,7 @@ def write_off_recover(
     loan = write_off.loan
     if actor.role not in ("village", "township") and not actor.is_superuser:
         raise ValidationError("收回由村委会或乡镇登记。")
-    _require(actor, actor.role if not actor.is_superuser else "village", loan.village, MSG_VILLAGE_ONLY)
+    require(actor, actor.role if not actor.is_superuser else "village", loan.village, MSG_VILLAGE_ONLY)
     locked = WriteOff.objects.select_for_update().get(pk=write_off.pk)
     amount = to_fen(amount)
     recovered = sum((to_fen(a) for a in locked.recoveries.values_list("amount", flat=True)), ZERO)
