@@ -25,6 +25,7 @@ from households.models import User
 from households.xlsx import file_name
 
 from . import loan_batches, report, selectors, services
+from .admin_loans import LoanStepsMixin, WriteOffStepsMixin
 from .models import (
     CooperativeTransaction,
     CorrectionItem,
@@ -156,7 +157,7 @@ class EventInline(FileLinksMixin, admin.TabularInline):  # type: ignore[type-arg
 
 
 @admin.register(Loan)
-class LoanAdmin(ReadOnlyScoped):
+class LoanAdmin(LoanStepsMixin, ReadOnlyScoped):
     list_display = (
         "household",
         "village",
@@ -173,8 +174,8 @@ class LoanAdmin(ReadOnlyScoped):
     search_fields = ("household__code", "household__head_name")
     principal_yuan = money_column("principal", "借款金额（元）")
     inlines = [InstalmentInline, EventInline]
-    actions = ["batch_loans", "export_book", "export_overdue"]
-    action_roles = {"batch_loans": frozenset({"village"})}
+    actions = ["batch_loans", *LoanStepsMixin.step_actions, "export_book", "export_overdue"]
+    action_roles = {"batch_loans": frozenset({"village"}), **LoanStepsMixin.step_roles}
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
         self._late = services.overdue(self.get_queryset(request), today=timezone.localdate())
@@ -233,8 +234,10 @@ class GuarantorDebtAdmin(ReadOnlyScoped):
 
 
 @admin.register(WriteOff)
-class WriteOffAdmin(ReadOnlyScoped):
+class WriteOffAdmin(WriteOffStepsMixin, ReadOnlyScoped):
     list_display = ("loan", "amount_yuan", "reason", "approved_by", "approved_at")
+    actions = list(WriteOffStepsMixin.step_actions)
+    action_roles = dict(WriteOffStepsMixin.step_roles)
     list_select_related = ("loan__household", "approved_by")
     amount_yuan = money_column("amount", "核销本金（元）")
 
