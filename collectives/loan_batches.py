@@ -145,6 +145,7 @@ class LoanHooks(BatchHooks):
         cells = {
             line_id: (
                 loan.household.code,
+                loan.household.head_name,
                 loan.group.name,
                 f"{loan.term_months} 个月",
                 str(rules.FREQUENCIES.get(loan.frequency, loan.frequency)),
@@ -153,7 +154,7 @@ class LoanHooks(BatchHooks):
             )
             for line_id, loan in _loans(lines).items()
         }
-        return LineDetails(("户编号", "联保小组", "期限", "还款方式", "用途", "借款合同"), cells)
+        return LineDetails(("户编号", "借款户", "联保小组", "期限", "还款方式", "用途", "借款合同"), cells)
 
     def after_paid(self, batch: Batch, payouts: list[Payout], actor: User) -> None:
         """The loans are out: their schedules start on the day of the payment."""
