@@ -25,6 +25,7 @@ from households.models import User
 from households.xlsx import file_name
 
 from . import loan_batches, report, selectors, services
+from .admin_funds import FundAllocationMixin
 from .admin_loans import LoanStepsMixin, WriteOffStepsMixin
 from .models import (
     CooperativeTransaction,
@@ -74,7 +75,7 @@ class LendingPolicyAdmin(FileLinksMixin, admin.ModelAdmin):  # type: ignore[type
 
 
 @admin.register(VillageFund)
-class VillageFundAdmin(ReadOnlyScoped):
+class VillageFundAdmin(FundAllocationMixin, ReadOnlyScoped):  # type: ignore[misc]
     list_display = ("village", "year", "amount_yuan", "plan_status", "allocated_at")
     list_filter = ("year",)
     list_select_related = ("village", "plan")

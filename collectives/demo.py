@@ -66,6 +66,10 @@ def seed(year: int = 2017) -> str:
     city = _official(Role.CITY, village, "vc_city")
     village_user = _official(Role.VILLAGE, village, "vc_village")
     township_user = _official(Role.TOWNSHIP, village, "vc_township")
+    services.budget_receive(
+        year=year, amount=D("20000000"), received_on=datetime.date(year, 3, 1),
+        reference="香财农〔2017〕12号", actor=city,
+    )  # fmt: skip
     fund = services.fund_allocate(village=village, year=year, actor=city)
     plan = services.plan_draft(
         fund=fund,

@@ -99,6 +99,35 @@ class Counterparty(models.Model):
         return self.name
 
 
+class ProgrammeFunding(models.Model):
+    """市级专项资金到位: the city's money for the programme arriving in city HQ's account of the fund,
+    from which the poor villages' funds are allocated (never more than has arrived)."""
+
+    year = models.PositiveSmallIntegerField(_("年度"))
+    amount = models.DecimalField(_("到位金额（元）"), max_digits=14, decimal_places=2)
+    received_on = models.DateField(_("到位日期"))
+    reference = models.CharField(_("文号/凭证号"), max_length=64, blank=True)
+    entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="+", verbose_name=_("分录"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        verbose_name=_("登记人"),
+    )
+    recorded_at = models.DateTimeField(_("登记时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("村集体经济专项资金到位")
+        verbose_name_plural = _("村集体经济专项资金到位")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="programme_funding_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.year}年 {self.amount:,.2f} 元（{self.received_on:%Y-%m-%d}）"
+
+
 class VillageFund(models.Model):
     """A poor village's revolving fund for a year of grant, allocated by city HQ through the ledger."""
 

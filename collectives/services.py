@@ -8,16 +8,17 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Min, Q, Sum
 from django.utils import timezone
 
 from disbursements import ledger
 from disbursements.ledger import Move
-from disbursements.models import Notice
+from disbursements.models import Account, Notice
 from disbursements.money import ZERO, to_fen
 from households.models import Household, User, Village
 from households.uploads import clean_upload, field_policy
@@ -32,6 +33,7 @@ from .models import (
     LendingPolicy,
     Loan,
     LoanEvent,
+    ProgrammeFunding,
     Repayment,
     Reschedule,
     ReserveAllocation,
@@ -45,6 +47,10 @@ NOTICE_KIND = "collective_plan"
 MSG_NOT_POOR = "{village}不是 2017 年贫困村，不能安排村集体经济扶持资金。"
 MSG_ALREADY_FUNDED = "{village} {year} 年的扶持资金已下拨。"
 MSG_CITY_ONLY = "扶持资金由市指挥部下拨。"
+MSG_CITY_SHORT = (
+    "市指挥部村集体经济专户余额 {have} 元，不足以向 {count} 个贫困村各下拨 {amount} 元（共需 {need} 元），"
+    "未下拨。请先登记专项资金到位。"
+)
 MSG_VILLAGE_ONLY = "由本村村委会（村党总支）办理。"
 MSG_TOWNSHIP_ONLY = "由本乡镇审批。"
 MSG_SPLIT = "三项用途合计 {total} 元，须等于扶持资金 {amount} 元。"
@@ -71,12 +77,14 @@ def policy_for(year: int) -> LendingPolicy:
     return found if found is not None else LendingPolicy(year=year)
 
 
-def require(actor: User, role: str, village: Village, message: str) -> None:
+def require(actor: User, role: str, village: Village | None, message: str) -> None:
     if actor.is_superuser:
         return
-    if role == "village" and (actor.role != "village" or actor.village_id != village.pk):
+    if role == "village" and (actor.role != "village" or village is None or actor.village_id != village.pk):
         raise ValidationError(message)
-    if role == "township" and (actor.role != "township" or actor.township_id != village.township_id):
+    if role == "township" and (
+        actor.role != "township" or village is None or actor.township_id != village.township_id
+    ):
         raise ValidationError(message)
     if role == "city" and actor.role != "city":
         raise ValidationError(message)
@@ -86,29 +94,98 @@ def require(actor: User, role: str, village: Village, message: str) -> None:
 
 
 @transaction.atomic
+def budget_receive(
+    *, year: int, amount: Decimal, received_on: datetime.date, reference: str, actor: User | None
+) -> ProgrammeFunding:
+    """市级专项资金到位: the programme's money arrives in city HQ's account of the fund."""
+    if actor is not None:
+        require(actor, "city", None, MSG_CITY_ONLY)
+    amount = to_fen(amount)
+    if amount <= 0:
+        raise ValidationError("到位金额必须大于零。")
+    (entry,) = ledger.post(
+        [Move(accounts.source(), accounts.city_account(), amount, accounts.E_BUDGET, reference[:200])],
+        year=year,
+        actor=actor,
+    )
+    return ProgrammeFunding.objects.create(
+        year=year,
+        amount=amount,
+        received_on=received_on,
+        reference=reference.strip()[:64],
+        entry=entry,
+        recorded_by=actor,
+    )
+
+
+def city_balance(year: int) -> Decimal:
+    purse = accounts.city_account()
+    return ledger.balances([purse], year)[purse.pk]
+
+
+@transaction.atomic
 def fund_allocate(*, village: Village, year: int, actor: User) -> VillageFund:
-    """市指挥部下拨: a poor village's revolving fund for the year, into its unallocated purse."""
-    require(actor, "city", village, MSG_CITY_ONLY)
+    """市指挥部下拨: one poor village's revolving fund for the year (see `funds_allocate_all`)."""
     if not village.is_poor_village:
         raise ValidationError(MSG_NOT_POOR.format(village=village.name))
     if VillageFund.objects.filter(village=village, year=year).exists():
         raise ValidationError(MSG_ALREADY_FUNDED.format(village=village.name, year=year))
+    (fund,) = _allocate([village], year=year, actor=actor)
+    return fund
+
+
+@transaction.atomic
+def funds_allocate_all(*, year: int, actor: User | None) -> list[VillageFund]:
+    """市指挥部一次下拨: every poor village without a fund for the year gets the policy's amount from
+    city HQ's account, or none does (the account must hold all of it). Idempotent: a second run finds
+    nothing left to fund and returns []. Set-based: a fixed number of queries for any number of
+    villages."""
+    purse = _lock_city_account(actor)
+    funded = VillageFund.objects.filter(year=year).values("village")
+    villages = list(Village.objects.filter(is_poor_village=True).exclude(pk__in=funded).order_by("pk"))
+    if not villages:
+        return []
+    return _allocate(villages, year=year, actor=actor, purse=purse)
+
+
+def _lock_city_account(actor: User | None) -> Any:
+    if actor is not None:
+        require(actor, "city", None, MSG_CITY_ONLY)
+    purse = accounts.city_account()
+    # Allocations are serialised on city HQ's account: the balance read below cannot change meanwhile.
+    list(Account.objects.select_for_update(no_key=True).filter(pk=purse.pk).values_list("pk"))
+    return purse
+
+
+def _allocate(
+    villages: list[Village], *, year: int, actor: User | None, purse: Any = None
+) -> list[VillageFund]:
+    purse = purse or _lock_city_account(actor)
     amount = to_fen(policy_for(year).fund_amount)
-    (entry,) = ledger.post(
-        [
-            Move(
-                accounts.source(),
-                accounts.village_account(village, accounts.UNALLOCATED),
-                amount,
-                accounts.E_FUNDING,
+    need = amount * len(villages)
+    have = ledger.balances([purse], year)[purse.pk]
+    if need > have:
+        raise ValidationError(
+            MSG_CITY_SHORT.format(
+                have=f"{have:,.2f}", count=len(villages), amount=f"{amount:,.2f}", need=f"{need:,.2f}"
             )
-        ],
+        )
+    purses = accounts.unallocated_accounts(villages)
+    entries = ledger.post(
+        [Move(purse, purses[v.pk], amount, accounts.E_FUNDING) for v in villages],
         year=year,
         actor=actor,
     )
-    return VillageFund.objects.create(
-        village=village, year=year, amount=amount, entry=entry, allocated_by=actor
-    )
+    try:
+        with transaction.atomic():
+            return VillageFund.objects.bulk_create(
+                [
+                    VillageFund(village=v, year=year, amount=amount, entry=entry, allocated_by=actor)
+                    for v, entry in zip(villages, entries, strict=True)
+                ]
+            )
+    except IntegrityError:
+        raise ValidationError("有村的扶持资金已由他人下拨，请刷新后重试。") from None
 
 
 @transaction.atomic

@@ -57,6 +57,13 @@ def lending_village(import_rows: Any) -> dict[str, Any]:
         "village_user": make_user(Role.VILLAGE, "hongpo_c"),
         "township_user": make_user(Role.TOWNSHIP, "jiantang_c"),
     }
+    services.budget_receive(
+        year=2017,
+        amount=Decimal("20000000"),
+        received_on=datetime.date(2017, 3, 1),
+        reference="香财农〔2017〕12号",
+        actor=users["city_user"],
+    )
     plan = approved_fund(village, users)
     households = {h.code: h for h in Household.objects.filter(code__startswith="C")}
     group = services.group_create(
