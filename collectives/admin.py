@@ -26,7 +26,7 @@ from households.xlsx import file_name
 
 from . import loan_batches, report, selectors, services
 from .admin_funds import FundAllocationMixin
-from .admin_loans import LoanStepsMixin, WriteOffStepsMixin
+from .admin_loans import LoanImportMixin, LoanStepsMixin, RepaymentImportMixin, WriteOffStepsMixin
 from .models import (
     CooperativeTransaction,
     CorrectionItem,
@@ -158,7 +158,7 @@ class EventInline(FileLinksMixin, admin.TabularInline):  # type: ignore[type-arg
 
 
 @admin.register(Loan)
-class LoanAdmin(LoanStepsMixin, ReadOnlyScoped):
+class LoanAdmin(LoanStepsMixin, LoanImportMixin, ReadOnlyScoped):  # type: ignore[misc]
     list_display = (
         "household",
         "village",
@@ -219,7 +219,7 @@ class LoanAdmin(LoanStepsMixin, ReadOnlyScoped):
 
 
 @admin.register(Repayment)
-class RepaymentAdmin(ReadOnlyScoped):
+class RepaymentAdmin(RepaymentImportMixin, ReadOnlyScoped):  # type: ignore[misc]
     list_display = ("loan", "payer", "paid_on", "amount_yuan", "principal_yuan", "fee_yuan", "reference")
     list_select_related = ("loan__household", "payer")
     amount_yuan = money_column("amount", "还款金额（元）")

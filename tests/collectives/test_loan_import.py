@@ -221,3 +221,40 @@ def test_the_commands_refuse_a_hostile_file_and_import_a_good_one(
     with pytest.raises(CommandError, match="1 处错误"):
         call_command("import_repayments", str(bad), "--user", ctx["village_user"].username, stdout=out)
     assert "第 2 行 户编号 C1：该户没有已放款、未还清的贷款" in out.getvalue()
+
+
+def _upload(client: Any, url: str, data: bytes) -> Any:
+    upload = io.BytesIO(data)
+    upload.name = "list.xlsx"
+    return client.post(url, {"import_file": upload, "format": "0", "resource": "0"})
+
+
+def test_the_admin_import_pages_preview_then_confirm(lending_village: dict[str, Any]) -> None:
+    from django.test import Client
+
+    ctx = lending_village
+    village = Client()
+    village.force_login(ctx["village_user"])
+    assert "导入" in village.get("/admin/collectives/loan/").content.decode()
+    preview = _upload(
+        village, "/admin/collectives/loan/import/", xlsx_bytes([loan_row("HP-201", "C1")], header=LOAN_HEADER)
+    )
+    assert preview.status_code == 200 and "确认导入" in preview.content.decode()
+    assert not Loan.objects.exists()
+    form = preview.context["confirm_form"]
+    done = village.post(
+        "/admin/collectives/loan/process_import/", {n: form[n].value() for n in form.fields}, follow=True
+    )
+    assert "已新增 1 笔" in done.content.decode() and Loan.objects.get().register_no == "HP-201"
+    # Bad rows: named, nothing to confirm.
+    bad = _upload(
+        village,
+        "/admin/collectives/repayment/import/",
+        xlsx_bytes([repayment_row("C1", "2017-06-01", "-5", "R9")], header=REPAYMENT_HEADER),
+    ).content.decode()
+    assert "第 2 行 还款金额（元） -5：须大于零" in bad and "确认导入" not in bad
+    # The township may import repayments, not a village's loan register.
+    township = Client()
+    township.force_login(ctx["township_user"])
+    assert township.get("/admin/collectives/loan/import/").status_code == 403
+    assert township.get("/admin/collectives/repayment/import/").status_code == 200
