@@ -112,9 +112,8 @@ def seed(year: int = 2017) -> str:
         loans.append(services.loan_contract_attach(loan=loan, scan=_pdf(), actor=village_user))
     # One 放款 batch: the village submits it, the township approves it and records the payment.
     batch = loan_batches.loan_batch_create(village=village, loans=loans, actor=village_user)
-    with loan_batches.as_of(start):
-        approval.advance([batch], action=loan_batches.SUBMIT, actor=village_user)
-        approval.advance([batch], action=loan_batches.APPROVE, actor=township_user)
+    approval.advance([batch], action=loan_batches.SUBMIT, actor=village_user)
+    approval.advance([batch], action=loan_batches.APPROVE, actor=township_user)
     loan_batches.loan_batch_pay(batch=batch, actor=township_user, paid_on=start)
     loans = [Loan.objects.get(pk=loan.pk) for loan in loans]
     services.repayment_record(
