@@ -90,7 +90,9 @@ class LoanHooks(BatchHooks):
         and with its contract. The group block and the cap follow in `after_paid`, on the payment's
         date."""
         village = Village.objects.get(pk=batch.village_id)  # type: ignore[misc]
-        VillageFund.objects.select_for_update(no_key=True).filter(village=village, year=batch.year).first()
+        VillageFund.objects.select_for_update(no_key=True).filter(village=village, year=batch.year).order_by(
+            "pk"
+        ).first()
         by_line = _loans(lines)
         locked = {
             loan.pk: loan
