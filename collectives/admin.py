@@ -8,8 +8,10 @@ import io
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils import timezone
 
 from households.admin_base import (
@@ -19,9 +21,12 @@ from households.admin_base import (
     ScopedAdminMixin,
     money_column,
 )
+from households.models import User
 from households.xlsx import file_name
 
-from . import report, selectors, services
+from . import loan_batches, report, selectors, services
+from .admin_funds import FundAllocationMixin
+from .admin_loans import LoanImportMixin, LoanStepsMixin, RepaymentImportMixin, WriteOffStepsMixin
 from .models import (
     CooperativeTransaction,
     CorrectionItem,
@@ -70,7 +75,7 @@ class LendingPolicyAdmin(FileLinksMixin, admin.ModelAdmin):  # type: ignore[type
 
 
 @admin.register(VillageFund)
-class VillageFundAdmin(ReadOnlyScoped):
+class VillageFundAdmin(FundAllocationMixin, ReadOnlyScoped):  # type: ignore[misc]
     list_display = ("village", "year", "amount_yuan", "plan_status", "allocated_at")
     list_filter = ("year",)
     list_select_related = ("village", "plan")
@@ -153,7 +158,7 @@ class EventInline(FileLinksMixin, admin.TabularInline):  # type: ignore[type-arg
 
 
 @admin.register(Loan)
-class LoanAdmin(ReadOnlyScoped):
+class LoanAdmin(LoanStepsMixin, LoanImportMixin, ReadOnlyScoped):  # type: ignore[misc]
     list_display = (
         "household",
         "village",
@@ -170,8 +175,8 @@ class LoanAdmin(ReadOnlyScoped):
     search_fields = ("household__code", "household__head_name")
     principal_yuan = money_column("principal", "借款金额（元）")
     inlines = [InstalmentInline, EventInline]
-    actions = ["approve_loans", "export_book", "export_overdue"]
-    action_roles = {"approve_loans": frozenset({"township"})}
+    actions = ["batch_loans", *LoanStepsMixin.step_actions, "export_book", "export_overdue"]
+    action_roles = {"batch_loans": frozenset({"village"}), **LoanStepsMixin.step_roles}
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
         self._late = services.overdue(self.get_queryset(request), today=timezone.localdate())
@@ -182,16 +187,18 @@ class LoanAdmin(ReadOnlyScoped):
         late = getattr(self, "_late", {}).get(loan.pk)
         return f"{late.days} 天（{late.bucket}）" if late else "—"
 
-    @admin.action(description="审批并放款（须已上传借款合同）")
-    def approve_loans(self, request: HttpRequest, queryset: QuerySet[Loan]) -> None:
-        today = timezone.localdate()
-        done = self.each(
-            request,
-            queryset,
-            lambda loan: services.loan_approve(loan=loan, actor=request.user, disbursed_on=today),  # type: ignore[arg-type]
-        )
-        if done:
-            self.message_user(request, f"已放款 {done} 笔。", messages.SUCCESS)
+    @admin.action(description="列入放款批次（报乡镇审批，须已上传借款合同）")
+    def batch_loans(self, request: HttpRequest, queryset: QuerySet[Loan]) -> HttpResponse | None:
+        """The village's selected proposed loans become one `collective_loan` batch; the township
+        approves and pays it on the batch page."""
+        user: User = request.user  # type: ignore[assignment]
+        try:
+            batch = loan_batches.loan_batch_create(village=user.village, loans=list(queryset), actor=user)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            self.message_user(request, "；".join(exc.messages), messages.ERROR)
+            return None
+        self.message_user(request, f"已建放款批次 {batch}，请在批次页提交乡镇审批。", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:disbursements_batch_change", args=[batch.pk]))
 
     def _xlsx(self, request: HttpRequest, overdue_only: bool) -> HttpResponse:
         today = timezone.localdate()
@@ -212,7 +219,7 @@ class LoanAdmin(ReadOnlyScoped):
 
 
 @admin.register(Repayment)
-class RepaymentAdmin(ReadOnlyScoped):
+class RepaymentAdmin(RepaymentImportMixin, ReadOnlyScoped):  # type: ignore[misc]
     list_display = ("loan", "payer", "paid_on", "amount_yuan", "principal_yuan", "fee_yuan", "reference")
     list_select_related = ("loan__household", "payer")
     amount_yuan = money_column("amount", "还款金额（元）")
@@ -228,8 +235,10 @@ class GuarantorDebtAdmin(ReadOnlyScoped):
 
 
 @admin.register(WriteOff)
-class WriteOffAdmin(ReadOnlyScoped):
+class WriteOffAdmin(WriteOffStepsMixin, ReadOnlyScoped):
     list_display = ("loan", "amount_yuan", "reason", "approved_by", "approved_at")
+    actions = list(WriteOffStepsMixin.step_actions)
+    action_roles = dict(WriteOffStepsMixin.step_roles)
     list_select_related = ("loan__household", "approved_by")
     amount_yuan = money_column("amount", "核销本金（元）")
 

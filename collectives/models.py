@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from disbursements.models import Entry
+from disbursements.models import BatchLine, Entry
 from households.fields import money_field
 from households.models import Household, Village
 from households.scoping import ScopePaths
@@ -97,6 +97,35 @@ class Counterparty(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ProgrammeFunding(models.Model):
+    """市级专项资金到位: the city's money for the programme arriving in city HQ's account of the fund,
+    from which the poor villages' funds are allocated (never more than has arrived)."""
+
+    year = models.PositiveSmallIntegerField(_("年度"))
+    amount = models.DecimalField(_("到位金额（元）"), max_digits=14, decimal_places=2)
+    received_on = models.DateField(_("到位日期"))
+    reference = models.CharField(_("文号/凭证号"), max_length=64, blank=True)
+    entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="+", verbose_name=_("分录"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        verbose_name=_("登记人"),
+    )
+    recorded_at = models.DateTimeField(_("登记时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("村集体经济专项资金到位")
+        verbose_name_plural = _("村集体经济专项资金到位")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="programme_funding_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.year}年 {self.amount:,.2f} 元（{self.received_on:%Y-%m-%d}）"
 
 
 class VillageFund(models.Model):
@@ -312,6 +341,17 @@ class Loan(models.Model):
     )
     disbursed_on = models.DateField(_("放款日期"), null=True, blank=True)
     entry = models.OneToOneField(Entry, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # The village's own number of the loan in its paper register (台账编号), when imported from it.
+    register_no = models.CharField(_("台账编号"), max_length=32, blank=True)
+    # The loan's line in its `collective_loan` batch (village → township approval, then 放款).
+    line = models.OneToOneField(
+        BatchLine,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="collective_loan",
+        verbose_name=_("放款批次明细"),
+    )
 
     scope_paths: ClassVar[ScopePaths] = ScopePaths(
         township="village__township", village="village", cadre="household__cadre"
@@ -320,7 +360,16 @@ class Loan(models.Model):
     class Meta:
         verbose_name = _("联保小额贷款")
         verbose_name_plural = _("联保小额贷款")
+        permissions = [
+            ("import_loan", _("导入贷款台账")),
+            ("import_repayment", _("导入还款清单")),
+        ]
         constraints = [
+            models.UniqueConstraint(
+                fields=["village", "register_no"],
+                condition=~Q(register_no=""),
+                name="one_loan_per_register_no_in_village",
+            ),
             models.CheckConstraint(condition=Q(principal__gt=0), name="loan_principal_positive"),
             models.CheckConstraint(
                 condition=Q(term_months__gte=1, term_months__lte=60), name="loan_term_sane"
@@ -445,6 +494,10 @@ class Repayment(models.Model):
             models.CheckConstraint(condition=Q(amount__gt=0), name="repayment_positive"),
             models.CheckConstraint(
                 condition=Q(amount=models.F("principal") + models.F("fee")), name="repayment_parts_add_up"
+            ),
+            # A bank or cash list imported twice pays nothing twice.
+            models.UniqueConstraint(
+                fields=["loan", "reference"], condition=~Q(reference=""), name="one_repayment_per_reference"
             ),
         ]
 
@@ -633,6 +686,44 @@ class CorrectionItem(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+class MemberIncome(models.Model):
+    """受益户收入变化: a household the fund reached, its per-capita net income the year before and in
+    the fund's year, as the village's survey (入户调查) found them. The registry holds no income, so
+    the year-end report's "income change" is computed from these rows."""
+
+    fund = models.ForeignKey(
+        "VillageFund", on_delete=models.PROTECT, related_name="incomes", verbose_name=_("扶持资金")
+    )
+    village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="+", verbose_name=_("村委会"))
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, related_name="+", verbose_name=_("受益户")
+    )
+    before = models.DecimalField(_("上年人均纯收入（元）"), max_digits=12, decimal_places=2)
+    after = models.DecimalField(_("本年人均纯收入（元）"), max_digits=12, decimal_places=2)
+    source = models.CharField(_("数据来源"), max_length=64, default="入户调查")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("登记人")
+    )
+    recorded_at = models.DateTimeField(_("登记时间"), default=timezone.now)
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="village__township", village="village", cadre="household__cadre"
+    )
+
+    class Meta:
+        verbose_name = _("受益户收入变化")
+        verbose_name_plural = _("受益户收入变化")
+        constraints = [
+            models.UniqueConstraint(fields=["fund", "household"], name="one_income_per_fund_household"),
+            models.CheckConstraint(
+                condition=Q(before__gte=0, after__gte=0), name="member_income_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.household} {self.before:,.2f} → {self.after:,.2f} 元"
 
 
 class YearEndReport(models.Model):

@@ -3,7 +3,8 @@
 Written policy (rules.md §8, our reading where the plan is silent):
 - Rounding: every amount to the fen, ROUND_HALF_UP (`to_fen`). An equal-instalment schedule gives
   each instalment principal ÷ n rounded half up, and the LAST instalment takes the remainder, so the
-  schedule adds up to the principal to the fen.
+  schedule adds up to the principal to the fen (rounded down instead when a few fen are spread over
+  many periods, so that the remainder is never negative).
 - Day count: 30/360 — a month is 1/12 of a year whatever its days. The use fee (占用费) of an
   instalment = principal outstanding at the start of its period × annual rate × months ÷ 12, to the fen.
 - Repayment order: the oldest instalment first; within it the use fee before the principal. What is
@@ -21,7 +22,7 @@ from __future__ import annotations
 import calendar
 import datetime
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from disbursements.money import ZERO, to_fen
 
@@ -117,6 +118,10 @@ def schedule(
         periods = [step] * (term_months // step)
     count = len(periods)
     share = to_fen(principal / count)
+    if share * (count - 1) > principal:
+        # A few fen over many periods (0.02 in 4): rounding half up would leave the last instalment
+        # negative; round the equal part down instead, so the last one takes a remainder ≥ 0.
+        share = (principal / count).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
     instalments = []
     outstanding = principal
     month = 0

@@ -38,13 +38,18 @@ class ExcelImportCommand(BaseCommand):
     """`manage.py import_x FILE.xlsx [--dry-run]`: exits non-zero on any error, nothing written then."""
 
     importer: Callable[..., ImportReport]
+    # True: the import is done in a user's name and scope (e.g. a village's loan register): --user.
+    needs_user = False
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", type=Path, help=".xlsx 文件")
         parser.add_argument("--dry-run", action="store_true", help="只检查并报告，不写入")
         parser.add_argument("--no-progress", action="store_true", help="不显示进度")
         parser.add_argument(
-            "--user", metavar="USERNAME", help="以该用户的身份导入：按其角色和管辖范围检查，记为其录入"
+            "--user",
+            metavar="USERNAME",
+            required=self.needs_user,
+            help="以该用户的身份导入：按其角色和管辖范围检查，记为其录入",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

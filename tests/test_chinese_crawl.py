@@ -61,7 +61,7 @@ NEVER_WRITTEN |= {
         "VillageFund", "FundPlan", "ImplementationPlan", "JointGroup", "GroupMembership", "Loan",
         "Instalment", "Repayment", "GuarantorDebt", "WriteOff", "WriteOffRecovery", "Reschedule",
         "LoanEvent", "Counterparty", "EquityStake", "Dividend", "DividendShare", "CooperativeTransaction",
-        "SupervisionVisit", "CorrectionItem", "YearEndReport", "Acceptance", "LendingPolicy",
+        "SupervisionVisit", "CorrectionItem", "YearEndReport", "Acceptance", "LendingPolicy", "MemberIncome",
     )
 }  # fmt: skip
 
