@@ -206,7 +206,7 @@ def test_the_commands_refuse_a_hostile_file_and_import_a_good_one(
     fake.write_bytes(b"PK\x03\x04 not really a workbook" * 10)
     with pytest.raises(CommandError, match="Excel"):
         call_command("import_loans", str(fake), "--user", ctx["village_user"].username, stdout=io.StringIO())
-    with pytest.raises(CommandError, match="没有用户"):
+    with pytest.raises(CommandError, match="没有这一在用的用户"):
         call_command("import_loans", str(fake), "--user", "nobody", stdout=io.StringIO())
     good = tmp_path / "register.xlsx"
     good.write_bytes(xlsx_bytes([loan_row("HP-101", "C1")], header=LOAN_HEADER))
