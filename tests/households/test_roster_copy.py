@@ -34,4 +34,4 @@ def test_new_households_their_cadres_and_audit_rows_are_stored_whichever_way_the
     change = HouseholdChange.objects.get(household=household)
     assert change.action == HouseholdChange.Action.CREATE
     assert change.changes["户主姓名"] == ["", "农布次仁"]
-    assert change.changes["挂包干部"] == ["", "阿旺次仁多吉"]
+    assert change.changes["挂包干部"] == ["", "阿旺次仁多吉（13800000001）"]
