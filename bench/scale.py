@@ -268,6 +268,121 @@ def cmd_measure(args: argparse.Namespace) -> None:
         print(f"plans of the slowest queries: {OUT / 'scale-explain.md'}")
 
 
+# --- commands with flat memory (issue 14 goal 4) ----------------------------------------------------
+
+
+def _timed_command(database: str, argv: list[str]) -> dict[str, Any]:
+    """One management command under `/usr/bin/time -v`: wall seconds and peak RSS (its own process)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": dsn(database),
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DEBUG": "False",  # as in production: DEBUG keeps the last 9,000 statements (bulk INSERTs) in memory
+    }
+    started = time.perf_counter()
+    done = subprocess.run(
+        ["/usr/bin/time", "-v", sys.executable, "manage.py", *argv],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seconds = time.perf_counter() - started
+    rss = next(
+        (
+            int(line.split(":")[1]) / 1024
+            for line in done.stderr.splitlines()
+            if "Maximum resident set size" in line
+        ),
+        0.0,
+    )
+    return {"seconds": seconds, "rss_mb": rss, "status": done.returncode}
+
+
+def _allocation_floor(database: str, year: int) -> dict[str, Any]:
+    """allocate's floor: one bare `INSERT … SELECT` of the same entries (the year's funding and
+    allocation entries copied as they are), in a transaction rolled back."""
+    import psycopg
+
+    with psycopg.connect(dsn(database)) as conn:
+        columns = "year, fund, kind, source_id, target_id, amount, memo, created_by_id, created_at"
+        started = time.perf_counter()
+        cursor = conn.execute(
+            f"INSERT INTO disbursements_entry ({columns}) SELECT {columns} FROM disbursements_entry "  # type: ignore[arg-type]
+            "WHERE year = %s AND kind IN ('funding', 'allocation')",
+            [year],
+        )
+        seconds = time.perf_counter() - started
+        rows = cursor.rowcount
+        conn.rollback()
+    return {"seconds": seconds, "rows": rows}
+
+
+def _unallocate(database: str, year: int) -> int:
+    """Bench databases only: remove the year's allocation entries so that `allocate` posts them all again."""
+    import psycopg
+
+    with psycopg.connect(dsn(database)) as conn:
+        cursor = conn.execute(
+            "DELETE FROM disbursements_entry WHERE year = %s AND kind IN ('funding', 'allocation')", [year]
+        )
+        return cursor.rowcount
+
+
+COMMANDS = [
+    ("reconcile --year 2017", ["reconcile", "--year", "2017"]),
+    ("allocate --dry-run (nothing to post)", ["allocate", "--year", "2017", "--dry-run"]),
+]
+
+
+def cmd_commands(args: argparse.Namespace) -> None:
+    """Peak RSS and time of the year's commands at each size, the same run; with `--allocate`, also
+    a first allocation (the year's allocation entries removed, then posted again) against its floor."""
+    rows = []
+    for label, argv in COMMANDS:
+        rows.append((label, [_timed_command(db, argv) for db in args.database]))
+    if args.export:
+        out = str(OUT / "scale-entitlements.xlsx")
+        argv = ["export_entitlements", "--year", "2017", "--output", out]
+        rows.append(("export_entitlements, whole city", [_timed_command(db, argv) for db in args.database]))
+    if args.allocate:
+        floors = [_allocation_floor(db, 2017) for db in args.database]
+        rows.append(
+            (
+                "bare INSERT … SELECT of the same entries (floor)",
+                [{"seconds": f["seconds"], "rss_mb": 0.0, "status": 0, "rows": f["rows"]} for f in floors],
+            )
+        )
+        for db in args.database:
+            _unallocate(db, 2017)
+        rows.append(
+            (
+                "allocate --year 2017 (posts every entry)",
+                [_timed_command(db, ["allocate", "--year", "2017"]) for db in args.database],
+            )
+        )
+        rows.append(
+            (
+                "reconcile --year 2017 (after)",
+                [_timed_command(db, ["reconcile", "--year", "2017"]) for db in args.database],
+            )
+        )
+    head = " | ".join(f"{db}: s | MB" for db in args.database)
+    lines = [f"| command | {head} |", "| --- |" + " ---: | ---: |" * len(args.database)]
+    for label, results in rows:
+        cells = " | ".join(
+            f"{r['seconds']:.2f}{'' if r['status'] == 0 else ' (exit ' + str(r['status']) + ')'} | {r['rss_mb']:.0f}"
+            for r in results
+        )
+        lines.append(f"| {label} | {cells} |")
+    lines.append(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
+    table = "\n".join(lines)
+    print(table)
+    OUT.mkdir(exist_ok=True)
+    (OUT / "scale-commands.md").write_text(table + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -288,6 +403,11 @@ def main() -> None:
     worker.add_argument("--repeat", type=int, default=3)
     worker.add_argument("--explain", action="store_true")
     worker.set_defaults(func=cmd_worker)
+    commands = sub.add_parser("commands")
+    commands.add_argument("--database", action="append", required=True)
+    commands.add_argument("--allocate", action="store_true", help="also a first allocation (writes!)")
+    commands.add_argument("--export", action="store_true", help="also export_entitlements (slow at 2 M)")
+    commands.set_defaults(func=cmd_commands)
     args = parser.parse_args()
     args.func(args)
 

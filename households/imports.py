@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import os
 import re
 import struct
+import time
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -902,6 +904,9 @@ def insert_rows(model: Any, fields: Sequence[str], rows: Iterable[Sequence[Any]]
         (lambda v, f=field: f.get_db_prep_save(v, connection)) if isinstance(field, converting) else None
         for field in columns
     ]
+    if connection.vendor == "postgresql":
+        _copy_rows(opts.db_table, [f.column for f in columns], preps, rows)
+        return
     # Multi-row VALUES statements (as bulk_create writes them), sized under SQLite's default
     # 32,766 parameters; executemany would be one round trip per row on PostgreSQL.
     per_statement = max(1, min(1000, 30000 // len(columns)))
@@ -916,6 +921,32 @@ def insert_rows(model: Any, fields: Sequence[str], rows: Iterable[Sequence[Any]]
                 batch, count = [], 0
         if count:
             cursor.execute(head + ", ".join([one] * count), batch)
+
+
+def _copy_rows(
+    table: str, columns: Sequence[str], preps: Sequence[Any], rows: Iterable[Sequence[Any]]
+) -> None:
+    """PostgreSQL: the rows through `COPY … FROM STDIN` (psycopg 3), one statement whatever their number.
+
+    The server parses COPY's stream far faster than multi-row INSERTs (issue 14: the roster import
+    on PostgreSQL spent most of its time in the server). Values are adapted by psycopg as for an
+    INSERT (JSON through the field's own `Jsonb` wrapper). The statement is added to Django's query
+    log when it is kept (DEBUG, `CaptureQueriesContext`), so query counts stay honest.
+    """
+    from django.db import connection
+
+    quote = connection.ops.quote_name
+    sql = "COPY {} ({}) FROM STDIN".format(quote(table), ", ".join(quote(c) for c in columns))
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
+        return  # as the INSERT path: no statement for nothing
+    started = time.monotonic()
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for row in itertools.chain([first], rows):
+            copy.write_row([p(v) if p else v for p, v in zip(preps, row, strict=True)])
+    if connection.queries_logged:
+        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
 
 
 @dataclass(frozen=True)

@@ -112,14 +112,22 @@ def cadre_accounts(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Ac
     wanted = set(pairs)
     if not wanted:
         return {}
-    users = {u.pk: u for u in User.objects.filter(pk__in={c for c, _ in wanted})}
-    villages = {v.pk: v for v in Village.objects.filter(pk__in={v for _, v in wanted})}
+    users = dict(User.objects.filter(pk__in={c for c, _ in wanted}).values_list("pk", "name"))
+    usernames = dict(
+        User.objects.filter(pk__in=[c for c, n in users.items() if not n]).values_list("pk", "username")
+    )
+    villages = {
+        pk: (name, township_id)
+        for pk, name, township_id in Village.objects.filter(pk__in={v for _, v in wanted}).values_list(
+            "pk", "name", "township_id"
+        )
+    }
     specs = {
         (c, v): spec(
             CADRE,
             f"cadre:{c}:{v}",
-            f"{users[c].name or users[c].username}（{villages[v].name}）",
-            township_id=villages[v].township_id,
+            f"{users[c] or usernames[c]}（{villages[v][0]}）",
+            township_id=villages[v][1],
             village_id=v,
             holder_id=c,
         )

@@ -296,16 +296,30 @@ def _follow(
 def receipt_flows(year: int) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
     """For the year: what each household has received, and what each account has paid to households
     (both net of reversals), from one pass over the receipt entries."""
-    account_household = dict(HouseholdAccount.objects.values_list("account_id", "household_id"))
     received: dict[int, Decimal] = {}
     paid_by: dict[int, Decimal] = {}
     entries = Entry.objects.filter(year=year, fund=FUND).filter(
         Q(kind__in=RECEIPT_KINDS) | Q(kind=REVERSAL, reverses__kind__in=RECEIPT_KINDS)
     )
-    for effect in ledger.effects(entries):
-        household_id = account_household[effect.target_id]
-        received[household_id] = received.get(household_id, ZERO) + effect.amount
-        paid_by[effect.source_id] = paid_by.get(effect.source_id, ZERO) + effect.amount
+    # The household through a join, not a dict of every household account (issue 14). A reversal
+    # counts as its original, negated: its source is the household's account, its target the payer.
+    rows = entries.order_by().values_list(
+        "kind",
+        "source_id",
+        "target_id",
+        "amount",
+        "source__grant_household__household_id",
+        "target__grant_household__household_id",
+    )
+    for kind, source_id, target_id, amount, source_household, target_household in rows.iterator(
+        chunk_size=10_000
+    ):
+        if kind == REVERSAL:
+            household_id, payer, amount = source_household, target_id, -rules.to_fen(amount)
+        else:
+            household_id, payer, amount = target_household, source_id, rules.to_fen(amount)
+        received[household_id] = received.get(household_id, ZERO) + amount
+        paid_by[payer] = paid_by.get(payer, ZERO) + amount
     return received, paid_by
 
 

@@ -14,7 +14,7 @@ from .guard import breaches
 
 
 def expected(year: int) -> dict[str, Any]:
-    targets = allocation_targets(year)
+    targets = allocation_targets(year, per_cadre=False)
     return {"city": targets.city, "township": dict(targets.township), "village": dict(targets.village)}
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from disbursements.ledger import Move
 from subsidies.money.allocation import allocate
 
 
@@ -18,16 +19,17 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="只计算，不记账")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            result = allocate(year=options["year"], actor=None, dry_run=options["dry_run"])
-        except ValidationError as exc:
-            raise CommandError(exc.messages[0]) from None
-        for move in result.moves:
+        def show(move: Move) -> None:  # printed as they are made: at province scale, 269 k lines
             self.stdout.write(
                 f"{move.source.name} → {move.target.name}：{move.amount:,.2f} 元（{move.memo}）"
             )
+
+        try:
+            result = allocate(year=options["year"], actor=None, dry_run=options["dry_run"], on_move=show)
+        except ValidationError as exc:
+            raise CommandError(exc.messages[0]) from None
         verb = "将记账" if options["dry_run"] else "已记账"
-        if not result.moves:
+        if not result.move_count:
             self.stdout.write(
                 self.style.SUCCESS(f"{result.year} 年度：与花名册一致，无需下拨（{result.households} 户）。")
             )
@@ -36,7 +38,7 @@ class Command(BaseCommand):
                 self.style.SUCCESS(
                     f"{result.year} 年度：符合条件 {result.households} 户，"
                     f"应下拨 {result.target_total:,.2f} 元；新增资金 {result.new_money:,.2f} 元，"
-                    f"{verb} {len(result.moves)} 笔："
+                    f"{verb} {result.move_count} 笔："
                 )
             )
             for row in result.levels:
