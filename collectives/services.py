@@ -340,8 +340,10 @@ def loan_propose(
     actor: User,
     year: int,
     today: datetime.date | None = None,
+    contract_scan: UploadedFile | None = None,
 ) -> Loan:
-    """村委会申报: a loan to a member of a joint group; refused with the reason when a rule forbids it."""
+    """村委会申报: a loan to a member of a joint group; refused with the reason when a rule forbids it.
+    The contract scan (with the group's guarantee signatures) may come now or at approval."""
     today = today or timezone.localdate()
     _require(actor, "village", group.village, MSG_VILLAGE_ONLY)
     fund = VillageFund.objects.select_for_update().filter(village=group.village, year=year).first()
@@ -360,6 +362,7 @@ def loan_propose(
     if not purpose.strip():
         raise ValidationError("须写明借款用途（种养殖产业）。")
     _refuse_if_blocked(group, household, principal, today)
+    contract = clean_upload(contract_scan, *field_policy(Loan, "contract_scan")) if contract_scan else ""
     loan = Loan.objects.create(
         fund=fund,
         village=group.village,
@@ -370,6 +373,7 @@ def loan_propose(
         frequency=frequency,
         fee_rate=policy.annual_fee_rate,
         purpose=purpose.strip(),
+        contract_scan=contract,
         proposed_by=actor,
     )
     LoanEvent.objects.create(loan=loan, action="申报", actor=actor, note=f"{loan.principal:,.2f} 元")
