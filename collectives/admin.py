@@ -66,6 +66,7 @@ from .models import (
 )
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+SHORT_FREQUENCY = {"monthly": "按月", "quarterly": "按季", "bullet": "到期一次"}
 VILLAGE, TOWNSHIP, CITY = frozenset({"village"}), frozenset({"township"}), frozenset({"city"})
 
 
@@ -89,10 +90,25 @@ def buttons(links: list[tuple[str, str]]) -> str:
     return format_html_join(" ", '<a class="button step-link" href="{}">{}</a>', links)
 
 
+def labelled(model: Any, name: str) -> bool:
+    """False for a field nobody named in Chinese (a ledger entry, who recorded it): internal links
+    that the change page leaves out (the entries are on the ledger's own pages)."""
+    try:
+        field = model._meta.get_field(name)
+    except Exception:  # a display column of the admin
+        return True
+    return str(getattr(field, "verbose_name", "")) != name.replace("_", " ")
+
+
 class ReadOnlyScoped(ScopedAdminMixin, RoleActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     """Scoped, read-only lists; the steps are pages of their own (`step`) calling the services."""
 
     add_roles: frozenset[str] = frozenset()
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [
+            f for f in super().get_fields(request, obj) if not isinstance(f, str) or labelled(self.model, f)
+        ]
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return role_of(request) in self.add_roles and super(ReadOnlyAdminMixin, self).has_view_permission(
@@ -572,7 +588,7 @@ class InstalmentInline(FileLinksMixin, admin.TabularInline):  # type: ignore[typ
 
 class EventInline(FileLinksMixin, admin.TabularInline):  # type: ignore[type-arg]
     model = LoanEvent
-    fields = ("at", "action", "actor", "note")
+    fields = ("at", "action", "who", "note")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -580,20 +596,16 @@ class EventInline(FileLinksMixin, admin.TabularInline):  # type: ignore[type-arg
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    @admin.display(description="经办人")
+    def who(self, event: LoanEvent) -> str:
+        return event.actor.name or event.actor.username
+
 
 @admin.register(Loan)
 class LoanAdmin(ReadOnlyScoped):
-    # Fits 1366 px: the borrower, amount, terms in one column, status and arrears; the rest on the page.
-    list_display = (
-        "household",
-        "group",
-        "principal_yuan",
-        "terms",
-        "disbursed_on",
-        "status",
-        "overdue_days",
-        "steps",
-    )
+    # Fits 1366 px beside the menu and the filters: borrower, amount, terms in one column, status,
+    # arrears and the step; the group, dates and people are on the loan's page.
+    list_display = ("household", "principal_yuan", "terms", "status", "overdue_days", "steps")
     list_filter = ("status", "frequency")
     list_select_related = ("household", "village", "group__village")
     search_fields = ("household__code", "household__head_name")
@@ -612,7 +624,7 @@ class LoanAdmin(ReadOnlyScoped):
 
     @admin.display(description="期限／还款方式")
     def terms(self, loan: Loan) -> str:
-        return f"{loan.term_months} 个月，{loan.get_frequency_display()}"
+        return f"{loan.term_months} 个月·{SHORT_FREQUENCY.get(loan.frequency, loan.get_frequency_display())}"
 
     @admin.display(description="未还本金")
     def owed(self, loan: Loan) -> str:
@@ -641,7 +653,7 @@ class LoanAdmin(ReadOnlyScoped):
     @admin.display(description="逾期天数")
     def overdue_days(self, loan: Loan) -> str:
         late = getattr(self, "_late", {}).get(loan.pk)
-        return f"{late.days} 天（{late.bucket}）" if late else "—"
+        return f"{late.days} 天" if late else "—"
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         """村委会申报: refused with the reason when a rule forbids it (cap, term, group size, a group
@@ -868,13 +880,17 @@ class CloseItemForm(forms.Form):
 
 class CorrectionInline(FileLinksMixin, admin.TabularInline):  # type: ignore[type-arg]
     model = CorrectionItem
-    fields = ("text", "due_on", "closed_on", "closed_by", "close")
+    fields = ("text", "due_on", "closed_on", "closer", "close")
     readonly_fields = fields
     extra = 0
     can_delete = False
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="销号人")
+    def closer(self, item: CorrectionItem) -> str:
+        return (item.closed_by.name or item.closed_by.username) if item.closed_by else "—"
 
     @admin.display(description="销号")
     def close(self, item: CorrectionItem) -> str:
@@ -1259,7 +1275,14 @@ class EquityStakeAdmin(ReadOnlyScoped):
 
 @admin.register(DividendShare)
 class DividendShareAdmin(ReadOnlyScoped):
-    list_display = ("household", "dividend", "amount_yuan")
+    list_display = ("household", "of_dividend", "amount_yuan")
+    fields = ("household", "of_dividend", "amount")
+    readonly_fields = ("of_dividend",)
+
+    @admin.display(description="分红")
+    def of_dividend(self, share: DividendShare) -> str:
+        return str(share.dividend)
+
     list_select_related = ("household", "dividend__stake__village", "dividend__stake__counterparty")
     amount_yuan = money_column("amount", "分得金额（元）")
 
