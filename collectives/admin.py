@@ -15,7 +15,7 @@ import datetime
 import io
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -38,7 +38,7 @@ from households.admin_base import (
     ScopedAdminMixin,
     money_column,
 )
-from households.models import Household, VillageGroup
+from households.models import Household, User, Village, VillageGroup
 from households.scoping import visible
 from households.xlsx import file_name
 
@@ -79,6 +79,19 @@ def money_input(label: str, **kwargs: Any) -> forms.DecimalField:
     return forms.DecimalField(label=label, max_digits=14, decimal_places=2, min_value=Decimal("0"), **kwargs)
 
 
+def actor_of(request: HttpRequest) -> User:
+    """The logged-in user (the admin's views are for logged-in staff only)."""
+    return cast(User, request.user)
+
+
+def own_village(request: HttpRequest) -> Village:
+    """The village user's village (the steps that only a village does)."""
+    village = actor_of(request).village
+    if village is None:
+        raise ValidationError(services.MSG_VILLAGE_ONLY)
+    return village
+
+
 def role_of(request: HttpRequest) -> str:
     return "admin" if request.user.is_superuser else getattr(request.user, "role", "")
 
@@ -87,7 +100,35 @@ def buttons(links: list[tuple[str, str]]) -> str:
     """The steps offered on a row, as small buttons (nothing when none is offered: `—`)."""
     if not links:
         return "—"
-    return format_html_join(" ", '<a class="button step-link" href="{}">{}</a>', links)
+    return format_html_join(
+        " ",
+        '<a class="button step-link" style="white-space:nowrap;display:inline-block" href="{}">{}</a>',
+        links,
+    )
+
+
+def household_label(household: Household) -> str:
+    return f"{household.head_name}（{household.code}）"
+
+
+class HouseholdChoice(forms.ModelChoiceField):  # type: ignore[type-arg]
+    def label_from_instance(self, obj: Any) -> str:
+        return household_label(obj)
+
+
+class HouseholdsChoice(forms.ModelMultipleChoiceField):  # type: ignore[type-arg]
+    def label_from_instance(self, obj: Any) -> str:
+        return household_label(obj)
+
+
+class FundVillageChoice(forms.ModelChoiceField):  # type: ignore[type-arg]
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.village.name)
+
+
+class GroupsChoice(forms.ModelMultipleChoiceField):  # type: ignore[type-arg]
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.name)
 
 
 def labelled(model: Any, name: str) -> bool:
@@ -274,7 +315,7 @@ class VillageFundAdmin(ReadOnlyScoped):
             facts=[("扶持资金", f"{yuan(fund.amount)} 元"), ("三项用途合计", "须等于扶持资金")],
             help="村党总支召开村民大会讨论后草拟方案；草拟后请“印发公示”，公示结束后由乡镇批准，"
             "批准后资金才拨入三个专户。",
-            run=lambda d: services.plan_draft(fund=fund, actor=request.user, **d),  # type: ignore[arg-type]
+            run=lambda d: services.plan_draft(fund=fund, actor=actor_of(request), **d),  # type: ignore[arg-type]
             done=lambda p: (
                 f"已草拟方案：贷款 {yuan(p.lending)} 元、入股 {yuan(p.equity)} 元、"
                 f"合作社 {yuan(p.cooperative)} 元。下一步：印发公示。"
@@ -294,7 +335,7 @@ class VillageFundAdmin(ReadOnlyScoped):
             roles=frozenset({"village", "township"}),
             about=str(fund),
             help="按截至日的台账和账户生成报告（PDF、Excel）；报市指挥部前可重新生成，报送后冻结。",
-            run=lambda d: report.report_generate(fund=fund, actor=request.user, today=d["as_of"]),  # type: ignore[arg-type]
+            run=lambda d: report.report_generate(fund=fund, actor=actor_of(request), today=d["as_of"]),  # type: ignore[arg-type]
             done=lambda r: f"已生成{r}。",
             back=lambda r: reverse("admin:collectives_yearendreport_change", args=[r.pk]),
             submit="生成报告",
@@ -319,16 +360,8 @@ class FilingForm(forms.Form):
 
 @admin.register(FundPlan)
 class FundPlanAdmin(ReadOnlyScoped):
-    list_display = (
-        "village",
-        "meeting_on",
-        "attendance",
-        "lending_yuan",
-        "equity_yuan",
-        "cooperative_yuan",
-        "status",
-        "steps",
-    )
+    # The meeting (date, attendance, minutes) is on the plan's page: the list fits 1366 px.
+    list_display = ("village", "lending_yuan", "equity_yuan", "cooperative_yuan", "status", "steps")
     list_filter = ("status",)
     list_select_related = ("village", "fund")
     lending_yuan = money_column("lending", "联保小额贷款（元）")
@@ -363,7 +396,9 @@ class FundPlanAdmin(ReadOnlyScoped):
 
     @admin.action(description="批准方案（公示结束后，资金拨入三个专户）")
     def approve_plans(self, request: HttpRequest, queryset: QuerySet[FundPlan]) -> None:
-        done = self.each(request, queryset, lambda plan: services.plan_approve(plan=plan, actor=request.user))  # type: ignore[arg-type]
+        done = self.each(
+            request, queryset, lambda plan: services.plan_approve(plan=plan, actor=actor_of(request))
+        )  # type: ignore[arg-type]
         if done:
             self.message_user(request, f"已批准 {done} 个方案。", messages.SUCCESS)
 
@@ -395,7 +430,7 @@ class FundPlanAdmin(ReadOnlyScoped):
                 kind=services.NOTICE_KIND,
                 year=plan.fund.year,
                 village=plan.village,
-                actor=request.user,
+                actor=actor_of(request),
                 **d,  # type: ignore[arg-type]
             ),
             done=lambda n: f"已印发：{n.title}（{n.period_start:%Y-%m-%d} 至 {n.period_end:%Y-%m-%d}）。",
@@ -410,7 +445,7 @@ class FundPlanAdmin(ReadOnlyScoped):
             form=ImplementationForm(request.POST or None, request.FILES or None),
             roles=TOWNSHIP,
             about=str(plan),
-            run=lambda d: services.implementation_record(plan=plan, scan=d["scan"], actor=request.user),  # type: ignore[arg-type]
+            run=lambda d: services.implementation_record(plan=plan, scan=d["scan"], actor=actor_of(request)),  # type: ignore[arg-type]
             done=lambda p: "已上传实施方案，待市指挥部备案。",
             back=self.change_url,
         )
@@ -423,7 +458,9 @@ class FundPlanAdmin(ReadOnlyScoped):
             form=FilingForm(request.POST or None, initial={"filed_on": timezone.localdate()}),
             roles=CITY,
             about=str(plan),
-            run=lambda d: services.implementation_file(plan=plan, filed_on=d["filed_on"], actor=request.user),  # type: ignore[arg-type]
+            run=lambda d: services.implementation_file(
+                plan=plan, filed_on=d["filed_on"], actor=actor_of(request)
+            ),  # type: ignore[arg-type]
             done=lambda p: "已备案。",
             back=self.change_url,
         )
@@ -435,7 +472,7 @@ class FundPlanAdmin(ReadOnlyScoped):
 class GroupForm(forms.Form):
     name = forms.CharField(label="小组名称", max_length=32, initial="第一联保小组")
     formed_on = forms.DateField(label="成立日期", widget=date_input())
-    households = forms.ModelMultipleChoiceField(
+    households = HouseholdsChoice(
         label="成员（本村贫困户）",
         queryset=Household.objects.none(),
         widget=forms.CheckboxSelectMultiple,
@@ -464,10 +501,6 @@ class MemberInline(FileLinksMixin, admin.TabularInline):  # type: ignore[type-ar
         return format_html(
             '<a href="{}">办理退出</a>', reverse("admin:collectives_member_leave", args=[member.pk])
         )
-
-
-def household_label(household: Household) -> str:
-    return f"{household.head_name}（{household.code}）"
 
 
 @admin.register(JointGroup)
@@ -501,7 +534,6 @@ class JointGroupAdmin(ReadOnlyScoped):
             .exclude(pk__in=in_groups)
             .order_by("code")
         )
-        field.label_from_instance = household_label
         return self.step(
             request,
             title="成立联保小组",
@@ -509,11 +541,11 @@ class JointGroupAdmin(ReadOnlyScoped):
             roles=VILLAGE,
             help="联保小组成员互相承担连带责任：一户逾期，全组暂停借款，直到还清（可由组员代偿）。",
             run=lambda d: services.group_create(
-                village=village,
+                village=own_village(request),
                 name=d["name"],
                 households=list(d["households"]),
                 formed_on=d["formed_on"],
-                actor=request.user,  # type: ignore[arg-type]
+                actor=actor_of(request),
             ),
             done=lambda g: f"已成立{g}（{g.members.count()} 户）。",
             back=self.change_url,
@@ -539,7 +571,7 @@ class JointGroupAdmin(ReadOnlyScoped):
             about=str(member.group),
             facts=[("成员", household_label(member.household)), ("加入日期", f"{member.joined_on:%Y-%m-%d}")],
             help="小组有未还清的贷款时，成员不能退出（联保责任未了）。",
-            run=lambda d: services.member_leave(member=member, left_on=d["left_on"], actor=request.user),  # type: ignore[arg-type]
+            run=lambda d: services.member_leave(member=member, left_on=d["left_on"], actor=actor_of(request)),  # type: ignore[arg-type]
             done=lambda m: f"{m.household.head_name} 已退出{m.group}。",
             back=lambda m: self.change_url(m.group),
         )
@@ -550,7 +582,7 @@ class JointGroupAdmin(ReadOnlyScoped):
 
 class LoanForm(forms.Form):
     group = forms.ModelChoiceField(label="联保小组", queryset=JointGroup.objects.none())
-    household = forms.ModelChoiceField(label="借款户（小组成员）", queryset=Household.objects.none())
+    household = HouseholdChoice(label="借款户（小组成员）", queryset=Household.objects.none())
     principal = money_input("借款金额（元）", help_text="每户未还借款合计不超过 20,000.00 元")
     term_months = forms.IntegerField(
         label="期限（月）", min_value=1, max_value=60, help_text="不超过 36 个月"
@@ -569,7 +601,7 @@ class LoanForm(forms.Form):
 class RepaymentForm(forms.Form):
     amount = money_input("还款金额（元）")
     paid_on = forms.DateField(label="还款日期", widget=date_input())
-    payer = forms.ModelChoiceField(
+    payer = HouseholdChoice(
         label="还款人", queryset=Household.objects.none(), help_text="组员代借款户还款（代偿）时选代偿户"
     )
     reference = forms.CharField(label="凭证号/银行流水号", max_length=64, required=False)
@@ -666,14 +698,13 @@ class LoanAdmin(ReadOnlyScoped):
         assert isinstance(household_field, forms.ModelChoiceField)
         group_field.queryset = groups
         household_field.queryset = visible(Household, request.user).filter(pk__in=members).order_by("code")
-        household_field.label_from_instance = household_label
         today = timezone.localdate()
 
         def run(d: dict[str, Any]) -> Loan:
             return services.loan_propose(
                 group=d["group"], household=d["household"], principal=d["principal"],
                 term_months=d["term_months"], frequency=d["frequency"], purpose=d["purpose"],
-                contract_scan=d["contract_scan"], actor=request.user, year=self._fund_year(d["group"]),  # type: ignore[arg-type]
+                contract_scan=d["contract_scan"], actor=actor_of(request), year=self._fund_year(d["group"]),  # type: ignore[arg-type]
                 today=today,
             )  # fmt: skip
 
@@ -708,7 +739,6 @@ class LoanAdmin(ReadOnlyScoped):
         payer.queryset = Household.objects.filter(
             pk__in=GroupMember.objects.filter(group=loan.group_id, left_on__isnull=True).values("household")
         ).order_by("code")
-        payer.label_from_instance = household_label
         late = services.overdue(Loan.objects.filter(pk=loan.pk), today=timezone.localdate()).get(loan.pk)
         return self.step(
             request,
@@ -729,7 +759,7 @@ class LoanAdmin(ReadOnlyScoped):
                 paid_on=d["paid_on"],
                 payer=d["payer"],
                 reference=d["reference"],
-                actor=request.user,  # type: ignore[arg-type]
+                actor=actor_of(request),
             ),
             done=lambda r: (
                 f"已登记 {r.payer.head_name} 代 {loan.household.head_name} 还款 {yuan(r.amount)} 元（代偿）。"
@@ -745,7 +775,7 @@ class LoanAdmin(ReadOnlyScoped):
         done = self.each(
             request,
             queryset,
-            lambda loan: services.loan_approve(loan=loan, actor=request.user, disbursed_on=today),  # type: ignore[arg-type]
+            lambda loan: services.loan_approve(loan=loan, actor=actor_of(request), disbursed_on=today),  # type: ignore[arg-type]
         )
         if done:
             self.message_user(request, f"已放款 {done} 笔。", messages.SUCCESS)
@@ -819,7 +849,7 @@ class WriteOffAdmin(ReadOnlyScoped):
             about=str(write_off.loan),
             facts=[("核销本金", f"{yuan(write_off.amount)} 元"), ("已收回", f"{yuan(recovered)} 元")],
             help="收回的款项回到借款资金专户；累计收回不超过核销金额。",
-            run=lambda d: services.write_off_recover(write_off=write_off, actor=request.user, **d),  # type: ignore[arg-type]
+            run=lambda d: services.write_off_recover(write_off=write_off, actor=actor_of(request), **d),  # type: ignore[arg-type]
             done=lambda r: f"已登记收回 {yuan(r.amount)} 元。",
             back=lambda r: self.list_url(),
         )
@@ -843,7 +873,7 @@ class RescheduleAdmin(ReadOnlyScoped):
 
 
 class VisitForm(forms.Form):
-    village = forms.ModelChoiceField(label="村委会", queryset=VillageFund.objects.none())
+    village = FundVillageChoice(label="村委会", queryset=VillageFund.objects.none())
     visited_on = forms.DateField(label="督查日期", widget=date_input())
     inspectors = forms.CharField(label="督查人员（乡政府、村总支、工作组）", max_length=200)
     findings = forms.CharField(label="督查发现", widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
@@ -922,12 +952,11 @@ class SupervisionVisitAdmin(ReadOnlyScoped):
         village.queryset = (
             visible(VillageFund, request.user).select_related("village").order_by("village__code")
         )
-        village.label_from_instance = lambda fund: fund.village.name
 
         def run(d: dict[str, Any]) -> SupervisionVisit:
             return supervision.visit_record(
                 village=d["village"].village, visited_on=d["visited_on"], inspectors=d["inspectors"],
-                findings=d["findings"], items=d["items"], photo=d["photo"], actor=request.user,  # type: ignore[arg-type]
+                findings=d["findings"], items=d["items"], photo=d["photo"], actor=actor_of(request),
             )  # fmt: skip
 
         return self.step(
@@ -972,7 +1001,7 @@ class CorrectionItemAdmin(ReadOnlyScoped):
             roles=frozenset({"village", "township"}),
             about=item.text,
             facts=[("督查", str(item.visit)), ("整改期限", f"{item.due_on:%Y-%m-%d}")],
-            run=lambda d: supervision.item_close(item=item, actor=request.user, **d),  # type: ignore[arg-type]
+            run=lambda d: supervision.item_close(item=item, actor=actor_of(request), **d),  # type: ignore[arg-type]
             done=lambda i: f"已销号：{i.text}。",
             back=lambda i: self.change_url(i.visit),
         )
@@ -986,7 +1015,7 @@ class SubmitForm(forms.Form):
 
 
 class PublishForm(NoticeStartForm):
-    groups = forms.ModelMultipleChoiceField(
+    groups = GroupsChoice(
         label="村民小组（组级公示）",
         queryset=VillageGroup.objects.none(),
         required=False,
@@ -1063,7 +1092,7 @@ class YearEndReportAdmin(ReadOnlyScoped):
             roles=TOWNSHIP,
             about=str(report_obj),
             help="报送后报告冻结，不能重新生成；由市指挥部会同监督单位验收。",
-            run=lambda d: report.report_submit(report=report_obj, actor=request.user, **d),  # type: ignore[arg-type]
+            run=lambda d: report.report_submit(report=report_obj, actor=actor_of(request), **d),  # type: ignore[arg-type]
             done=lambda r: f"已报市指挥部：{r}。",
             back=self.change_url,
         )
@@ -1076,7 +1105,6 @@ class YearEndReportAdmin(ReadOnlyScoped):
         assert isinstance(groups, forms.ModelMultipleChoiceField)
         groups.queryset = VillageGroup.objects.filter(village=report_obj.village_id).order_by("name")
         groups.initial = list(groups.queryset)
-        groups.label_from_instance = lambda g: g.name
 
         def run(d: dict[str, Any]) -> list[Notice]:
             common = {
@@ -1114,7 +1142,7 @@ class YearEndReportAdmin(ReadOnlyScoped):
             form=AcceptanceForm(request.POST or None, initial={"accepted_on": timezone.localdate()}),
             roles=CITY,
             about=str(report_obj),
-            run=lambda d: report.acceptance_record(report=report_obj, actor=request.user, **d),  # type: ignore[arg-type]
+            run=lambda d: report.acceptance_record(report=report_obj, actor=actor_of(request), **d),  # type: ignore[arg-type]
             done=lambda r: f"已记录验收结论：{r.get_outcome_display()}。",
             back=self.change_url,
         )
@@ -1226,7 +1254,7 @@ class EquityStakeAdmin(ReadOnlyScoped):
             form=form,
             roles=VILLAGE,
             help="本金保值，每年分红进村集体，按方案分配到贫困户；到期退还本金。",
-            run=lambda d: equity.stake_invest(actor=request.user, **d),  # type: ignore[arg-type]
+            run=lambda d: equity.stake_invest(actor=actor_of(request), **d),  # type: ignore[arg-type]
             done=lambda s: f"已登记{s}。",
             back=self.change_url,
         )
@@ -1253,7 +1281,7 @@ class EquityStakeAdmin(ReadOnlyScoped):
             roles=VILLAGE,
             about=str(stake),
             help="分红进村集体分红收入，再按方案分到贫困户；分红从不出自借款资金专户。",
-            run=lambda d: equity.dividend_record(stake=stake, actor=request.user, **d),  # type: ignore[arg-type]
+            run=lambda d: equity.dividend_record(stake=stake, actor=actor_of(request), **d),  # type: ignore[arg-type]
             done=lambda dv: f"已登记 {dv.year} 年分红 {yuan(dv.amount)} 元，分到 {dv.shares.count()} 户。",
             back=lambda dv: self.list_url(),
         )
@@ -1267,7 +1295,7 @@ class EquityStakeAdmin(ReadOnlyScoped):
             roles=VILLAGE,
             about=str(stake),
             facts=[("入股本金", f"{yuan(stake.principal)} 元")],
-            run=lambda d: equity.stake_return(stake=stake, actor=request.user, **d),  # type: ignore[arg-type]
+            run=lambda d: equity.stake_return(stake=stake, actor=actor_of(request), **d),  # type: ignore[arg-type]
             done=lambda s: f"本金 {yuan(s.principal)} 元已退回入股资金专户。",
             back=lambda s: self.list_url(),
         )
@@ -1312,7 +1340,7 @@ class CooperativeTransactionAdmin(ReadOnlyScoped):
             form=form,
             roles=VILLAGE,
             help="村党总支牵头的专业合作社：支出从合作社经营资金专户付出，收入回到专户；每笔附凭证。",
-            run=lambda d: equity.cooperative_record(actor=request.user, **d),  # type: ignore[arg-type]
+            run=lambda d: equity.cooperative_record(actor=actor_of(request), **d),  # type: ignore[arg-type]
             done=lambda t: f"已登记{t.get_kind_display()} {yuan(t.amount)} 元：{t.purpose}。",
             back=lambda t: self.list_url(),
         )
