@@ -4,9 +4,11 @@ plus each borrower's loan account (its balance is what the borrower still owes),
 account (what may still be recovered) and the reserves the use fee goes into. None of them may go
 below zero; `ledger.post` checks it under the accounts' locks in the posting transaction.
 
-The source is city HQ's budget line for the programme (it funds each village directly: the money
-does not pass through the townships' purses, which is why the accounts are not in the grant's
-city → township → village chain and `reconcile` checks this fund with `reconcile.CHECK`)."""
+The source is the city's budget line for the programme: what arrives (专项资金到位) is held in city
+HQ's account of the fund, which may not go below zero, and each poor village's fund is allocated from
+it directly (the money does not pass through the townships' purses, which is why the accounts are
+not in the grant's city → township → village chain and `reconcile` checks this fund with
+`reconcile.CHECK`)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from households.models import Household, Village
 FUND = "village_collective"
 
 SOURCE = "vc_source"
+CITY = "vc_city"
 UNALLOCATED = "vc_unallocated"
 LENDING = "vc_lending"
 EQUITY = "vc_equity"
@@ -31,6 +34,7 @@ DIVIDEND = "vc_dividend"
 MEMBER = "vc_member"
 COOP_SPENT = "vc_coop_spent"
 
+E_BUDGET = "vc_budget"
 E_FUNDING = "vc_funding"
 E_RELEASE_LENDING = "vc_release_lending"
 E_RELEASE_EQUITY = "vc_release_equity"
@@ -53,6 +57,7 @@ FUND_DEF = Fund(FUND, "村集体经济扶持资金")
 ACCOUNT_KIND_DEFS = (
     AccountKind(SOURCE, "市指挥部（村集体经济专项）", FUND, Level.SOURCE, may_go_negative=True),
     AccountKind(INFLOW, "村集体缴入款", FUND, Level.SOURCE, may_go_negative=True),
+    AccountKind(CITY, "市指挥部村集体经济专户", FUND, Level.OTHER),
     AccountKind(UNALLOCATED, "村集体资金（未分配）", FUND, Level.OTHER),
     AccountKind(LENDING, "借款资金专户", FUND, Level.OTHER),
     AccountKind(EQUITY, "入股资金专户", FUND, Level.OTHER),
@@ -66,6 +71,12 @@ ACCOUNT_KIND_DEFS = (
     AccountKind(COOP_SPENT, "合作社经营支出", FUND, Level.OTHER),
 )
 ENTRY_KIND_DEFS = (
+    EntryKind(
+        E_BUDGET,
+        "村集体经济专项资金到位",
+        Counts.FUNDING,
+        Record("collectives.ProgrammeFunding", "entry", "amount"),
+    ),
     EntryKind(
         E_FUNDING, "村集体资金下拨", Counts.FUNDING, Record("collectives.VillageFund", "entry", "amount")
     ),
@@ -87,7 +98,8 @@ ENTRY_KIND_DEFS = (
         Counts.OTHER,
         Record("collectives.FundPlan", "cooperative_entry", "cooperative"),
     ),
-    EntryKind(E_LOAN, "联保贷款放款", Counts.OTHER, Record("collectives.Loan", "entry", "principal")),
+    # A loan is paid as a line of its `collective_loan` batch: the payout is the entry's record.
+    EntryKind(E_LOAN, "联保贷款放款", Counts.OTHER, Record("disbursements.Payout", "entry", "amount")),
     EntryKind(
         E_REPAYMENT, "贷款还本", Counts.OTHER, Record("collectives.Repayment", "principal_entry", "principal")
     ),
@@ -141,6 +153,11 @@ def source() -> Account:
     return ledger.account(_spec(SOURCE, "source", "市指挥部村集体经济专项资金"))
 
 
+def city_account() -> Account:
+    """City HQ's account of the fund: what has arrived and is not yet allocated to a village."""
+    return ledger.account(_spec(CITY, "city", "市指挥部村集体经济专户"))
+
+
 def village_account(village: Village, kind: str) -> Account:
     label = {
         UNALLOCATED: "集体资金（未分配）",
@@ -149,6 +166,15 @@ def village_account(village: Village, kind: str) -> Account:
         **SUB_ACCOUNTS,
     }[kind]
     return ledger.account(_spec(kind, f"{kind}:{village.pk}", f"{village.name}{label}", village))
+
+
+def unallocated_accounts(villages: list[Village]) -> dict[int, Account]:
+    """Each village's unallocated purse (by village pk), created in bulk where missing."""
+    specs = {
+        v.pk: _spec(UNALLOCATED, f"{UNALLOCATED}:{v.pk}", f"{v.name}集体资金（未分配）", v) for v in villages
+    }
+    found = ledger.accounts(specs.values())
+    return {pk: found[(FUND, s.key)] for pk, s in specs.items()}
 
 
 def sub_accounts(village: Village) -> dict[str, Account]:

@@ -20,8 +20,9 @@ from typing import Any, cast
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -42,7 +43,9 @@ from households.models import Household, User, Village, VillageGroup
 from households.scoping import visible
 from households.xlsx import file_name
 
-from . import equity, report, selectors, services, supervision
+from . import equity, loan_batches, report, selectors, services, supervision
+from .admin_funds import FundAllocationMixin
+from .admin_loans import LoanStepsMixin, WriteOffStepsMixin
 from .models import (
     CooperativeTransaction,
     CorrectionItem,
@@ -257,7 +260,7 @@ class ReportForm(forms.Form):
 
 
 @admin.register(VillageFund)
-class VillageFundAdmin(ReadOnlyScoped):
+class VillageFundAdmin(FundAllocationMixin, ReadOnlyScoped):  # type: ignore[misc]
     list_display = ("village", "year", "amount_yuan", "plan_status", "steps")
     list_filter = ("year",)
     list_select_related = ("village", "plan", "report")
@@ -598,6 +601,10 @@ class LoanForm(forms.Form):
     )
 
 
+class ContractForm(forms.Form):
+    scan = forms.FileField(label="借款合同（含联保小组成员签字）", help_text="PDF 或照片")
+
+
 class RepaymentForm(forms.Form):
     amount = money_input("还款金额（元）")
     paid_on = forms.DateField(label="还款日期", widget=date_input())
@@ -634,7 +641,7 @@ class EventInline(FileLinksMixin, admin.TabularInline):  # type: ignore[type-arg
 
 
 @admin.register(Loan)
-class LoanAdmin(ReadOnlyScoped):
+class LoanAdmin(LoanStepsMixin, ReadOnlyScoped):
     # Fits 1366 px beside the menu and the filters: borrower, amount, terms in one column, status,
     # arrears and the step; the group, dates and people are on the loan's page.
     list_display = ("household", "principal_yuan", "terms", "status", "overdue_days", "steps")
@@ -647,8 +654,8 @@ class LoanAdmin(ReadOnlyScoped):
         "contract_scan", "status", "proposed_by", "approved_by", "disbursed_on", "owed", "steps",
     )  # fmt: skip
     inlines = [InstalmentInline, EventInline]
-    actions = ["approve_loans", "export_book", "export_overdue"]
-    action_roles = {"approve_loans": TOWNSHIP}
+    actions = ["batch_loans", *LoanStepsMixin.step_actions, "export_book", "export_overdue"]
+    action_roles = {"batch_loans": VILLAGE, **LoanStepsMixin.step_roles}
     add_roles = VILLAGE
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
@@ -664,8 +671,12 @@ class LoanAdmin(ReadOnlyScoped):
 
     @admin.display(description="办理")
     def steps(self, loan: Loan) -> str:
-        if getattr(self, "_role", "") in ("village", "township") and loan.status == Loan.Status.DISBURSED:
+        role = getattr(self, "_role", "")
+        if role in ("village", "township") and loan.status == Loan.Status.DISBURSED:
             return buttons([(reverse("admin:collectives_loan_repay", args=[loan.pk]), "登记还款")])
+        if role == "village" and loan.status == Loan.Status.PROPOSED:
+            label = "更换借款合同" if loan.contract_scan else "上传借款合同"
+            return buttons([(reverse("admin:collectives_loan_contract", args=[loan.pk]), label)])
         return "—"
 
     def _late_today(self, request: HttpRequest) -> None:
@@ -700,22 +711,28 @@ class LoanAdmin(ReadOnlyScoped):
         household_field.queryset = visible(Household, request.user).filter(pk__in=members).order_by("code")
         today = timezone.localdate()
 
+        @transaction.atomic
         def run(d: dict[str, Any]) -> Loan:
-            return services.loan_propose(
+            loan = services.loan_propose(
                 group=d["group"], household=d["household"], principal=d["principal"],
                 term_months=d["term_months"], frequency=d["frequency"], purpose=d["purpose"],
-                contract_scan=d["contract_scan"], actor=actor_of(request), year=self._fund_year(d["group"]),  # type: ignore[arg-type]
-                today=today,
+                actor=actor_of(request), year=self._fund_year(d["group"]), today=today,
             )  # fmt: skip
+            if d["contract_scan"]:
+                loan = services.loan_contract_attach(
+                    loan=loan, scan=d["contract_scan"], actor=actor_of(request)
+                )
+            return loan
 
         return self.step(
             request,
             title="申报联保贷款",
             form=form,
             roles=VILLAGE,
-            help="村委会申报，乡镇审批放款（须有借款合同）。小组任一成员逾期未还时，小组成员不能再借款。",
+            help="村委会申报后，在列表中选中已申报的贷款“列入放款批次”报乡镇审批放款（须有借款合同）。"
+            "小组任一成员逾期未还时，小组成员不能再借款。",
             run=run,
-            done=lambda loan: f"已申报：{loan}，待乡镇审批放款。",
+            done=lambda loan: f"已申报：{loan}，待列入放款批次报乡镇审批。",
             back=self.change_url,
             submit="申报",
         )
@@ -726,7 +743,26 @@ class LoanAdmin(ReadOnlyScoped):
         return fund.year if fund is not None else timezone.localdate().year
 
     def get_urls(self) -> list[Any]:
-        return [self.view("loan_repay", "<int:pk>/repay/", self.repay_view), *super().get_urls()]
+        return [
+            self.view("loan_repay", "<int:pk>/repay/", self.repay_view),
+            self.view("loan_contract", "<int:pk>/contract/", self.contract_view),
+            *super().get_urls(),
+        ]
+
+    def contract_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The signed contract of a proposed loan (借款合同，含联保小组成员签字)."""
+        loan = self.mine(request, pk)
+        return self.step(
+            request,
+            title="上传借款合同",
+            form=ContractForm(request.POST or None, request.FILES or None),
+            roles=VILLAGE,
+            about=str(loan),
+            facts=[("借款户", household_label(loan.household)), ("借款金额", f"{yuan(loan.principal)} 元")],
+            run=lambda d: services.loan_contract_attach(loan=loan, scan=d["scan"], actor=actor_of(request)),
+            done=lambda loan: f"已上传借款合同：{loan}。",
+            back=self.change_url,
+        )
 
     def repay_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """还款 (full, partial, early); a group member paying for the borrower is 代偿."""
@@ -769,16 +805,19 @@ class LoanAdmin(ReadOnlyScoped):
             back=lambda r: self.change_url(loan),
         )
 
-    @admin.action(description="审批并放款（须已上传借款合同）")
-    def approve_loans(self, request: HttpRequest, queryset: QuerySet[Loan]) -> None:
-        today = timezone.localdate()
-        done = self.each(
-            request,
-            queryset,
-            lambda loan: services.loan_approve(loan=loan, actor=actor_of(request), disbursed_on=today),  # type: ignore[arg-type]
-        )
-        if done:
-            self.message_user(request, f"已放款 {done} 笔。", messages.SUCCESS)
+    @admin.action(description="列入放款批次（报乡镇审批，须已上传借款合同）")
+    def batch_loans(self, request: HttpRequest, queryset: QuerySet[Loan]) -> HttpResponse | None:
+        """The village's selected proposed loans become one `collective_loan` batch; the township
+        approves and pays it on the batch page."""
+        try:
+            batch = loan_batches.loan_batch_create(
+                village=own_village(request), loans=list(queryset), actor=actor_of(request)
+            )
+        except ValidationError as exc:
+            self.message_user(request, "；".join(exc.messages), messages.ERROR)
+            return None
+        self.message_user(request, f"已建放款批次 {batch}，请在批次页提交乡镇审批。", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:disbursements_batch_change", args=[batch.pk]))
 
     def _xlsx(self, request: HttpRequest, overdue_only: bool) -> HttpResponse:
         today = timezone.localdate()
@@ -814,45 +853,13 @@ class GuarantorDebtAdmin(ReadOnlyScoped):
     amount_yuan = money_column("amount", "代偿金额（元）")
 
 
-class RecoveryForm(forms.Form):
-    amount = money_input("收回金额（元）")
-    received_on = forms.DateField(label="收回日期", widget=date_input())
-
-
 @admin.register(WriteOff)
-class WriteOffAdmin(ReadOnlyScoped):
-    list_display = ("loan", "amount_yuan", "reason", "approved_by", "approved_at", "steps")
+class WriteOffAdmin(WriteOffStepsMixin, ReadOnlyScoped):
+    list_display = ("loan", "amount_yuan", "reason", "approved_by", "approved_at")
+    actions = list(WriteOffStepsMixin.step_actions)
+    action_roles = dict(WriteOffStepsMixin.step_roles)
     list_select_related = ("loan__household", "approved_by")
     amount_yuan = money_column("amount", "核销本金（元）")
-
-    @admin.display(description="办理")
-    def steps(self, write_off: WriteOff) -> str:
-        if getattr(self, "_role", "") not in ("village", "township"):
-            return "—"
-        return buttons([(reverse("admin:collectives_write_off_recover", args=[write_off.pk]), "登记收回")])
-
-    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
-        self._role = role_of(request)
-        return super().changelist_view(request, extra_context)
-
-    def get_urls(self) -> list[Any]:
-        return [self.view("write_off_recover", "<int:pk>/recover/", self.recover_view), *super().get_urls()]
-
-    def recover_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        write_off = self.mine(request, pk)
-        recovered = sum((r.amount for r in write_off.recoveries.all()), Decimal("0"))
-        return self.step(
-            request,
-            title="核销后收回",
-            form=RecoveryForm(request.POST or None, initial={"received_on": timezone.localdate()}),
-            roles=frozenset({"village", "township"}),
-            about=str(write_off.loan),
-            facts=[("核销本金", f"{yuan(write_off.amount)} 元"), ("已收回", f"{yuan(recovered)} 元")],
-            help="收回的款项回到借款资金专户；累计收回不超过核销金额。",
-            run=lambda d: services.write_off_recover(write_off=write_off, actor=actor_of(request), **d),  # type: ignore[arg-type]
-            done=lambda r: f"已登记收回 {yuan(r.amount)} 元。",
-            back=lambda r: self.list_url(),
-        )
 
 
 @admin.register(Reschedule)

@@ -15,13 +15,13 @@ from decimal import Decimal
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from disbursements import notices
+from disbursements import approval, notices
 from households.demo import ROSTER_HEADER, id_number
 from households.models import Household, Role, User, Village, VillageGroup
 from households.roster import roster_import
 
-from . import equity, report, services, supervision
-from .models import Counterparty
+from . import equity, loan_batches, report, services, supervision
+from .models import Counterparty, Loan
 
 # Members of the demo village's joint-guarantee group, added when the village has fewer households.
 MEMBERS = ("农布次仁", "阿旺次仁多吉", "格桑卓玛", "扎西平措", "次里拉姆", "达瓦央金", "鲁茸此里")
@@ -103,6 +103,10 @@ def seed(year: int = 2017) -> str:
     city = _official(Role.CITY, village, "vc_city")
     village_user = _official(Role.VILLAGE, village, "vc_village")
     township_user = _official(Role.TOWNSHIP, village, "vc_township")
+    services.budget_receive(
+        year=year, amount=D("20000000"), received_on=datetime.date(year, 3, 1),
+        reference="香财农〔2017〕12号", actor=city,
+    )  # fmt: skip
     fund = services.fund_allocate(village=village, year=year, actor=city)
     plan = services.plan_draft(
         fund=fund,
@@ -145,9 +149,14 @@ def seed(year: int = 2017) -> str:
             purpose="养殖藏香猪" if frequency != "bullet" else "种植玛咖，秋收后一次还本",
             actor=village_user, year=year, today=start,
         )  # fmt: skip
-        loans.append(
-            services.loan_approve(loan=loan, actor=township_user, disbursed_on=start, contract_scan=_pdf())
-        )
+        loans.append(services.loan_contract_attach(loan=loan, scan=_pdf(), actor=village_user))
+    # One 放款 batch: the village submits it, the township approves it and records the payment.
+    batch = loan_batches.loan_batch_create(village=village, loans=loans, actor=village_user)
+    with loan_batches.as_of(start):
+        approval.advance([batch], action=loan_batches.SUBMIT, actor=village_user)
+        approval.advance([batch], action=loan_batches.APPROVE, actor=township_user)
+    loan_batches.loan_batch_pay(batch=batch, actor=township_user, paid_on=start)
+    loans = [Loan.objects.get(pk=loan.pk) for loan in loans]
     services.repayment_record(
         loan=loans[0], amount=D("1000"), paid_on=datetime.date(year, 6, 1), actor=village_user
     )

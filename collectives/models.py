@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from disbursements.models import Entry
+from disbursements.models import BatchLine, Entry
 from households.fields import money_field
 from households.models import Household, Village
 from households.scoping import ScopePaths
@@ -97,6 +97,35 @@ class Counterparty(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ProgrammeFunding(models.Model):
+    """市级专项资金到位: the city's money for the programme arriving in city HQ's account of the fund,
+    from which the poor villages' funds are allocated (never more than has arrived)."""
+
+    year = models.PositiveSmallIntegerField(_("年度"))
+    amount = models.DecimalField(_("到位金额（元）"), max_digits=14, decimal_places=2)
+    received_on = models.DateField(_("到位日期"))
+    reference = models.CharField(_("文号/凭证号"), max_length=64, blank=True)
+    entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="+", verbose_name=_("分录"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        verbose_name=_("登记人"),
+    )
+    recorded_at = models.DateTimeField(_("登记时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("村集体经济专项资金到位")
+        verbose_name_plural = _("村集体经济专项资金到位")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="programme_funding_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.year}年 {self.amount:,.2f} 元（{self.received_on:%Y-%m-%d}）"
 
 
 class VillageFund(models.Model):
@@ -312,6 +341,15 @@ class Loan(models.Model):
     )
     disbursed_on = models.DateField(_("放款日期"), null=True, blank=True)
     entry = models.OneToOneField(Entry, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # The loan's line in its `collective_loan` batch (village → township approval, then 放款).
+    line = models.OneToOneField(
+        BatchLine,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="collective_loan",
+        verbose_name=_("放款批次明细"),
+    )
 
     scope_paths: ClassVar[ScopePaths] = ScopePaths(
         township="village__township", village="village", cadre="household__cadre"

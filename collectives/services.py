@@ -8,16 +8,17 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Min, Q, Sum
 from django.utils import timezone
 
 from disbursements import ledger
 from disbursements.ledger import Move
-from disbursements.models import Notice
+from disbursements.models import Account, Notice
 from disbursements.money import ZERO, to_fen
 from households.models import Household, User, Village
 from households.uploads import clean_upload, field_policy
@@ -32,6 +33,7 @@ from .models import (
     LendingPolicy,
     Loan,
     LoanEvent,
+    ProgrammeFunding,
     Repayment,
     Reschedule,
     ReserveAllocation,
@@ -45,6 +47,10 @@ NOTICE_KIND = "collective_plan"
 MSG_NOT_POOR = "{village}不是 2017 年贫困村，不能安排村集体经济扶持资金。"
 MSG_ALREADY_FUNDED = "{village} {year} 年的扶持资金已下拨。"
 MSG_CITY_ONLY = "扶持资金由市指挥部下拨。"
+MSG_CITY_SHORT = (
+    "市指挥部村集体经济专户余额 {have} 元，不足以向 {count} 个贫困村各下拨 {amount} 元（共需 {need} 元），"
+    "未下拨。请先登记专项资金到位。"
+)
 MSG_VILLAGE_ONLY = "由本村村委会（村党总支）办理。"
 MSG_TOWNSHIP_ONLY = "由本乡镇审批。"
 MSG_SPLIT = "三项用途合计 {total} 元，须等于扶持资金 {amount} 元。"
@@ -71,12 +77,14 @@ def policy_for(year: int) -> LendingPolicy:
     return found if found is not None else LendingPolicy(year=year)
 
 
-def _require(actor: User, role: str, village: Village, message: str) -> None:
+def require(actor: User, role: str, village: Village | None, message: str) -> None:
     if actor.is_superuser:
         return
-    if role == "village" and (actor.role != "village" or actor.village_id != village.pk):
+    if role == "village" and (actor.role != "village" or village is None or actor.village_id != village.pk):
         raise ValidationError(message)
-    if role == "township" and (actor.role != "township" or actor.township_id != village.township_id):
+    if role == "township" and (
+        actor.role != "township" or village is None or actor.township_id != village.township_id
+    ):
         raise ValidationError(message)
     if role == "city" and actor.role != "city":
         raise ValidationError(message)
@@ -86,29 +94,98 @@ def _require(actor: User, role: str, village: Village, message: str) -> None:
 
 
 @transaction.atomic
+def budget_receive(
+    *, year: int, amount: Decimal, received_on: datetime.date, reference: str, actor: User | None
+) -> ProgrammeFunding:
+    """市级专项资金到位: the programme's money arrives in city HQ's account of the fund."""
+    if actor is not None:
+        require(actor, "city", None, MSG_CITY_ONLY)
+    amount = to_fen(amount)
+    if amount <= 0:
+        raise ValidationError("到位金额必须大于零。")
+    (entry,) = ledger.post(
+        [Move(accounts.source(), accounts.city_account(), amount, accounts.E_BUDGET, reference[:200])],
+        year=year,
+        actor=actor,
+    )
+    return ProgrammeFunding.objects.create(
+        year=year,
+        amount=amount,
+        received_on=received_on,
+        reference=reference.strip()[:64],
+        entry=entry,
+        recorded_by=actor,
+    )
+
+
+def city_balance(year: int) -> Decimal:
+    purse = accounts.city_account()
+    return ledger.balances([purse], year)[purse.pk]
+
+
+@transaction.atomic
 def fund_allocate(*, village: Village, year: int, actor: User) -> VillageFund:
-    """市指挥部下拨: a poor village's revolving fund for the year, into its unallocated purse."""
-    _require(actor, "city", village, MSG_CITY_ONLY)
+    """市指挥部下拨: one poor village's revolving fund for the year (see `funds_allocate_all`)."""
     if not village.is_poor_village:
         raise ValidationError(MSG_NOT_POOR.format(village=village.name))
     if VillageFund.objects.filter(village=village, year=year).exists():
         raise ValidationError(MSG_ALREADY_FUNDED.format(village=village.name, year=year))
+    (fund,) = _allocate([village], year=year, actor=actor)
+    return fund
+
+
+@transaction.atomic
+def funds_allocate_all(*, year: int, actor: User | None) -> list[VillageFund]:
+    """市指挥部一次下拨: every poor village without a fund for the year gets the policy's amount from
+    city HQ's account, or none does (the account must hold all of it). Idempotent: a second run finds
+    nothing left to fund and returns []. Set-based: a fixed number of queries for any number of
+    villages."""
+    purse = _lock_city_account(actor)
+    funded = VillageFund.objects.filter(year=year).values("village")
+    villages = list(Village.objects.filter(is_poor_village=True).exclude(pk__in=funded).order_by("pk"))
+    if not villages:
+        return []
+    return _allocate(villages, year=year, actor=actor, purse=purse)
+
+
+def _lock_city_account(actor: User | None) -> Any:
+    if actor is not None:
+        require(actor, "city", None, MSG_CITY_ONLY)
+    purse = accounts.city_account()
+    # Allocations are serialised on city HQ's account: the balance read below cannot change meanwhile.
+    list(Account.objects.select_for_update(no_key=True).filter(pk=purse.pk).values_list("pk"))
+    return purse
+
+
+def _allocate(
+    villages: list[Village], *, year: int, actor: User | None, purse: Any = None
+) -> list[VillageFund]:
+    purse = purse or _lock_city_account(actor)
     amount = to_fen(policy_for(year).fund_amount)
-    (entry,) = ledger.post(
-        [
-            Move(
-                accounts.source(),
-                accounts.village_account(village, accounts.UNALLOCATED),
-                amount,
-                accounts.E_FUNDING,
+    need = amount * len(villages)
+    have = ledger.balances([purse], year)[purse.pk]
+    if need > have:
+        raise ValidationError(
+            MSG_CITY_SHORT.format(
+                have=f"{have:,.2f}", count=len(villages), amount=f"{amount:,.2f}", need=f"{need:,.2f}"
             )
-        ],
+        )
+    purses = accounts.unallocated_accounts(villages)
+    entries = ledger.post(
+        [Move(purse, purses[v.pk], amount, accounts.E_FUNDING) for v in villages],
         year=year,
         actor=actor,
     )
-    return VillageFund.objects.create(
-        village=village, year=year, amount=amount, entry=entry, allocated_by=actor
-    )
+    try:
+        with transaction.atomic():
+            return VillageFund.objects.bulk_create(
+                [
+                    VillageFund(village=v, year=year, amount=amount, entry=entry, allocated_by=actor)
+                    for v, entry in zip(villages, entries, strict=True)
+                ]
+            )
+    except IntegrityError:
+        raise ValidationError("有村的扶持资金已由他人下拨，请刷新后重试。") from None
 
 
 @transaction.atomic
@@ -124,7 +201,7 @@ def plan_draft(
     actor: User,
 ) -> FundPlan:
     """村党总支 drafts the plan after the villager meeting: the split between the three uses."""
-    _require(actor, "village", fund.village, MSG_VILLAGE_ONLY)
+    require(actor, "village", fund.village, MSG_VILLAGE_ONLY)
     split = [to_fen(lending), to_fen(equity), to_fen(cooperative)]
     if sum(split, ZERO) != fund.amount:
         raise ValidationError(
@@ -155,7 +232,7 @@ def plan_notice_closed(plan: FundPlan) -> bool:
 @transaction.atomic
 def plan_approve(*, plan: FundPlan, actor: User) -> FundPlan:
     """乡镇批准: only after the 公示 is over; releases the money into the three sub-accounts."""
-    _require(actor, "township", plan.village, MSG_TOWNSHIP_ONLY)
+    require(actor, "township", plan.village, MSG_TOWNSHIP_ONLY)
     locked = FundPlan.objects.select_for_update().select_related("fund", "village").get(pk=plan.pk)
     if locked.status != FundPlan.Status.DRAFT:
         raise ValidationError(MSG_PLAN_STATE)
@@ -183,7 +260,7 @@ def plan_approve(*, plan: FundPlan, actor: User) -> FundPlan:
 @transaction.atomic
 def implementation_record(*, plan: FundPlan, scan: UploadedFile, actor: User) -> FundPlan:
     """The township's 乡镇村集体经济产业发展实施方案 (scan), to be filed by city HQ."""
-    _require(actor, "township", plan.village, MSG_TOWNSHIP_ONLY)
+    require(actor, "township", plan.village, MSG_TOWNSHIP_ONLY)
     plan.implementation_scan = clean_upload(scan, *field_policy(FundPlan, "implementation_scan"))
     plan.save(update_fields=["implementation_scan"])
     return plan
@@ -191,7 +268,7 @@ def implementation_record(*, plan: FundPlan, scan: UploadedFile, actor: User) ->
 
 @transaction.atomic
 def implementation_file(*, plan: FundPlan, filed_on: datetime.date, actor: User) -> FundPlan:
-    _require(actor, "city", plan.village, MSG_CITY_ONLY)
+    require(actor, "city", plan.village, MSG_CITY_ONLY)
     if not plan.implementation_scan:
         raise ValidationError("乡镇尚未上传实施方案。")
     plan.city_filed_on, plan.city_filed_by = filed_on, actor
@@ -206,7 +283,7 @@ def implementation_file(*, plan: FundPlan, filed_on: datetime.date, actor: User)
 def group_create(
     *, village: Village, name: str, households: list[Household], formed_on: datetime.date, actor: User
 ) -> JointGroup:
-    _require(actor, "village", village, MSG_VILLAGE_ONLY)
+    require(actor, "village", village, MSG_VILLAGE_ONLY)
     policy = policy_for(formed_on.year).as_rules()
     problems = rules.group_problems(len({h.pk for h in households}), policy)
     for household in households:
@@ -229,7 +306,7 @@ def group_create(
 
 @transaction.atomic
 def member_leave(*, member: GroupMember, left_on: datetime.date, actor: User) -> GroupMember:
-    _require(actor, "village", member.group.village, MSG_VILLAGE_ONLY)
+    require(actor, "village", member.group.village, MSG_VILLAGE_ONLY)
     open_loans = Loan.objects.filter(
         group=member.group, status__in=[Loan.Status.PROPOSED, Loan.Status.DISBURSED]
     )
@@ -291,11 +368,12 @@ def group_overdue_members(group: JointGroup, today: datetime.date) -> list[str]:
 # --- loans ------------------------------------------------------------------------------------------
 
 
-def _open_principal(household: Household) -> Decimal:
+def _open_principal(household: Household, excluding: int | None = None) -> Decimal:
     total = ZERO
-    for loan in Loan.objects.filter(
-        household=household, status__in=[Loan.Status.PROPOSED, Loan.Status.DISBURSED]
-    ):
+    loans = Loan.objects.filter(household=household, status__in=[Loan.Status.PROPOSED, Loan.Status.DISBURSED])
+    if excluding is not None:
+        loans = loans.exclude(pk=excluding)
+    for loan in loans:
         total += outstanding(loan)
     return total
 
@@ -309,14 +387,20 @@ def outstanding(loan: Loan) -> Decimal:
     return to_fen(loan.principal) - repaid - written
 
 
-def _refuse_if_blocked(
-    loan_group: JointGroup, household: Household, principal: Decimal, today: datetime.date
+def refuse_if_blocked(
+    loan_group: JointGroup,
+    household: Household,
+    principal: Decimal,
+    today: datetime.date,
+    *,
+    excluding: int | None = None,
 ) -> None:
+    """The group block and the household cap (`excluding`: the loan being paid, counted once)."""
     policy = policy_for(today.year)
     late = group_overdue_members(loan_group, today)
     if late:
         raise ValidationError(MSG_GROUP_BLOCKED.format(names="、".join(late)))
-    already = _open_principal(household)
+    already = _open_principal(household, excluding)
     if already + to_fen(principal) > policy.loan_cap:
         raise ValidationError(
             MSG_HOUSEHOLD_CAP.format(
@@ -340,12 +424,10 @@ def loan_propose(
     actor: User,
     year: int,
     today: datetime.date | None = None,
-    contract_scan: UploadedFile | None = None,
 ) -> Loan:
-    """村委会申报: a loan to a member of a joint group; refused with the reason when a rule forbids it.
-    The contract scan (with the group's guarantee signatures) may come now or at approval."""
+    """村委会申报: a loan to a member of a joint group; refused with the reason when a rule forbids it."""
     today = today or timezone.localdate()
-    _require(actor, "village", group.village, MSG_VILLAGE_ONLY)
+    require(actor, "village", group.village, MSG_VILLAGE_ONLY)
     fund = VillageFund.objects.select_for_update().filter(village=group.village, year=year).first()
     if fund is None or not FundPlan.objects.filter(fund=fund, status=FundPlan.Status.APPROVED).exists():
         raise ValidationError(MSG_PLAN_NOT_APPROVED)
@@ -361,8 +443,7 @@ def loan_propose(
         raise ValidationError(size_problems)
     if not purpose.strip():
         raise ValidationError("须写明借款用途（种养殖产业）。")
-    _refuse_if_blocked(group, household, principal, today)
-    contract = clean_upload(contract_scan, *field_policy(Loan, "contract_scan")) if contract_scan else ""
+    refuse_if_blocked(group, household, principal, today)
     loan = Loan.objects.create(
         fund=fund,
         village=group.village,
@@ -373,7 +454,6 @@ def loan_propose(
         frequency=frequency,
         fee_rate=policy.annual_fee_rate,
         purpose=purpose.strip(),
-        contract_scan=contract,
         proposed_by=actor,
     )
     LoanEvent.objects.create(loan=loan, action="申报", actor=actor, note=f"{loan.principal:,.2f} 元")
@@ -381,56 +461,17 @@ def loan_propose(
 
 
 @transaction.atomic
-def loan_approve(
-    *,
-    loan: Loan,
-    actor: User,
-    disbursed_on: datetime.date,
-    contract_scan: UploadedFile | None = None,
-    today: datetime.date | None = None,
-) -> Loan:
-    """乡镇审批并放款: from the lending sub-account, with the contract; the schedule is written."""
-    today = today or disbursed_on
-    _require(actor, "township", loan.village, MSG_TOWNSHIP_ONLY)
-    checked = clean_upload(contract_scan, *field_policy(Loan, "contract_scan")) if contract_scan else None
-    VillageFund.objects.select_for_update().get(pk=loan.fund_id)
-    locked = Loan.objects.select_for_update().select_related("household__village", "fund").get(pk=loan.pk)
+def loan_contract_attach(*, loan: Loan, scan: UploadedFile, actor: User) -> Loan:
+    """村委会 uploads the signed contract (借款合同，含联保小组成员签字) of a proposed loan; the money
+    moves only through a `collective_loan` batch (`loan_batches`), which requires it."""
+    require(actor, "village", loan.village, MSG_VILLAGE_ONLY)
+    checked = clean_upload(scan, *field_policy(Loan, "contract_scan"))
+    locked = Loan.objects.select_for_update().get(pk=loan.pk)
     if locked.status != Loan.Status.PROPOSED:
         raise ValidationError(MSG_LOAN_STATE.format(status=locked.get_status_display()))
-    if locked.proposed_by_id == actor.pk:
-        raise ValidationError(MSG_MAKER_CHECKER)
-    if checked is not None:
-        locked.contract_scan = checked
-    if not locked.contract_scan:
-        raise ValidationError(MSG_CONTRACT)
-    late = group_overdue_members(locked.group, today)
-    if late:
-        raise ValidationError(MSG_GROUP_BLOCKED.format(names="、".join(late)))
-    (entry,) = ledger.post(
-        [
-            Move(
-                accounts.village_account(locked.village, accounts.LENDING),
-                accounts.borrower_account(locked.household),
-                locked.principal,
-                accounts.E_LOAN,
-                f"联保贷款 {locked.household.code}",
-            )
-        ],
-        year=locked.fund.year,
-        actor=actor,
-    )
-    locked.entry, locked.status = entry, Loan.Status.DISBURSED
-    locked.approved_by, locked.disbursed_on = actor, disbursed_on
-    locked.save()
-    Instalment.objects.bulk_create(
-        [
-            Instalment(loan=locked, number=i.number, due_on=i.due_on, principal=i.principal, fee=i.fee)
-            for i in rules.schedule(
-                locked.principal, locked.term_months, locked.frequency, disbursed_on, locked.fee_rate
-            )
-        ]
-    )
-    LoanEvent.objects.create(loan=locked, action="审批放款", actor=actor)
+    locked.contract_scan = checked
+    locked.save(update_fields=["contract_scan"])
+    LoanEvent.objects.create(loan=locked, action="上传借款合同", actor=actor)
     return locked
 
 
@@ -455,7 +496,7 @@ def repayment_record(
     A member paying for another (代偿) is recorded as a debt between the two."""
     if actor.role not in ("village", "township") and not actor.is_superuser:
         raise ValidationError("还款由村委会或乡镇登记。")
-    _require(actor, actor.role if not actor.is_superuser else "village", loan.village, MSG_VILLAGE_ONLY)
+    require(actor, actor.role if not actor.is_superuser else "village", loan.village, MSG_VILLAGE_ONLY)
     amount = to_fen(amount)
     if amount <= 0:
         raise ValidationError("还款金额必须大于零。")
@@ -564,7 +605,7 @@ def loan_reschedule(
 ) -> Reschedule:
     """调整还款计划: approved by the township with a reason; the unpaid instalments are kept as they
     were (superseded) and a new schedule covers what is still owed."""
-    _require(actor, "township", loan.village, MSG_TOWNSHIP_ONLY)
+    require(actor, "township", loan.village, MSG_TOWNSHIP_ONLY)
     if not reason.strip():
         raise ValidationError(MSG_REASON)
     locked = Loan.objects.select_for_update().get(pk=loan.pk)
@@ -616,7 +657,7 @@ def loan_reschedule(
 def loan_write_off(*, loan: Loan, reason: str, actor: User) -> WriteOff:
     """核销 by the township with a reason: what is still owed leaves the lending book for the write-off
     account, from which later recoveries come back (never more than was written off)."""
-    _require(actor, "township", loan.village, MSG_TOWNSHIP_ONLY)
+    require(actor, "township", loan.village, MSG_TOWNSHIP_ONLY)
     if not reason.strip():
         raise ValidationError(MSG_REASON)
     locked = Loan.objects.select_for_update().select_related("household", "village", "fund").get(pk=loan.pk)
@@ -654,7 +695,7 @@ def write_off_recover(
     loan = write_off.loan
     if actor.role not in ("village", "township") and not actor.is_superuser:
         raise ValidationError("收回由村委会或乡镇登记。")
-    _require(actor, actor.role if not actor.is_superuser else "village", loan.village, MSG_VILLAGE_ONLY)
+    require(actor, actor.role if not actor.is_superuser else "village", loan.village, MSG_VILLAGE_ONLY)
     locked = WriteOff.objects.select_for_update().get(pk=write_off.pk)
     amount = to_fen(amount)
     recovered = sum((to_fen(a) for a in locked.recoveries.values_list("amount", flat=True)), ZERO)

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from collectives import services
-from disbursements import notices
+from collectives import loan_batches, services
+from collectives.models import Loan
+from disbursements import approval, notices
 from households.models import Household, Role, Village
 
 from ..factories import jpeg_upload, make_user, pdf_upload, roster_row
@@ -56,6 +57,13 @@ def lending_village(import_rows: Any) -> dict[str, Any]:
         "village_user": make_user(Role.VILLAGE, "hongpo_c"),
         "township_user": make_user(Role.TOWNSHIP, "jiantang_c"),
     }
+    services.budget_receive(
+        year=2017,
+        amount=Decimal("20000000"),
+        received_on=datetime.date(2017, 3, 1),
+        reference="香财农〔2017〕12号",
+        actor=users["city_user"],
+    )
     plan = approved_fund(village, users)
     households = {h.code: h for h in Household.objects.filter(code__startswith="C")}
     group = services.group_create(
@@ -89,9 +97,20 @@ def lend(
         year=2017,
         today=datetime.date(2017, 5, 1),
     )
-    return services.loan_approve(
-        loan=loan,
-        actor=ctx["township_user"],
-        disbursed_on=datetime.date(2017, 5, 1),
-        contract_scan=pdf_upload("contract.pdf"),
-    )
+    return disburse(ctx, [loan], datetime.date(2017, 5, 1))[0]
+
+
+def disburse(ctx: dict[str, Any], loans: list[Any], on: datetime.date) -> list[Any]:
+    """The village uploads the contracts and submits the loans as one batch; the township approves
+    on a later step and records the payment (放款) on `on`: the shared approval chain."""
+    for loan in loans:
+        if not loan.contract_scan:
+            services.loan_contract_attach(
+                loan=loan, scan=pdf_upload("contract.pdf"), actor=ctx["village_user"]
+            )
+    batch = loan_batches.loan_batch_create(village=ctx["village"], loans=loans, actor=ctx["village_user"])
+    with loan_batches.as_of(on):
+        approval.advance([batch], action=loan_batches.SUBMIT, actor=ctx["village_user"])
+        approval.advance([batch], action=loan_batches.APPROVE, actor=ctx["township_user"])
+    loan_batches.loan_batch_pay(batch=batch, actor=ctx["township_user"], paid_on=on)
+    return list(Loan.objects.filter(pk__in=[loan.pk for loan in loans]).order_by("pk"))

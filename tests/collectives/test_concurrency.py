@@ -11,9 +11,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, connections
 
-from collectives import accounts, services
+from collectives import accounts, loan_batches, services
 from collectives.models import JointGroup, Loan
-from disbursements import ledger
+from disbursements import approval, ledger
+from disbursements.models import Batch
 from households.models import Household
 
 from ..factories import pdf_upload
@@ -51,17 +52,23 @@ def test_concurrent_loans_never_take_the_lending_account_below_zero(lending_vill
         accounts.E_RELEASE_LENDING,
     )
     ledger.post([drain], year=2017, actor=None)
-    barrier = threading.Barrier(len(proposals))
+    # Each loan in its own batch, submitted by the village and approved by the township.
+    batches = []
+    for loan in proposals:
+        services.loan_contract_attach(loan=loan, scan=pdf_upload(), actor=ctx["village_user"])
+        batch = loan_batches.loan_batch_create(village=village, loans=[loan], actor=ctx["village_user"])
+        with loan_batches.as_of(datetime.date(2017, 5, 2)):
+            approval.advance([batch], action=loan_batches.SUBMIT, actor=ctx["village_user"])
+            approval.advance([batch], action=loan_batches.APPROVE, actor=ctx["township_user"])
+        batches.append(batch)
+    barrier = threading.Barrier(len(batches))
     outcomes: list[str] = []
 
-    def approve(loan: Loan) -> None:
+    def pay(batch: Batch) -> None:
         try:
             barrier.wait()
-            services.loan_approve(
-                loan=loan,
-                actor=ctx["township_user"],
-                disbursed_on=datetime.date(2017, 5, 2),
-                contract_scan=pdf_upload(),
+            loan_batches.loan_batch_pay(
+                batch=batch, actor=ctx["township_user"], paid_on=datetime.date(2017, 5, 2)
             )
             outcomes.append("paid")
         except ValidationError as exc:
@@ -69,7 +76,7 @@ def test_concurrent_loans_never_take_the_lending_account_below_zero(lending_vill
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=approve, args=(loan,)) for loan in proposals]
+    threads = [threading.Thread(target=pay, args=(batch,)) for batch in batches]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -18,6 +18,8 @@ from disbursements import ledger
 from disbursements.models import Account
 from disbursements.reconcile import reconcile
 
+from .conftest import disburse
+
 pytestmark = pytest.mark.django_db
 
 
@@ -57,9 +59,7 @@ def test_random_life_keeps_the_books(lending_village: dict[str, Any], seed: int)
                     year=2017,
                     today=today,
                 )
-                services.loan_approve(
-                    loan=loan, actor=ctx["township_user"], disbursed_on=today, contract_scan=_scan()
-                )
+                disburse(ctx, [loan], today)
             elif action in ("repay", "guarantee") and open_loans:
                 loan = rng.choice(open_loans)
                 payer = ctx["households"][rng.choice(codes)] if action == "guarantee" else None
@@ -104,9 +104,3 @@ def _amount(rng: random.Random, loan: Loan, today: datetime.date) -> Decimal:
     choice = rng.choice(["due", "due", "all", "part", "over"])
     amount = {"due": due, "all": owed, "part": owed * Decimal(rng.random()), "over": owed + 1}[choice]
     return max(Decimal("0.01"), amount.quantize(Decimal("0.01")))
-
-
-def _scan() -> Any:
-    from ..factories import pdf_upload
-
-    return pdf_upload("contract.pdf")

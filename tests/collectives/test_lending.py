@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 
-from collectives import accounts, services
+from collectives import accounts, loan_batches, services
 from collectives.models import FundPlan, GuarantorDebt, Instalment, Loan, ReserveAllocation
-from disbursements import ledger
+from disbursements import approval, ledger
 from disbursements.reconcile import reconcile
 from households.models import Village
 
@@ -202,14 +202,18 @@ def test_maker_checker_and_contract_before_money(lending_village: dict[str, Any]
         year=2017,
         today=datetime.date(2017, 5, 1),
     )
+    batch = loan_batches.loan_batch_create(village=ctx["village"], loans=[loan], actor=ctx["village_user"])
     with pytest.raises(ValidationError, match="借款合同"):
-        services.loan_approve(loan=loan, actor=ctx["township_user"], disbursed_on=datetime.date(2017, 5, 1))
-    with pytest.raises(ValidationError, match="本乡镇审批"):
-        services.loan_approve(
-            loan=loan,
-            actor=ctx["village_user"],
-            disbursed_on=datetime.date(2017, 5, 1),
-            contract_scan=pdf_upload(),
+        approval.advance([batch], action=loan_batches.SUBMIT, actor=ctx["village_user"])
+    services.loan_contract_attach(loan=loan, scan=pdf_upload(), actor=ctx["village_user"])
+    with pytest.raises(ValidationError, match="乡镇"):  # the village cannot approve its own batch
+        approval.advance([batch], action=loan_batches.SUBMIT, actor=ctx["township_user"])
+    approval.advance([batch], action=loan_batches.SUBMIT, actor=ctx["village_user"])
+    with pytest.raises(ValidationError, match="须由乡镇办理"):
+        approval.advance([batch], action=loan_batches.APPROVE, actor=ctx["village_user"])
+    with pytest.raises(ValidationError, match="尚未审批通过"):
+        loan_batches.loan_batch_pay(
+            batch=batch, actor=ctx["township_user"], paid_on=datetime.date(2017, 5, 1)
         )
     assert balance(ctx["village"], accounts.LENDING) == D("600000.00")
 
