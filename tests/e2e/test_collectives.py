@@ -68,6 +68,10 @@ def village_year(import_rows: Any) -> dict[str, Any]:
     village.is_poor_village = True
     village.save()
     city = make_user(Role.CITY, "city_hq", name="市指挥部 和主任")
+    services.budget_receive(
+        year=2017, amount=Decimal("20000000"), received_on=datetime.date(2017, 3, 1),
+        reference="香财农〔2017〕12号", actor=city,
+    )  # fmt: skip
     fund = services.fund_allocate(village=village, year=2017, actor=city)
     return {
         "village": village,
@@ -133,6 +137,16 @@ def run_action(page: Page, action: str) -> None:
     page.locator("select[name=action]").select_option(action)
     with page.expect_navigation():
         page.locator("button[name=index]").click()
+
+
+def take_step(page: Page, label: str) -> None:
+    """A step of the batch page: its button, a note, then 确认."""
+    with page.expect_navigation():
+        page.locator("#batch-actions a", has_text=label).click()
+    page.locator("#note").fill(f"{label}：已核对借款合同和联保小组签字")
+    with page.expect_navigation():
+        page.locator("#act-form input[type=submit]").click()
+    expect(page.locator(".messagelist .error")).to_have_count(0)
 
 
 def propose(page: Page, url: str, name: str, amount: str, tmp: Path, *, contract: bool = True) -> None:
@@ -254,10 +268,26 @@ def test_a_village_fund_year_from_plan_to_published_report(
     assert not Loan.objects.exists()
     for name in MEMBERS:
         propose(village, url, name, "10000", tmp_path)
-        ok(village, "待乡镇审批放款")
-    township.goto(f"{url}/admin/collectives/loan/")
-    run_action(township, "approve_loans")
-    ok(township, "已放款 5 笔")
+        ok(village, "待列入放款批次")
+    # …the village puts them in one 放款 batch and submits it; the township approves and pays it
+    # (the shared approval mechanism: batch kind `collective_loan`).
+    village.goto(f"{url}/admin/collectives/loan/")
+    fits(village)
+    run_action(village, "batch_loans")
+    ok(village, "已建放款批次")
+    take_step(village, "提交乡镇审批")
+    township.goto(village.url)
+    take_step(township, "乡镇审批")
+    with township.expect_navigation():
+        township.locator("#batch-actions a", has_text="登记兑现").click()
+    township.locator("#paid_on").fill(f"{today:%Y-%m-%d}")
+    with township.expect_navigation():
+        township.locator("#pay-next").click()
+    expect(township.locator("#pay-summary")).to_contain_text("合计 50,000.00 元")
+    with township.expect_navigation():
+        township.locator("#pay-record").click()
+    ok(township, "50,000.00 元")
+    shoot(township, "5-loans-paid")
     loans = {loan.household.head_name: loan for loan in Loan.objects.select_related("household")}
     assert all(loan.status == Loan.Status.DISBURSED for loan in loans.values())
     fits(township)
@@ -297,7 +327,7 @@ def test_a_village_fund_year_from_plan_to_published_report(
     village.goto(f"{url}/admin/collectives/jointgroup/")
     expect(village.locator("#result_list")).not_to_contain_text(late)
     propose(village, url, MEMBERS[0], "5000", tmp_path)
-    ok(village, "待乡镇审批放款")
+    ok(village, "待列入放款批次")
     assert Loan.objects.count() == 6
 
     # 10. Year end: the village generates the report, the township submits it and publishes it at
