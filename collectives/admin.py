@@ -45,7 +45,7 @@ from households.xlsx import file_name
 
 from . import equity, loan_batches, report, selectors, services, supervision
 from .admin_funds import FundAllocationMixin
-from .admin_loans import LoanStepsMixin, WriteOffStepsMixin
+from .admin_loans import LoanImportMixin, LoanStepsMixin, RepaymentImportMixin, WriteOffStepsMixin
 from .models import (
     CooperativeTransaction,
     CorrectionItem,
@@ -641,7 +641,7 @@ class EventInline(FileLinksMixin, admin.TabularInline):  # type: ignore[type-arg
 
 
 @admin.register(Loan)
-class LoanAdmin(LoanStepsMixin, ReadOnlyScoped):
+class LoanAdmin(LoanStepsMixin, LoanImportMixin, ReadOnlyScoped):  # type: ignore[misc]
     # Fits 1366 px beside the menu and the filters: borrower, amount, terms in one column, status,
     # arrears and the step; the group, dates and people are on the loan's page.
     list_display = ("household", "principal_yuan", "terms", "status", "overdue_days", "steps")
@@ -650,8 +650,8 @@ class LoanAdmin(LoanStepsMixin, ReadOnlyScoped):
     search_fields = ("household__code", "household__head_name")
     principal_yuan = money_column("principal", "借款金额（元）")
     fields = (
-        "village", "group", "household", "principal", "term_months", "frequency", "fee_rate", "purpose",
-        "contract_scan", "status", "proposed_by", "approved_by", "disbursed_on", "owed", "steps",
+        "village", "group", "household", "register_no", "principal", "term_months", "frequency", "fee_rate",
+        "purpose", "contract_scan", "status", "proposed_by", "approved_by", "disbursed_on", "owed", "steps",
     )  # fmt: skip
     inlines = [InstalmentInline, EventInline]
     actions = ["batch_loans", *LoanStepsMixin.step_actions, "export_book", "export_overdue"]
@@ -838,7 +838,7 @@ class LoanAdmin(LoanStepsMixin, ReadOnlyScoped):
 
 
 @admin.register(Repayment)
-class RepaymentAdmin(ReadOnlyScoped):
+class RepaymentAdmin(RepaymentImportMixin, ReadOnlyScoped):  # type: ignore[misc]
     list_display = ("loan", "payer", "paid_on", "amount_yuan", "principal_yuan", "fee_yuan", "reference")
     list_select_related = ("loan__household", "payer")
     amount_yuan = money_column("amount", "还款金额（元）")

@@ -16,8 +16,10 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from disbursements.money import to_fen
+from households.admin_base import ServiceImportMixin
 
 from . import rules, services
+from .resources import LoanResource, RepaymentResource
 
 TEMPLATE = "admin/collectives/loan_step_form.html"
 
@@ -174,3 +176,41 @@ class WriteOffStepsMixin:
     )
     step_actions = ("recover",)
     step_roles = {"recover": frozenset({"village", "township"})}
+
+
+class LoanImportMixin(ServiceImportMixin):
+    """贷款台账导入 on the loan list (the village): rows become proposed loans."""
+
+    resource_classes = [LoanResource]
+    import_title = "贷款台账导入表"
+    import_command = "import_loans"
+    import_help = (
+        "必填列：台账编号（本村唯一）、户编号、联保小组、年度、借款金额（元）、期限（月）、"
+        "还款方式（按月等额还本/按季等额还本/到期一次还本）、用途；选填：申报日期（空白为今天）。"
+        "导入后为待审批的贷款申报，上传借款合同后列入放款批次报乡镇审批。"
+    )
+
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("collectives.import_loan")
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return False  # the loan book and the overdue list are the actions' exports
+
+
+class RepaymentImportMixin(ServiceImportMixin):
+    """还款清单导入 on the repayment list (village or township)."""
+
+    resource_classes = [RepaymentResource]
+    import_title = "还款清单导入表"
+    import_command = "import_repayments"
+    import_help = (
+        "必填列：户编号、还款日期、还款金额（元）、凭证号（银行流水号或收据号，同一笔贷款不重复登记）；"
+        "选填：台账编号（该户有多笔未还清贷款时必填）、代偿人户编号（联保小组成员代还时填写）。"
+        "按还款日期先后入账，每笔先还占用费、后还本金，从最早到期的一期还起。"
+    )
+
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("collectives.import_repayment")
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -341,6 +341,8 @@ class Loan(models.Model):
     )
     disbursed_on = models.DateField(_("放款日期"), null=True, blank=True)
     entry = models.OneToOneField(Entry, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # The village's own number of the loan in its paper register (台账编号), when imported from it.
+    register_no = models.CharField(_("台账编号"), max_length=32, blank=True)
     # The loan's line in its `collective_loan` batch (village → township approval, then 放款).
     line = models.OneToOneField(
         BatchLine,
@@ -358,7 +360,16 @@ class Loan(models.Model):
     class Meta:
         verbose_name = _("联保小额贷款")
         verbose_name_plural = _("联保小额贷款")
+        permissions = [
+            ("import_loan", _("导入贷款台账")),
+            ("import_repayment", _("导入还款清单")),
+        ]
         constraints = [
+            models.UniqueConstraint(
+                fields=["village", "register_no"],
+                condition=~Q(register_no=""),
+                name="one_loan_per_register_no_in_village",
+            ),
             models.CheckConstraint(condition=Q(principal__gt=0), name="loan_principal_positive"),
             models.CheckConstraint(
                 condition=Q(term_months__gte=1, term_months__lte=60), name="loan_term_sane"
@@ -479,6 +490,10 @@ class Repayment(models.Model):
             models.CheckConstraint(condition=Q(amount__gt=0), name="repayment_positive"),
             models.CheckConstraint(
                 condition=Q(amount=models.F("principal") + models.F("fee")), name="repayment_parts_add_up"
+            ),
+            # A bank or cash list imported twice pays nothing twice.
+            models.UniqueConstraint(
+                fields=["loan", "reference"], condition=~Q(reference=""), name="one_repayment_per_reference"
             ),
         ]
 

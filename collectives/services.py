@@ -67,6 +67,8 @@ MSG_MAKER_CHECKER = "申报人不能审批自己申报的贷款。"
 MSG_OVERPAY = "还款 {amount} 元超过该笔贷款尚欠的 {owed} 元。"
 MSG_PAYER_GROUP = "代偿人 {name} 不是该联保小组的成员。"
 MSG_REASON = "须写明原因。"
+MSG_REGISTER_USED = "台账编号 {number} 已登记过一笔贷款。"
+MSG_REFERENCE_USED = "凭证号 {reference} 已登记过该笔贷款的一笔还款，不能重复登记。"
 MSG_RECOVERY_CAP = "收回 {amount} 元超过核销后尚未收回的 {left} 元。"
 MSG_LEAVE_OPEN = "小组有未还清的贷款，成员不能退出（联保责任未了）。"
 MSG_IN_GROUP = "{name} 已是 {group} 的成员。"
@@ -424,8 +426,10 @@ def loan_propose(
     actor: User,
     year: int,
     today: datetime.date | None = None,
+    register_no: str = "",
 ) -> Loan:
-    """村委会申报: a loan to a member of a joint group; refused with the reason when a rule forbids it."""
+    """村委会申报: a loan to a member of a joint group; refused with the reason when a rule forbids it.
+    `register_no`: the loan's number in the village's paper register (台账编号), unique in the village."""
     today = today or timezone.localdate()
     require(actor, "village", group.village, MSG_VILLAGE_ONLY)
     fund = VillageFund.objects.select_for_update().filter(village=group.village, year=year).first()
@@ -444,6 +448,11 @@ def loan_propose(
     if not purpose.strip():
         raise ValidationError("须写明借款用途（种养殖产业）。")
     refuse_if_blocked(group, household, principal, today)
+    if (
+        register_no.strip()
+        and Loan.objects.filter(village=group.village, register_no=register_no.strip()).exists()
+    ):
+        raise ValidationError(MSG_REGISTER_USED.format(number=register_no.strip()))
     loan = Loan.objects.create(
         fund=fund,
         village=group.village,
@@ -455,6 +464,7 @@ def loan_propose(
         fee_rate=policy.annual_fee_rate,
         purpose=purpose.strip(),
         proposed_by=actor,
+        register_no=register_no.strip(),
     )
     LoanEvent.objects.create(loan=loan, action="申报", actor=actor, note=f"{loan.principal:,.2f} 元")
     return loan
@@ -504,6 +514,9 @@ def repayment_record(
     if locked.status != Loan.Status.DISBURSED:
         raise ValidationError(MSG_LOAN_STATE.format(status=locked.get_status_display()))
     payer = payer or locked.household
+    reference = reference.strip()
+    if reference and Repayment.objects.filter(loan=locked, reference=reference).exists():
+        raise ValidationError(MSG_REFERENCE_USED.format(reference=reference))
     if (
         payer.pk != locked.household_id
         and not GroupMember.objects.filter(

@@ -38,9 +38,13 @@ class ExcelImportCommand(BaseCommand):
     """`manage.py import_x FILE.xlsx [--dry-run]`: exits non-zero on any error, nothing written then."""
 
     importer: Callable[..., ImportReport]
+    # True: the import is done in a user's name and scope (e.g. a village's loan register): --user.
+    needs_user = False
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", type=Path, help=".xlsx 文件")
+        if self.needs_user:
+            parser.add_argument("--user", required=True, help="以该用户的身份和管辖范围导入（用户名）")
         parser.add_argument("--dry-run", action="store_true", help="只检查并报告，不写入")
         parser.add_argument("--no-progress", action="store_true", help="不显示进度")
 
@@ -52,6 +56,13 @@ class ExcelImportCommand(BaseCommand):
         size = path.stat().st_size
         if size > limits.max_file_bytes:  # before the file is hashed or opened as a workbook
             raise CommandError(msg_file_too_large(size, limits))
+        actor = None  # the server's operator; admin imports carry the user
+        if self.needs_user:
+            from .models import User
+
+            actor = User.objects.filter(username=options["user"], is_active=True).first()
+            if actor is None:
+                raise CommandError(f"没有用户 {options['user']}。")
         progress = Progress(sys.stderr, enabled=not options["no_progress"] and sys.stderr.isatty())
         with path.open("rb") as stream:
             digest = sha256_of(stream)
@@ -62,7 +73,7 @@ class ExcelImportCommand(BaseCommand):
             report = type(self).importer(
                 header=header,
                 rows=rows,
-                actor=None,  # the server's operator; admin imports carry the user
+                actor=actor,
                 file_name=path.name,
                 file_sha256=digest,
                 dry_run=options["dry_run"],
