@@ -251,3 +251,39 @@ def test_the_report_is_generated_submitted_published_at_three_levels_and_accepte
     )
     report.refresh_from_db()
     assert (report.submitted_on, report.outcome) == (datetime.date(2018, 1, 5), "passed")
+
+
+def test_a_member_leaves_only_while_the_group_has_no_open_loan(lending_village: dict[str, Any]) -> None:
+    ctx = lending_village
+    member = ctx["group"].members.get(household=ctx["households"]["C5"])
+    village = client_for(ctx["village_user"])
+    url = f"/admin/collectives/jointgroup/member/{member.pk}/leave/"
+    lend(ctx, "C1", "6000", term=6)
+    refused = village.post(url, {"left_on": "2017-06-01"})
+    assert services.MSG_LEAVE_OPEN in refused.content.decode()
+    member.refresh_from_db()
+    assert member.left_on is None
+
+
+def test_cooperative_spending_needs_its_voucher_and_moves_the_sub_account(
+    lending_village: dict[str, Any],
+) -> None:
+    from collectives.models import CooperativeTransaction
+
+    ctx = lending_village
+    village = client_for(ctx["village_user"])
+    data = {
+        "fund": ctx["fund"].pk,
+        "kind": "spending",
+        "amount": "80000",
+        "occurred_on": "2017-06-01",
+        "purpose": "购置青稞加工设备",
+    }
+    missing = village.post("/admin/collectives/cooperativetransaction/add/", data)
+    assert missing.status_code == 200 and not CooperativeTransaction.objects.exists()
+    done = village.post(
+        "/admin/collectives/cooperativetransaction/add/",
+        {**data, "voucher_scan": pdf_upload("v.pdf")},
+        follow=True,
+    )
+    assert "已登记支出 80,000.00 元：购置青稞加工设备。" in done.content.decode()
