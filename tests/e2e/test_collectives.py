@@ -119,9 +119,12 @@ def fits(page: Page) -> None:
         assert box["x"] + box["width"] <= limit, "the list's columns are cut off"
 
 
+SLOW_MS = 60_000  # a step that renders a PDF (公示, report) on a loaded machine
+
+
 def submit(page: Page) -> None:
-    with page.expect_navigation():
-        page.locator("#step-form input[type=submit]").click()
+    with page.expect_navigation(timeout=SLOW_MS):
+        page.locator("#step-form input[type=submit]").click(timeout=SLOW_MS)
 
 
 def ok(page: Page, text: str) -> None:
