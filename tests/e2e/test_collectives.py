@@ -138,8 +138,8 @@ def refused(page: Page, text: str) -> None:
 def run_action(page: Page, action: str) -> None:
     page.locator("#action-toggle").check()
     page.locator("select[name=action]").select_option(action)
-    with page.expect_navigation():
-        page.locator("button[name=index]").click()
+    with page.expect_navigation(timeout=SLOW_MS):
+        page.locator("button[name=index]").click(timeout=SLOW_MS)
 
 
 def take_step(page: Page, label: str) -> None:
@@ -147,8 +147,8 @@ def take_step(page: Page, label: str) -> None:
     with page.expect_navigation():
         page.locator("#batch-actions a", has_text=label).click()
     page.locator("#note").fill(f"{label}：已核对借款合同和联保小组签字")
-    with page.expect_navigation():
-        page.locator("#act-form input[type=submit]").click()
+    with page.expect_navigation(timeout=SLOW_MS):
+        page.locator("#act-form input[type=submit]").click(timeout=SLOW_MS)
     expect(page.locator(".messagelist .error")).to_have_count(0)
 
 
@@ -300,8 +300,8 @@ def test_a_village_fund_year_from_plan_to_published_report(
     with township.expect_navigation():
         township.locator("#pay-next").click()
     expect(township.locator("#pay-summary")).to_contain_text("合计 50,000.00 元")
-    with township.expect_navigation():
-        township.locator("#pay-record").click()
+    with township.expect_navigation(timeout=SLOW_MS):
+        township.locator("#pay-record").click(timeout=SLOW_MS)
     ok(township, "50,000.00 元")
     shoot(township, "5-loans-paid")
     loans = {loan.household.head_name: loan for loan in Loan.objects.select_related("household")}
