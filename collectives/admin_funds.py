@@ -8,7 +8,7 @@ import datetime
 from typing import Any
 
 from django import forms
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -17,10 +17,11 @@ from django.utils import timezone
 
 from disbursements.admin.common import year_of
 from disbursements.money import to_fen
+from households.admin_base import ScopedAdminMixin
 from households.models import Village
 
-from . import services
-from .models import ProgrammeFunding, VillageFund
+from . import report, services
+from .models import MemberIncome, ProgrammeFunding, VillageFund
 
 
 class BudgetForm(forms.Form):
@@ -96,3 +97,63 @@ class FundAllocationMixin:
             "list_url": reverse("admin:collectives_villagefund_changelist"),
         }
         return TemplateResponse(request, "admin/collectives/villagefund_allocate.html", context)
+
+
+class MemberIncomeForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = MemberIncome
+        fields = ("fund", "household", "before", "after", "source")
+
+    def clean(self) -> Any:
+        """The service's refusals shown on the form (it checks again when saving)."""
+        data = super().clean() or {}
+        fund, household = data.get("fund"), data.get("household")
+        if (
+            fund is not None
+            and household is not None
+            and not report.reached_households(fund).filter(pk=household.pk).exists()
+        ):
+            raise forms.ValidationError(report.MSG_NOT_REACHED.format(name=household.head_name))
+        return data
+
+    def _post_clean(self) -> None:
+        pass  # the service validates and saves
+
+
+@admin.register(MemberIncome)
+class MemberIncomeAdmin(ScopedAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    """受益户收入变化, entered by the village from its survey; the year-end report averages them."""
+
+    form = MemberIncomeForm
+    list_display = ("household", "village", "fund", "before", "after", "change", "source")
+    list_select_related = ("household", "village", "fund__village")
+
+    @admin.display(description="增加（元）")
+    def change(self, row: MemberIncome) -> str:
+        return f"{to_fen(row.after) - to_fen(row.before):,.2f}"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return getattr(request.user, "role", "") == "village" or request.user.is_superuser
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False if obj is not None else self.has_add_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: MemberIncome, form: Any, change: bool) -> None:
+        saved = report.income_record(
+            fund=form.cleaned_data["fund"],
+            household=form.cleaned_data["household"],
+            before=form.cleaned_data["before"],
+            after=form.cleaned_data["after"],
+            source=form.cleaned_data.get("source") or "",
+            actor=request.user,  # type: ignore[arg-type]
+        )
+        obj.pk, obj.fund, obj.household, obj.village_id = (
+            saved.pk,
+            saved.fund,
+            saved.household,
+            saved.village_id,
+        )
+        obj.before, obj.after = saved.before, saved.after

@@ -54,11 +54,13 @@ class CollectivesConfig(AppConfig):
             "dividend",
             "dividendshare",
             "cooperativetransaction",
+            "memberincome",
         )
         grant(ROLES, {f"collectives.view_{m}" for m in models})
         grant("city", {"collectives.change_lendingpolicy"})
         grant("village", {"collectives.import_loan", "collectives.import_repayment"})
         grant("township", {"collectives.import_repayment"})
+        grant("village", {"collectives.add_memberincome"})
         register_file(FundPlan, "minutes_scan")
         register_file(FundPlan, "implementation_scan")
         register_file(Loan, "contract_scan")

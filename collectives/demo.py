@@ -152,9 +152,8 @@ def seed(year: int = 2017) -> str:
         loans.append(services.loan_contract_attach(loan=loan, scan=_pdf(), actor=village_user))
     # One 放款 batch: the village submits it, the township approves it and records the payment.
     batch = loan_batches.loan_batch_create(village=village, loans=loans, actor=village_user)
-    with loan_batches.as_of(start):
-        approval.advance([batch], action=loan_batches.SUBMIT, actor=village_user)
-        approval.advance([batch], action=loan_batches.APPROVE, actor=township_user)
+    approval.advance([batch], action=loan_batches.SUBMIT, actor=village_user)
+    approval.advance([batch], action=loan_batches.APPROVE, actor=township_user)
     loan_batches.loan_batch_pay(batch=batch, actor=township_user, paid_on=start)
     loans = [Loan.objects.get(pk=loan.pk) for loan in loans]
     services.repayment_record(
@@ -208,6 +207,15 @@ def seed(year: int = 2017) -> str:
         fund=fund, kind="spending", amount=D("80000"), occurred_on=datetime.date(year, 6, 1),
         purpose="购置青稞加工设备", voucher_scan=_pdf(), actor=village_user,
     )  # fmt: skip
+    for household, before, after in zip(
+        households[:5],
+        ("2650", "2480", "3100", "2300", "2900"),
+        ("3980", "3720", "4460", "2300", "4150"),
+        strict=True,
+    ):
+        report.income_record(
+            fund=fund, household=household, before=D(before), after=D(after), actor=village_user
+        )
     year_end = report.report_generate(fund=fund, actor=village_user, today=datetime.date(year, 12, 31))
     report.report_submit(report=year_end, submitted_on=datetime.date(year + 1, 1, 10), actor=township_user)
     report.acceptance_record(

@@ -13,14 +13,11 @@ Lock order (as in `services`): the village fund row, then the loans, then the ac
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import datetime
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from disbursements.approval import BatchHooks, BatchKind, LineDetails, Step
 from disbursements.models import Account, Batch, BatchLine, Payout
@@ -54,23 +51,6 @@ STEPS = (
     Step(SUBMIT, "draft", "submitted", frozenset({"village"}), "提交乡镇审批（联保贷款）"),
     Step(APPROVE, "submitted", "approved", frozenset({"township"}), "乡镇审批（联保贷款）"),
 )
-
-# The date the group block is judged on: today, unless a caller (the tests, a back-dated import)
-# says which day the approval or the payment is made.
-_AS_OF: contextvars.ContextVar[datetime.date | None] = contextvars.ContextVar("loan_as_of", default=None)
-
-
-@contextlib.contextmanager
-def as_of(day: datetime.date) -> Iterator[None]:
-    token = _AS_OF.set(day)
-    try:
-        yield
-    finally:
-        _AS_OF.reset(token)
-
-
-def _today() -> datetime.date:
-    return _AS_OF.get() or timezone.localdate()
 
 
 def _loans(lines: Iterable[BatchLine]) -> dict[int, Loan]:
@@ -106,10 +86,13 @@ class LoanHooks(BatchHooks):
         LoanEvent.objects.bulk_create([LoanEvent(loan=loan, action=action, actor=actor) for loan in loans])
 
     def check_payments(self, batch: Batch, lines: list[BatchLine], actor: User) -> None:
-        """Under the village fund's lock (it serialises loans per village), each loan still proposed,
-        with its contract, its group not blocked and the household under the cap."""
+        """Under the village fund's lock (it serialises loans per village): each loan still proposed
+        and with its contract. The group block and the cap follow in `after_paid`, on the payment's
+        date."""
         village = Village.objects.get(pk=batch.village_id)  # type: ignore[misc]
-        VillageFund.objects.select_for_update(no_key=True).filter(village=village, year=batch.year).first()
+        VillageFund.objects.select_for_update(no_key=True).filter(village=village, year=batch.year).order_by(
+            "pk"
+        ).first()
         by_line = _loans(lines)
         locked = {
             loan.pk: loan
@@ -118,21 +101,14 @@ class LoanHooks(BatchHooks):
             .select_related("household", "group")
             .order_by("pk")
         }
-        problems: list[str] = []
-        today = _today()
-        for loan in locked.values():
-            if loan.status != Loan.Status.PROPOSED:
-                problems.append(f"{loan.household.head_name}：{loan.get_status_display()}")
-        _refuse_without_contract(locked.values())
-        for loan in locked.values():
-            try:
-                services.refuse_if_blocked(
-                    loan.group, loan.household, loan.principal, today, excluding=loan.pk
-                )
-            except ValidationError as exc:
-                problems.extend(exc.messages)
+        problems = [
+            f"{loan.household.head_name}：{loan.get_status_display()}"
+            for loan in locked.values()
+            if loan.status != Loan.Status.PROPOSED
+        ]
         if problems:
             raise ValidationError(problems)
+        _refuse_without_contract(locked.values())
 
     def sources(self, batch: Batch, lines: list[BatchLine]) -> dict[int, Account]:
         lending = accounts.village_account(batch.village, accounts.LENDING)  # type: ignore[arg-type]
@@ -157,9 +133,25 @@ class LoanHooks(BatchHooks):
         return LineDetails(("户编号", "借款户", "联保小组", "期限", "还款方式", "用途", "借款合同"), cells)
 
     def after_paid(self, batch: Batch, payouts: list[Payout], actor: User) -> None:
-        """The loans are out: their schedules start on the day of the payment."""
+        """The group block and the household cap, judged on the day the money moves (still under the
+        village fund's lock; a refusal here undoes the whole payment); then the loans are out and
+        their schedules start on that day."""
         by_line = {p.line_id: p for p in payouts}
-        loans = list(Loan.objects.filter(line_id__in=list(by_line)))
+        loans = list(Loan.objects.filter(line_id__in=list(by_line)).select_related("household", "group"))
+        problems: list[str] = []
+        for loan in loans:
+            try:
+                services.refuse_if_blocked(
+                    loan.group,
+                    loan.household,
+                    loan.principal,
+                    by_line[loan.line_id].paid_on,  # type: ignore[index]
+                    excluding=loan.pk,
+                )
+            except ValidationError as exc:
+                problems.extend(f"{loan.household.head_name}：{m}" for m in exc.messages)
+        if problems:
+            raise ValidationError(problems)
         instalments: list[Instalment] = []
         for loan in loans:
             payout = by_line[loan.line_id]  # type: ignore[index]
@@ -256,5 +248,4 @@ def loan_batch_pay(
     method: str = Payout.Method.BANK,
 ) -> PayoutResult:
     """乡镇放款: every loan of the approved batch, through the one payout recorder."""
-    with as_of(paid_on):
-        return record_payouts(batch=batch, actor=actor, paid_on=paid_on, method=method, reference=reference)
+    return record_payouts(batch=batch, actor=actor, paid_on=paid_on, method=method, reference=reference)

@@ -684,6 +684,44 @@ class CorrectionItem(models.Model):
         return self.text
 
 
+class MemberIncome(models.Model):
+    """受益户收入变化: a household the fund reached, its per-capita net income the year before and in
+    the fund's year, as the village's survey (入户调查) found them. The registry holds no income, so
+    the year-end report's "income change" is computed from these rows."""
+
+    fund = models.ForeignKey(
+        "VillageFund", on_delete=models.PROTECT, related_name="incomes", verbose_name=_("扶持资金")
+    )
+    village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="+", verbose_name=_("村委会"))
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, related_name="+", verbose_name=_("受益户")
+    )
+    before = models.DecimalField(_("上年人均纯收入（元）"), max_digits=12, decimal_places=2)
+    after = models.DecimalField(_("本年人均纯收入（元）"), max_digits=12, decimal_places=2)
+    source = models.CharField(_("数据来源"), max_length=64, default="入户调查")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("登记人")
+    )
+    recorded_at = models.DateTimeField(_("登记时间"), default=timezone.now)
+
+    scope_paths: ClassVar[ScopePaths] = ScopePaths(
+        township="village__township", village="village", cadre="household__cadre"
+    )
+
+    class Meta:
+        verbose_name = _("受益户收入变化")
+        verbose_name_plural = _("受益户收入变化")
+        constraints = [
+            models.UniqueConstraint(fields=["fund", "household"], name="one_income_per_fund_household"),
+            models.CheckConstraint(
+                condition=Q(before__gte=0, after__gte=0), name="member_income_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.household} {self.before:,.2f} → {self.after:,.2f} 元"
+
+
 class YearEndReport(models.Model):
     """效益分析报告 of a village fund for a year: the figures as generated (frozen), its PDF, its
     submission to city HQ (filed with 农科局), and the acceptance (验收) outcome."""

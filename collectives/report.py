@@ -11,6 +11,7 @@ from typing import IO, Any
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from disbursements import ledger
@@ -23,7 +24,7 @@ from households.scoping import scoped
 from households.xlsx import ColumnSpec, Kind, write_table
 
 from . import accounts, rules
-from .models import Loan, VillageFund, YearEndReport
+from .models import DividendShare, Loan, MemberIncome, VillageFund, YearEndReport
 from .services import portfolio
 
 REPORT_NOTICE = "collective_report"
@@ -42,6 +43,13 @@ LINES = (
     ("equity_balance", "入股资金专户结存"),
     ("cooperative_balance", "合作社经营资金专户结存"),
 )
+# Income change of the households reached (from `MemberIncome`; averages per household, per capita).
+INCOME_LINES = (
+    ("income_before", "受益户上年人均纯收入（平均）"),
+    ("income_after", "受益户本年人均纯收入（平均）"),
+    ("income_change", "受益户人均纯收入增加（平均）"),
+)
+MSG_NOT_REACHED = "{name} 不是本村扶持资金的受益户（借款或分红到户）。"
 
 
 def figures(fund: VillageFund, today: datetime.date) -> dict[str, str]:
@@ -83,11 +91,62 @@ def figures(fund: VillageFund, today: datetime.date) -> dict[str, str]:
         "equity_balance": balances[subs[accounts.EQUITY].pk],
         "cooperative_balance": balances[subs[accounts.COOPERATIVE].pk],
     }
+    incomes = list(MemberIncome.objects.filter(fund=fund).values_list("before", "after"))
+    count = len(incomes)
+    before = to_fen(sum((to_fen(b) for b, _ in incomes), ZERO) / count) if count else ZERO
+    after = to_fen(sum((to_fen(a) for _, a in incomes), ZERO) / count) if count else ZERO
+    values.update(income_before=before, income_after=after, income_change=after - before)
     return {
         **{k: str(to_fen(v)) for k, v in values.items()},
         "households": str(reached),
+        "income_households": str(count),
         "as_of": today.isoformat(),
     }
+
+
+def reached_households(fund: VillageFund) -> Any:
+    """The households the fund reached: borrowers of its paid loans and households given a dividend."""
+    from households.models import Household
+
+    borrowers = Loan.objects.filter(fund=fund).exclude(status=Loan.Status.PROPOSED).values("household")
+    shares = DividendShare.objects.filter(dividend__stake__fund=fund).values("household")
+    return Household.objects.filter(Q(pk__in=borrowers) | Q(pk__in=shares))
+
+
+@transaction.atomic
+def income_record(
+    *,
+    fund: VillageFund,
+    household: Any,
+    before: Decimal,
+    after: Decimal,
+    actor: User,
+    source: str = "入户调查",
+) -> MemberIncome:
+    """The village records a reached household's per-capita net income before and in the year; a
+    second record for the same household replaces the figures until the report is submitted."""
+    if not actor.is_superuser and (actor.role != "village" or actor.village_id != fund.village_id):
+        raise ValidationError("受益户收入由本村村委会登记。")
+    if YearEndReport.objects.filter(fund=fund, submitted_on__isnull=False).exists():
+        raise ValidationError("报告已报市指挥部，收入数据不能再改。")
+    if not reached_households(fund).filter(pk=household.pk).exists():
+        raise ValidationError(MSG_NOT_REACHED.format(name=household.head_name))
+    before, after = to_fen(before), to_fen(after)
+    if before < 0 or after < 0:
+        raise ValidationError("收入不能为负数。")
+    row, _created = MemberIncome.objects.update_or_create(
+        fund=fund,
+        household=household,
+        defaults={
+            "village_id": fund.village_id,
+            "before": before,
+            "after": after,
+            "source": source.strip()[:64] or "入户调查",
+            "recorded_by": actor,
+            "recorded_at": timezone.now(),
+        },
+    )
+    return row
 
 
 @transaction.atomic
@@ -118,12 +177,14 @@ def report_generate(*, fund: VillageFund, actor: User, today: datetime.date | No
 
 
 def _lines(data: dict[str, str]) -> list[tuple[str, str]]:
-    return [(label, yuan(Decimal(data[key]))) for key, label in LINES]
+    return [(label, yuan(Decimal(data.get(key, "0")))) for key, label in (*LINES, *INCOME_LINES)]
 
 
 def report_xlsx(stream: IO[bytes], report: YearEndReport) -> None:
     rows: list[list[Any]] = [[label, Decimal(report.figures[key])] for key, label in LINES]
     rows.append(["受益贫困户（户）", int(report.figures["households"])])
+    rows.append(["其中登记收入变化的户（户）", int(report.figures.get("income_households", 0))])
+    rows.extend([label, Decimal(report.figures.get(key, "0"))] for key, label in INCOME_LINES)
     write_table(
         stream,
         title=f"{report.fund.year}年{report.village.name}村集体经济扶持资金效益分析报告",
@@ -183,6 +244,9 @@ def report_rows(year: int, area: Area, user: User | None) -> tuple[Rows, Decimal
         rows.append(
             [str(len(rows) + 1), report.village.name, "受益贫困户", f"{report.figures['households']} 户"]
         )
+        if int(report.figures.get("income_households", 0)):
+            change = yuan(Decimal(report.figures["income_change"]))
+            rows.append([str(len(rows) + 1), report.village.name, "受益户人均纯收入增加（平均）", change])
         total += Decimal(report.figures["allocated"])
     return rows, total
 

@@ -155,7 +155,7 @@ def _lock_city_account(actor: User | None) -> Any:
         require(actor, "city", None, MSG_CITY_ONLY)
     purse = accounts.city_account()
     # Allocations are serialised on city HQ's account: the balance read below cannot change meanwhile.
-    list(Account.objects.select_for_update(no_key=True).filter(pk=purse.pk).order_by().values_list("pk"))
+    list(Account.objects.select_for_update(no_key=True).filter(pk=purse.pk).order_by("pk").values_list("pk"))
     return purse
 
 

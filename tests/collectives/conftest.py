@@ -109,8 +109,7 @@ def disburse(ctx: dict[str, Any], loans: list[Any], on: datetime.date) -> list[A
                 loan=loan, scan=pdf_upload("contract.pdf"), actor=ctx["village_user"]
             )
     batch = loan_batches.loan_batch_create(village=ctx["village"], loans=loans, actor=ctx["village_user"])
-    with loan_batches.as_of(on):
-        approval.advance([batch], action=loan_batches.SUBMIT, actor=ctx["village_user"])
-        approval.advance([batch], action=loan_batches.APPROVE, actor=ctx["township_user"])
+    approval.advance([batch], action=loan_batches.SUBMIT, actor=ctx["village_user"])
+    approval.advance([batch], action=loan_batches.APPROVE, actor=ctx["township_user"])
     loan_batches.loan_batch_pay(batch=batch, actor=ctx["township_user"], paid_on=on)
     return list(Loan.objects.filter(pk__in=[loan.pk for loan in loans]).order_by("pk"))

@@ -57,9 +57,8 @@ def test_concurrent_loans_never_take_the_lending_account_below_zero(lending_vill
     for loan in proposals:
         services.loan_contract_attach(loan=loan, scan=pdf_upload(), actor=ctx["village_user"])
         batch = loan_batches.loan_batch_create(village=village, loans=[loan], actor=ctx["village_user"])
-        with loan_batches.as_of(datetime.date(2017, 5, 2)):
-            approval.advance([batch], action=loan_batches.SUBMIT, actor=ctx["village_user"])
-            approval.advance([batch], action=loan_batches.APPROVE, actor=ctx["township_user"])
+        approval.advance([batch], action=loan_batches.SUBMIT, actor=ctx["village_user"])
+        approval.advance([batch], action=loan_batches.APPROVE, actor=ctx["township_user"])
         batches.append(batch)
     barrier = threading.Barrier(len(batches))
     outcomes: list[str] = []
