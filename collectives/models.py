@@ -696,8 +696,8 @@ class MemberIncome(models.Model):
     household = models.ForeignKey(
         Household, on_delete=models.PROTECT, related_name="+", verbose_name=_("受益户")
     )
-    before = models.DecimalField(_("上年人均纯收入（元）"), max_digits=12, decimal_places=2)
-    after = models.DecimalField(_("本年人均纯收入（元）"), max_digits=12, decimal_places=2)
+    before = money_field(_("上年人均纯收入（元）"), max_digits=12)
+    after = money_field(_("本年人均纯收入（元）"), max_digits=12)
     source = models.CharField(_("数据来源"), max_length=64, default="入户调查")
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("登记人")
