@@ -187,8 +187,8 @@ def repay(
             label=f"{payer}（{Household.objects.get(head_name=payer).code}）"
         )
     if double:  # a double click sends the form once
-        with page.expect_navigation():
-            page.locator("#step-form input[type=submit]").dblclick()
+        page.locator("#step-form input[type=submit]").dblclick()
+        page.wait_for_url(f"**/admin/collectives/loan/{loan.pk}/change/", timeout=SLOW_MS)
         return
     submit(page)
 
