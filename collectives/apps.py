@@ -9,6 +9,12 @@ class CollectivesConfig(AppConfig):
     verbose_name = _("村集体经济")
     default_auto_field = "django.db.models.BigAutoField"
 
+    def demo_year(self, *, year: int) -> str:
+        """Called by `seed_demo`: this programme's part of the demo year."""
+        from .demo import seed
+
+        return seed(year=year)
+
     def ready(self) -> None:
         from households.files import register as register_file
         from households.roles import ROLES, grant

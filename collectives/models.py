@@ -133,7 +133,7 @@ class VillageFund(models.Model):
 
     village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="+", verbose_name=_("村委会"))
     year = models.PositiveSmallIntegerField(_("年度"))
-    amount = models.DecimalField(_("扶持资金（元）"), max_digits=14, decimal_places=2)
+    amount = money_field(_("扶持资金（元）"), max_digits=14)
     entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="+", verbose_name=_("分录"))
     allocated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -177,9 +177,9 @@ class FundPlan(models.Model):
         upload_to="collectives/minutes/",
         validators=[UploadValidator(SCAN, "会议记录扫描件")],
     )
-    lending = models.DecimalField(_("联保小额贷款（元）"), max_digits=14, decimal_places=2)
-    equity = models.DecimalField(_("入股分红（元）"), max_digits=14, decimal_places=2)
-    cooperative = models.DecimalField(_("合作社经营（元）"), max_digits=14, decimal_places=2)
+    lending = money_field(_("联保小额贷款（元）"), max_digits=14)
+    equity = money_field(_("入股分红（元）"), max_digits=14)
+    cooperative = money_field(_("合作社经营（元）"), max_digits=14)
     status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.DRAFT)
     drafted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("草拟人")
@@ -314,7 +314,7 @@ class Loan(models.Model):
     household = models.ForeignKey(
         Household, on_delete=models.PROTECT, related_name="+", verbose_name=_("借款户")
     )
-    principal = models.DecimalField(_("借款金额（元）"), max_digits=14, decimal_places=2)
+    principal = money_field(_("借款金额（元）"), max_digits=14)
     term_months = models.PositiveSmallIntegerField(_("期限（月）"))
     frequency = models.CharField(
         _("还款方式"), max_length=12, choices=list(rules.FREQUENCIES.items()), default=rules.MONTHLY
@@ -397,7 +397,7 @@ class Reschedule(models.Model):
     reason = models.TextField(_("原因"))
     term_months = models.PositiveSmallIntegerField(_("新期限（月，自重排日起）"))
     frequency = models.CharField(_("还款方式"), max_length=12, choices=list(rules.FREQUENCIES.items()))
-    outstanding = models.DecimalField(_("重排本金（元）"), max_digits=14, decimal_places=2)
+    outstanding = money_field(_("重排本金（元）"), max_digits=14)
     effective_on = models.DateField(_("重排日期"))
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("审批人")
@@ -422,14 +422,10 @@ class Instalment(models.Model):
     )
     number = models.PositiveSmallIntegerField(_("期次"))
     due_on = models.DateField(_("应还日期"), db_index=True)
-    principal = models.DecimalField(_("应还本金（元）"), max_digits=14, decimal_places=2)
-    fee = models.DecimalField(_("应缴占用费（元）"), max_digits=14, decimal_places=2)
-    paid_principal = models.DecimalField(
-        _("已还本金（元）"), default=Decimal("0.00"), max_digits=14, decimal_places=2
-    )
-    paid_fee = models.DecimalField(
-        _("已缴占用费（元）"), default=Decimal("0.00"), max_digits=14, decimal_places=2
-    )
+    principal = money_field(_("应还本金（元）"), max_digits=14)
+    fee = money_field(_("应缴占用费（元）"), max_digits=14)
+    paid_principal = money_field(_("已还本金（元）"), default=Decimal("0.00"), max_digits=14)
+    paid_fee = money_field(_("已缴占用费（元）"), default=Decimal("0.00"), max_digits=14)
     superseded_by = models.ForeignKey(
         Reschedule,
         on_delete=models.PROTECT,
@@ -471,9 +467,9 @@ class Repayment(models.Model):
     )
     payer = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="+", verbose_name=_("还款人"))
     paid_on = models.DateField(_("还款日期"))
-    amount = models.DecimalField(_("还款金额（元）"), max_digits=14, decimal_places=2)
-    principal = models.DecimalField(_("其中本金（元）"), max_digits=14, decimal_places=2)
-    fee = models.DecimalField(_("其中占用费（元）"), max_digits=14, decimal_places=2)
+    amount = money_field(_("还款金额（元）"), max_digits=14)
+    principal = money_field(_("其中本金（元）"), max_digits=14)
+    fee = money_field(_("其中占用费（元）"), max_digits=14)
     principal_entry = models.OneToOneField(
         Entry, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -516,7 +512,7 @@ class ReserveAllocation(models.Model):
 
     repayment = models.ForeignKey(Repayment, on_delete=models.PROTECT, related_name="reserves")
     reserve = models.CharField(_("公积公益金类别"), max_length=16, choices=Reserve.choices)
-    amount = models.DecimalField(_("金额（元）"), max_digits=14, decimal_places=2)
+    amount = money_field(_("金额（元）"), max_digits=14)
     entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
@@ -537,7 +533,7 @@ class GuarantorDebt(models.Model):
     creditor = models.ForeignKey(
         Household, on_delete=models.PROTECT, related_name="+", verbose_name=_("代偿户")
     )
-    amount = models.DecimalField(_("代偿金额（元）"), max_digits=14, decimal_places=2)
+    amount = money_field(_("代偿金额（元）"), max_digits=14)
     settled_on = models.DateField(_("结清日期"), null=True, blank=True)
 
     scope_paths: ClassVar[ScopePaths] = ScopePaths(
@@ -561,7 +557,7 @@ class WriteOff(models.Model):
     loan = models.OneToOneField(
         Loan, on_delete=models.PROTECT, related_name="write_off", verbose_name=_("贷款")
     )
-    amount = models.DecimalField(_("核销本金（元）"), max_digits=14, decimal_places=2)
+    amount = money_field(_("核销本金（元）"), max_digits=14)
     reason = models.TextField(_("核销原因"))
     entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="+")
     approved_by = models.ForeignKey(
@@ -586,7 +582,7 @@ class WriteOffRecovery(models.Model):
     """核销后收回: never more than was written off (checked under lock, and by the ledger)."""
 
     write_off = models.ForeignKey(WriteOff, on_delete=models.PROTECT, related_name="recoveries")
-    amount = models.DecimalField(_("收回金额（元）"), max_digits=14, decimal_places=2)
+    amount = money_field(_("收回金额（元）"), max_digits=14)
     received_on = models.DateField(_("收回日期"))
     entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="+")
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -700,8 +696,8 @@ class MemberIncome(models.Model):
     household = models.ForeignKey(
         Household, on_delete=models.PROTECT, related_name="+", verbose_name=_("受益户")
     )
-    before = models.DecimalField(_("上年人均纯收入（元）"), max_digits=12, decimal_places=2)
-    after = models.DecimalField(_("本年人均纯收入（元）"), max_digits=12, decimal_places=2)
+    before = money_field(_("上年人均纯收入（元）"), max_digits=12)
+    after = money_field(_("本年人均纯收入（元）"), max_digits=12)
     source = models.CharField(_("数据来源"), max_length=64, default="入户调查")
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("登记人")
@@ -774,7 +770,7 @@ class EquityStake(models.Model):
     counterparty = models.ForeignKey(
         Counterparty, on_delete=models.PROTECT, related_name="+", verbose_name=_("入股组织")
     )
-    principal = models.DecimalField(_("入股本金（元）"), max_digits=14, decimal_places=2)
+    principal = money_field(_("入股本金（元）"), max_digits=14)
     agreement_scan = models.FileField(
         _("入股协议"), upload_to="collectives/equity/", validators=[UploadValidator(SCAN, "入股协议扫描件")]
     )
@@ -803,7 +799,7 @@ class Dividend(models.Model):
         EquityStake, on_delete=models.PROTECT, related_name="dividends", verbose_name=_("入股")
     )
     year = models.PositiveSmallIntegerField(_("分红年度"))
-    amount = models.DecimalField(_("分红金额（元）"), max_digits=14, decimal_places=2)
+    amount = money_field(_("分红金额（元）"), max_digits=14)
     received_on = models.DateField(_("到账日期"))
     entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="+")
 
@@ -826,7 +822,7 @@ class DividendShare(models.Model):
     household = models.ForeignKey(
         Household, on_delete=models.PROTECT, related_name="+", verbose_name=_("贫困户")
     )
-    amount = models.DecimalField(_("分得金额（元）"), max_digits=14, decimal_places=2)
+    amount = money_field(_("分得金额（元）"), max_digits=14)
     entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="+")
 
     scope_paths: ClassVar[ScopePaths] = ScopePaths(
@@ -852,7 +848,7 @@ class CooperativeTransaction(models.Model):
     fund = models.ForeignKey(VillageFund, on_delete=models.PROTECT, related_name="+", verbose_name=_("资金"))
     village = models.ForeignKey(Village, on_delete=models.PROTECT, related_name="+", verbose_name=_("村委会"))
     kind = models.CharField(_("收支"), max_length=10, choices=Kind.choices)
-    amount = models.DecimalField(_("金额（元）"), max_digits=14, decimal_places=2)
+    amount = money_field(_("金额（元）"), max_digits=14)
     occurred_on = models.DateField(_("日期"))
     purpose = models.CharField(_("事由"), max_length=100)
     voucher_scan = models.FileField(
