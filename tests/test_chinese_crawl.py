@@ -523,3 +523,17 @@ def test_the_crawl_fits_its_budget() -> None:
         + ", ".join(f"{k} {w:.1f}" for k, (w, _) in SPENT.items())
     )
     assert cpu < BUDGET_SECONDS
+
+
+def test_the_date_widgets_time_zone_note_is_in_chinese() -> None:
+    """A phone whose clock is in another zone sees the admin's time-zone note above a date-time field:
+    Django 6.1 ships that sentence without zh_Hans, so the project's djangojs catalogue carries it."""
+    from django.utils import translation
+    from django.views.i18n import JavaScriptCatalog
+
+    view = JavaScriptCatalog.as_view(packages=["django.contrib.admin"])
+    with translation.override("zh-hans"):
+        script = view(RequestFactory().get("/admin/jsi18n/")).content.decode("unicode_escape")  # \uXXXX
+    assert "请按 %(timezone)s 时区填写时间" in script
+    assert "Enter times in the" in script  # the key is there, mapped to the Chinese sentence
+    assert "服务器" in script
