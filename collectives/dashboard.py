@@ -86,10 +86,24 @@ def open_corrections(user: User, year: int) -> list[TodoItem]:
     return [TodoItem("督查整改事项未销号", items.count(), url, "项", urgent=late > 0)]
 
 
+def months_unvisited(user: User, year: int) -> list[TodoItem]:
+    """乡政府、村总支、工作组每月督查: funded villages in scope with a past month of the year unvisited."""
+    from django.utils import timezone
+
+    from .supervision import months_without_visit
+
+    villages = list(scoped(VillageFund.objects.filter(year=year), user).values_list("village", flat=True))
+    gaps = months_without_visit(villages, year, timezone.localdate()) if villages else {}
+    missing = [v for v, months in gaps.items() if months]
+    url = reverse("admin:collectives_supervisionvisit_changelist")
+    return [TodoItem(f"{year} 年有月份未督查的村", len(missing), url, "个", urgent=bool(missing))]
+
+
 TODO_DEFS = (
     TodoSource(
         "collective_overdue", "逾期联保贷款", frozenset({"village", "township", "city"}), overdue_loans
     ),
     TodoSource("collective_loans_waiting", "待审批联保贷款", frozenset({"township"}), loans_waiting),
     TodoSource("collective_corrections", "督查整改", frozenset({"village", "township"}), open_corrections),
+    TodoSource("collective_unvisited", "每月督查", frozenset({"township", "city"}), months_unvisited),
 )

@@ -54,3 +54,32 @@ def test_visit_notice_items_and_gaps(lending_village: dict[str, Any]) -> None:
             items=[],
             actor=ctx["village_user"],
         )
+
+
+def test_a_month_without_a_visit_is_on_the_to_do(lending_village: dict[str, Any]) -> None:
+    """乡政府、村总支、工作组每月督查: a funded village with a past month unvisited is flagged for the
+    township and city HQ, and only within their areas."""
+    from collectives.dashboard import months_unvisited
+    from households.models import Role, Township
+
+    from ..factories import make_user
+
+    ctx = lending_village
+    flagged = months_unvisited(ctx["township_user"], 2017)[0]
+    assert (flagged.count, flagged.urgent) == (1, True)  # 2017 is long past: no month was visited
+    assert months_unvisited(ctx["city_user"], 2017)[0].count == 1
+    elsewhere = Township.objects.exclude(pk=ctx["village"].township_id).first()
+    assert elsewhere is not None
+    other = make_user(Role.TOWNSHIP, "other_township", township=elsewhere)
+    assert months_unvisited(other, 2017)[0].count == 0
+    for month in range(1, 13):
+        supervision.visit_record(
+            village=ctx["village"],
+            visited_on=datetime.date(2017, month, 10),
+            inspectors="建塘镇 李乡长；村党总支 和书记；工作组 王组长",
+            findings="按月检查借款台账。",
+            items=[],
+            actor=ctx["township_user"],
+        )
+    done = months_unvisited(ctx["township_user"], 2017)[0]
+    assert (done.count, done.urgent) == (0, False)
