@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import io
 from collections.abc import Callable
+from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any, cast
 
@@ -144,10 +145,24 @@ def labelled(model: Any, name: str) -> bool:
     return str(getattr(field, "verbose_name", "")) != name.replace("_", " ")
 
 
+_ROLE: ContextVar[str] = ContextVar("collectives_admin_role", default="")
+
+
 class ReadOnlyScoped(ScopedAdminMixin, RoleActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     """Scoped, read-only lists; the steps are pages of their own (`step`) calling the services."""
 
     add_roles: frozenset[str] = frozenset()
+
+    # The role of the request being rendered, for the list's 办理 column (list_display callables get no
+    # request). A ModelAdmin is one instance shared by every request and thread, so the role lives in
+    # a context variable (per thread under WSGI, per task under ASGI), never on the instance.
+    @property
+    def _role(self) -> str:
+        return _ROLE.get()
+
+    @_role.setter
+    def _role(self, role: str) -> None:
+        _ROLE.set(role)
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return [
