@@ -57,7 +57,11 @@ class Signed(FastHttpUser):
         form = self.client.get("/admin/login/", name="login (form)")
         with self.client.post(
             "/admin/login/?next=/admin/",
-            data={"username": self.username, "password": PASSWORD, "csrfmiddlewaretoken": csrf_of(form.text or "")},
+            data={
+                "username": self.username,
+                "password": PASSWORD,
+                "csrfmiddlewaretoken": csrf_of(form.text or ""),
+            },
             headers={"Referer": self.host + "/admin/login/"},
             name="login",
             catch_response=True,
@@ -150,7 +154,8 @@ class Official(Signed):
         if not ids:
             return
         page = self.client.get(
-            f"/admin/disbursements/batch/{random.choice(ids)}/change/", name="/admin/disbursements/batch/[id]/"
+            f"/admin/disbursements/batch/{random.choice(ids)}/change/",
+            name="/admin/disbursements/batch/[id]/",
         )
         steps = STEP.findall(page.text or "")
         if not steps:
@@ -179,9 +184,18 @@ class VillageOfficial(Official):
         villages = OPTION.findall(options.group(1)) if options else []
         if not villages:
             return
-        data = {"kind": "grant", "year": "2017", "village": villages[0], "csrfmiddlewaretoken": csrf_of(form.text or "")}
+        data = {
+            "kind": "grant",
+            "year": "2017",
+            "village": villages[0],
+            "csrfmiddlewaretoken": csrf_of(form.text or ""),
+        }
         with self.client.post(
-            url, data=data, headers={"Referer": self.host + url}, name="notice print, village PDF", catch_response=True
+            url,
+            data=data,
+            headers={"Referer": self.host + url},
+            name="notice print, village PDF",
+            catch_response=True,
         ) as response:
             if response.headers.get("Content-Type") != "application/pdf":
                 response.failure("no PDF")

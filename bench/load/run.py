@@ -38,7 +38,9 @@ SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--database", default="load_test")
     parser.add_argument("--households", type=int, default=1500)
     parser.add_argument("--port", type=int, default=8106)
@@ -69,18 +71,39 @@ def main() -> int:
     python = str(BIN / "python")
     if not args.keep_database:
         subprocess.run(
-            [python, "bench/scale.py", "generate", "--database", args.database, "--households", str(args.households)],
+            [
+                python,
+                "bench/scale.py",
+                "generate",
+                "--database",
+                args.database,
+                "--households",
+                str(args.households),
+            ],
             cwd=ROOT,
             check=True,
         )
     with accounts.open("w") as out:
-        subprocess.run([python, "bench/load/setup.py", "--password", password], cwd=ROOT, env=env, check=True, stdout=out)
+        subprocess.run(
+            [python, "bench/load/setup.py", "--password", password], cwd=ROOT, env=env, check=True, stdout=out
+        )
     subprocess.run([python, "manage.py", "collectstatic", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
 
     server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "config.wsgi", "--workers", str(args.workers), "--bind", f"127.0.0.1:{args.port}",
-         "--timeout", "120", "--access-logfile", str(OUT / "load-access.log"), "--error-logfile",
-         str(OUT / "load-gunicorn.log")],
+        [
+            str(BIN / "gunicorn"),
+            "config.wsgi",
+            "--workers",
+            str(args.workers),
+            "--bind",
+            f"127.0.0.1:{args.port}",
+            "--timeout",
+            "120",
+            "--access-logfile",
+            str(OUT / "load-access.log"),
+            "--error-logfile",
+            str(OUT / "load-gunicorn.log"),
+        ],
         cwd=ROOT,
         env=env,
     )
@@ -106,8 +129,22 @@ def main() -> int:
         load_before = os.getloadavg()
         started = time.time()
         subprocess.run(
-            [str(BIN / "locust"), "-f", "bench/load/locustfile.py", "--headless", *users, "--run-time", args.run_time,
-             "--host", host, "--csv", str(OUT / "load"), "--only-summary", "--stop-timeout", "30"],
+            [
+                str(BIN / "locust"),
+                "-f",
+                "bench/load/locustfile.py",
+                "--headless",
+                *users,
+                "--run-time",
+                args.run_time,
+                "--host",
+                host,
+                "--csv",
+                str(OUT / "load"),
+                "--only-summary",
+                "--stop-timeout",
+                "30",
+            ],
             cwd=ROOT,
             env=env,
             check=False,
@@ -123,7 +160,11 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 process.kill()
     reconcile = subprocess.run(
-        [python, "manage.py", "reconcile", "--year", "2017"], cwd=ROOT, env=env, capture_output=True, text=True
+        [python, "manage.py", "reconcile", "--year", "2017"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     print(reconcile.stdout[-300:], reconcile.stderr[-300:])
     table, failures = report(OUT / "load_stats.csv")

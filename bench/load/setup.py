@@ -49,13 +49,26 @@ def main() -> None:
         # Every role works in the admin (User.save sets is_staff); the generator inserted them bare.
         User.objects.filter(username__in=cadres).update(password=hashed, is_staff=True)
         officials = [
-            User(username=f"load_v{i}", name=f"村干部{i}", role=Role.VILLAGE, township=township,
-                 village=v, is_staff=True, password=hashed)
+            User(
+                username=f"load_v{i}",
+                name=f"村干部{i}",
+                role=Role.VILLAGE,
+                township=township,
+                village=v,
+                is_staff=True,
+                password=hashed,
+            )
             for i, v in enumerate(villages)
         ]
         officials += [
-            User(username=f"load_t{i}", name=f"乡镇干部{i}", role=Role.TOWNSHIP, township=township,
-                 is_staff=True, password=hashed)
+            User(
+                username=f"load_t{i}",
+                name=f"乡镇干部{i}",
+                role=Role.TOWNSHIP,
+                township=township,
+                is_staff=True,
+                password=hashed,
+            )
             for i in range(TOWNSHIP_OFFICIALS)
         ]
         officials += [
