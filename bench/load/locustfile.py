@@ -24,11 +24,12 @@ import random
 import re
 from collections import deque
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from locust import FastHttpUser, between, task
 
-ACCOUNTS: dict[str, Any] = json.loads(open(os.environ["LOAD_ACCOUNTS"], encoding="utf-8").read())
+ACCOUNTS: dict[str, Any] = json.loads(Path(os.environ["LOAD_ACCOUNTS"]).read_text(encoding="utf-8"))
 PASSWORD = os.environ["LOAD_PASSWORD"]
 POOLS = {role: deque(ACCOUNTS[role]) for role in ("cadres", "village", "township", "city")}
 
@@ -49,6 +50,9 @@ def csrf_of(html: str) -> str:
 
 class Signed(FastHttpUser):
     abstract = True
+    # gunicorn's own --timeout: a page slower than this is an error there too.
+    network_timeout = 120.0
+    connection_timeout = 120.0
     pool = "city"
     username = ""
 
@@ -65,15 +69,22 @@ class Signed(FastHttpUser):
             headers={"Referer": self.host + "/admin/login/"},
             name="login",
             catch_response=True,
+            allow_redirects=False,
         ) as response:
-            if "csrfmiddlewaretoken" in (response.text or "") and "/admin/login/" in response.url:
-                response.failure(f"sign-in refused for {self.username}")
+            if response.status_code != 302:
+                response.failure(f"sign-in refused ({response.status_code})")
 
     def post_form(self, url: str, data: dict[str, Any], name: str, form_url: str = "", **kwargs: Any) -> Any:
         page = self.client.get(form_url or url, name=name + " (form)")
         data = {**data, "csrfmiddlewaretoken": csrf_of(page.text or "")}
         return self.client.post(
-            url, data=data, headers={"Referer": self.host + url}, name=name, catch_response=True, **kwargs
+            url,
+            data=data,
+            headers={"Referer": self.host + url},
+            name=name,
+            catch_response=True,
+            allow_redirects=False,  # a save or a step answers with a redirect: checked, not followed
+            **kwargs,
         )
 
 
@@ -114,15 +125,17 @@ class Cadre(Signed):
             name="/cadre/households/[id]/ save plan",
         ) as response:
             text = response.text or ""
-            if "saved=1" in response.url:
+            if response.status_code == 302 and "saved=1" in response.headers.get("Location", ""):
                 return
-            if 'class="errorlist nonfield"' in text or 'name="crops"' not in text:
+            if response.status_code == 200 and (
+                'class="errorlist nonfield"' in text or 'name="crops"' not in text
+            ):
                 # The rules refused it with their message (e.g. 脱贫年度 2015: not eligible), or the
                 # plan entered a batch meanwhile: what a cadre sees and stops at, not an error.
                 self.editable.remove(pk)
                 response.success()
             else:
-                response.failure("plan not saved")
+                response.failure(f"plan not saved ({response.status_code})")
 
     @task(2)
     def quote(self) -> None:
@@ -135,8 +148,8 @@ class Cadre(Signed):
             name="/cadre/households/[id]/quote/",
             form_url=f"/cadre/households/{pk}/",
         ) as response:
-            if "元" not in (response.text or ""):
-                response.failure("no quote")
+            if response.status_code != 200 or not (response.text or "").strip():
+                response.failure(f"no quote ({response.status_code})")
 
 
 class Official(Signed):
@@ -162,10 +175,12 @@ class Official(Signed):
             return
         url, action = steps[0]
         with self.post_form(url, {"note": "负载测试"}, name=f"batch step {action}") as response:
-            text = response.text or ""
-            # Another official took the step a moment before: the page says so, which is no error.
-            if "messagelist" not in text:
-                response.failure(f"{action}: no message on the batch page")
+            # Back to the batch page, with the step's message — or, if another official took the
+            # step a moment before, with the refusal's: a message, not an error.
+            if response.status_code != 302 or "/admin/disbursements/batch/" not in response.headers.get(
+                "Location", ""
+            ):
+                response.failure(f"{action}: {response.status_code}")
 
     @task(2)
     def notices(self) -> None:
@@ -212,8 +227,10 @@ class TownshipOfficial(Official):
         with self.post_form(
             url, {"kind": "grant", "year": "2017", "township": township}, name="notice print, township job"
         ) as response:
-            if "/admin/households/job/" not in response.url:
-                response.failure("no print job")
+            if response.status_code != 302 or "/admin/households/job/" not in response.headers.get(
+                "Location", ""
+            ):
+                response.failure(f"no print job ({response.status_code})")
 
 
 class CityUser(Signed):

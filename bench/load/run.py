@@ -123,7 +123,9 @@ def main() -> int:
                 time.sleep(1)
         else:
             raise SystemExit("gunicorn did not answer")
-        users = ["-u", "12", "-r", "4"] if args.smoke else ["-u", "225", "-r", "5"]
+        users = (
+            ["-u", "12", "-r", "4"] if args.smoke else ["-u", "225", "-r", "2"]
+        )  # sign-ins: 0.35 CPU-s each (PBKDF2)
         if args.smoke:
             env["LOAD_SMOKE"] = "1"
         load_before = os.getloadavg()
