@@ -56,7 +56,7 @@ def _through_middleware(request: HttpRequest) -> dict[str, Any]:
         seen["user_read_on_replica"] = in_replica_block()
         return type("U", (), {"is_authenticated": True, "pk": 1})()
 
-    request.user = SimpleLazyObject(user)  # type: ignore[attr-defined]
+    request.user = SimpleLazyObject(user)  # type: ignore[assignment]
     ReplicaReadsMiddleware(view)(request)
     return seen
 

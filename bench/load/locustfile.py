@@ -66,7 +66,7 @@ class Signed(FastHttpUser):
                 "password": PASSWORD,
                 "csrfmiddlewaretoken": csrf_of(form.text or ""),
             },
-            headers={"Referer": self.host + "/admin/login/"},
+            headers={"Referer": f"{self.host}/admin/login/"},
             name="login",
             catch_response=True,
             allow_redirects=False,
@@ -80,7 +80,7 @@ class Signed(FastHttpUser):
         return self.client.post(
             url,
             data=data,
-            headers={"Referer": self.host + url},
+            headers={"Referer": f"{self.host}{url}"},
             name=name,
             catch_response=True,
             allow_redirects=False,  # a save or a step answers with a redirect: checked, not followed
@@ -208,7 +208,7 @@ class VillageOfficial(Official):
         with self.client.post(
             url,
             data=data,
-            headers={"Referer": self.host + url},
+            headers={"Referer": f"{self.host}{url}"},
             name="notice print, village PDF",
             catch_response=True,
         ) as response:
