@@ -128,3 +128,11 @@ def test_the_loopback_switch_needs_loopback_hosts() -> None:
     )
     assert refused.returncode != 0
     assert "LOOPBACK_HTTP_TEST" in refused.stderr
+
+
+def test_every_replica_view_name_is_a_page() -> None:
+    """A renamed URL would silently send its report back to the primary."""
+    from django.urls import resolve, reverse
+
+    for name in routers.REPLICA_READ_VIEWS:
+        assert resolve(reverse(name)).view_name == name
