@@ -1,8 +1,8 @@
 """Accounts and batches for the load test (bench/load/run.py), on a database made by `bench/scale.py
 generate`: one password for 200 of its cadres, 10 village and 10 township officials and 5 city
 users (set-based: one hash, one UPDATE, one bulk INSERT), and a tranche-1 batch for each of the
-first township's villages, prepared by the real service, for the officials to take through their
-steps. Prints the accounts as JSON for the locustfile.
+first township's villages, prepared and submitted by one of its cadres through the real services,
+for the officials to take through 入户核实 and 乡镇复核汇总. Prints the accounts as JSON for the locustfile.
 
     DATABASE_URL=postgres://…/h14l_load DJANGO_SETTINGS_MODULE=config.settings.local \\
         .venv/bin/python bench/load/setup.py --password … > bench/out/load-accounts.json
@@ -32,6 +32,7 @@ def main() -> None:
     from django.core.exceptions import ValidationError
     from django.db import transaction
 
+    from disbursements.approval import advance
     from households.models import Role, Township, User, Village
     from subsidies.money.batches import batch_prepare
 
@@ -78,13 +79,20 @@ def main() -> None:
         User.objects.bulk_create(
             officials, update_conflicts=True, unique_fields=["username"], update_fields=["password"]
         )
+    # Each village's batch is prepared and submitted by one of its cadres, so that the officials
+    # can take the next steps: the actor of a step may not take the one after it (four eyes).
     batches = 0
-    for user in User.objects.filter(username__startswith="load_v").select_related("village"):
-        assert user.village is not None
-        try:
-            batch_prepare(village=user.village, year=2017, tranche=1, actor=user)
-        except ValidationError:  # a second run: the village's households are in a batch already
+    for village in villages:
+        cadre = (
+            User.objects.filter(role=Role.CADRE, village=village, username__in=cadres).order_by("id").first()
+        )
+        if cadre is None:
             continue
+        try:
+            batch = batch_prepare(village=village, year=2017, tranche=1, actor=cadre)
+        except ValidationError:  # a second run: the cadre's households are in a batch already
+            continue
+        advance([batch], action="submit", actor=cadre, note="")
         batches += 1
     print(f"accounts ready; {batches} tranche-1 batches prepared", file=sys.stderr)
     print(
