@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import ActionLocation, InlineModelAdmin
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import AdminFileWidget
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
@@ -41,7 +42,7 @@ from .imports import (
     read_xlsx,
     sha256_of,
 )
-from .pagination import EstimatedCountPaginator
+from .pagination import MAX_PAGES, EstimatedCountPaginator
 from .scoping import scoped, visible
 
 
@@ -245,6 +246,34 @@ class FileLinksMixin:
         )
 
 
+def msg_narrow_the_list(count: int) -> str:
+    return (
+        f"列表约有 {count:,} 条，只能翻到前 {MAX_PAGES} 页；请用搜索（身份证号、户编号、姓名）"
+        "或右侧的筛选缩小范围。"
+    )
+
+
+class LongListChangeList(ChangeList):
+    """Django's changelist, honest about an estimated count (issue 14).
+
+    When the paginator numbers the list from the planner's estimate: the page says "约 N 条"
+    (templates `admin/pagination.html`, `search_form.html`, `actions.html`), the facet counts
+    ("显示计数": one `COUNT(*)` per filter choice over the whole list) are not offered, and a page
+    past the last one offered shows that last page with a request to narrow the list.
+    """
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        paginator = self.paginator
+        if not getattr(paginator, "estimated", False):
+            return
+        self.add_facets = False
+        self.is_facets_optional = False
+        if getattr(paginator, "capped", False):
+            self.page_num = paginator.num_pages
+            messages.warning(request, msg_narrow_the_list(self.result_count))
+
+
 class ScopedAdminMixin(FileLinksMixin):
     """Lists, change pages (and so URL-edited ids), actions, exports and FK dropdowns go through `scoped`.
 
@@ -255,6 +284,9 @@ class ScopedAdminMixin(FileLinksMixin):
     # Long lists (issue 14): one count per page, estimated on PostgreSQL past ESTIMATE_FROM rows.
     paginator: ClassVar[type] = EstimatedCountPaginator
     show_full_result_count = False
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return LongListChangeList
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet[Any]:
         return scoped(super().get_queryset(request), request.user)  # type: ignore[misc]

@@ -25,4 +25,18 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+if "replica" in DATABASES:  # DATABASE_REPLICA_URL (config/routers.py)
+    DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
 LOGGING["root"]["level"] = "INFO"  # type: ignore[index]
+
+# The load test (bench/load/, issue 14) drives gunicorn over plain http on 127.0.0.1, where secure
+# cookies would never be sent back. This switch turns off only what needs https, and only for a
+# server that answers nothing but loopback names: it cannot weaken a real deployment by accident.
+if env.bool("LOOPBACK_HTTP_TEST", default=False):
+    _hosts = set(env.list("ALLOWED_HOSTS", default=[]))
+    if not _hosts or not _hosts <= {"127.0.0.1", "localhost", "::1"}:
+        raise ImproperlyConfigured("LOOPBACK_HTTP_TEST 只能用于只应答 127.0.0.1/localhost 的测试服务器")
+    SECURE_SSL_REDIRECT = False
+    SESSION_COOKIE_SECURE = False
+    CSRF_COOKIE_SECURE = False
+    SECURE_HSTS_SECONDS = 0

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Max, Min, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -25,6 +25,25 @@ from ..models import Account, Entry
 from ..reconcile import reconcile
 from ..registry import ACCOUNT_KINDS, ENTRY_KINDS, FUNDS, Registry
 from .common import reverse_action, year_of
+
+
+class EntryYearFilter(admin.SimpleListFilter):
+    """年度 of the ledger: the years between the first and the last entry's, read through the index
+    on `year` (two index lookups), not Django's `SELECT DISTINCT year` over every entry (issue 14:
+    269,000 rows read per page at province scale)."""
+
+    title = "年度"
+    parameter_name = "year"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
+        bounds = Entry.objects.aggregate(first=Min("year"), last=Max("year"))
+        if bounds["first"] is None:
+            return []
+        return [(y, str(y)) for y in range(bounds["last"], bounds["first"] - 1, -1)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset.filter(year=int(value)) if value and value.isdigit() else queryset
 
 
 def _kind_filter(registry: Registry[Any], title: str, name: str = "kind") -> type[admin.SimpleListFilter]:
@@ -56,7 +75,7 @@ class EntryAdmin(ScopedAdminMixin, RoleActionsMixin, ReadOnlyAdminMixin, admin.M
         "reverses",
     )
     amount_yuan = money_column("amount", "金额（元）")
-    list_filter = ("year", _kind_filter(FUNDS, "资金", "fund"), _kind_filter(ENTRY_KINDS, "类别"))
+    list_filter = (EntryYearFilter, _kind_filter(FUNDS, "资金", "fund"), _kind_filter(ENTRY_KINDS, "类别"))
     list_select_related = ("source", "target", "created_by", "reverses")
     search_fields = ("memo", "source__name", "target__name")
     actions = ["reverse_entries"]

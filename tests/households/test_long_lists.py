@@ -82,3 +82,59 @@ def test_the_count_is_exact_below_the_estimate_threshold(registry) -> None:  # t
     assert paginator.count == 3
     estimate = planner_rows(Household.objects.all())
     assert estimate is None or estimate < ESTIMATE_FROM  # SQLite: None; PostgreSQL: the planner's guess
+
+
+@pytest.fixture
+def a_long_list(monkeypatch: pytest.MonkeyPatch) -> int:
+    """The planner expects 2,000,000 rows (what PostgreSQL says of the province's registry)."""
+    monkeypatch.setattr("households.pagination.planner_rows", lambda queryset: 2_000_000)
+    return 2_000_000
+
+
+def test_an_estimated_count_says_about_and_offers_no_facet_counts(  # type: ignore[no-untyped-def]
+    registry, city_user: User, a_long_list: int
+) -> None:
+    client = Client()
+    client.force_login(city_user)
+    page = client.get(HH).content.decode()
+    assert "约 2,000,000 条" in page
+    assert "只列出前 100 页" in page
+    # "显示计数" would run one COUNT(*) over the whole list per filter choice; forging its
+    # parameter does not run them either.
+    assert "显示计数" not in page
+    forged = client.get(HH + "?_facets=True")
+    assert forged.status_code == 200
+    assert "显示计数" not in forged.content.decode() and "隐藏计数" not in forged.content.decode()
+    assert not forged.context["cl"].add_facets
+    # No "select all 2,000,000" for an action across the whole province.
+    assert "选中所有" not in page
+    searched = client.get(HH + "?q=扎西").content.decode()
+    assert "约 2,000,000 条结果" in searched
+
+
+def test_a_deep_page_of_an_estimated_list_asks_to_narrow_it(  # type: ignore[no-untyped-def]
+    registry, city_user: User, a_long_list: int
+) -> None:
+    client = Client()
+    client.force_login(city_user)
+    response = client.get(HH + "?p=500")
+    assert response.status_code == 200  # not Django's "?e=1" error page
+    assert response.context["cl"].page_num == 100
+    notes = [str(m) for m in response.context["messages"]]
+    assert any("只能翻到前 100 页" in note and "缩小范围" in note for note in notes), notes
+    # The pages offered stop at the 100th, which is the one shown.
+    paginator = response.content.decode().split('class="paginator"')[1]
+    assert 'aria-current="page">100<' in paginator
+    assert 'href="?p=99"' in paginator
+    assert "p=101" not in paginator
+    assert client.get(HH).content.decode().split('class="paginator"')[1].count('href="?p=100"') == 1
+
+
+def test_a_short_list_keeps_its_exact_count_and_facet_counts(registry, city_user: User) -> None:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(city_user)
+    page = client.get(HH).content.decode()
+    assert "约" not in page.split('class="paginator"')[1]
+    assert "3 贫困户" in page
+    assert "显示计数" in page
+    assert client.get(HH + "?_facets=True").context["cl"].add_facets
