@@ -533,7 +533,8 @@ def test_the_date_widgets_time_zone_note_is_in_chinese() -> None:
 
     view = JavaScriptCatalog.as_view(packages=["django.contrib.admin"])
     with translation.override("zh-hans"):
-        script = view(RequestFactory().get("/admin/jsi18n/")).content.decode()
+        response = view(RequestFactory().get("/admin/jsi18n/"))
+    script = response.content.decode()  # type: ignore[attr-defined]
     script = re.sub(r"\\u([0-9a-f]{4})", lambda m: chr(int(m[1], 16)), script)  # the JSON's \uXXXX
     assert "请按 %(timezone)s 时区填写时间" in script
     assert "Enter times in the" in script  # the key is there, mapped to the Chinese sentence
