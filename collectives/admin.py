@@ -33,6 +33,7 @@ from django.utils.html import format_html, format_html_join
 from disbursements import notices
 from disbursements.models import Notice
 from disbursements.money import yuan
+from households import once
 from households.admin_base import (
     FileLinksMixin,
     ReadOnlyAdminMixin,
@@ -206,7 +207,9 @@ class ReadOnlyScoped(ScopedAdminMixin, RoleActionsMixin, ReadOnlyAdminMixin, adm
             raise PermissionDenied("此事项不由您的角色办理。")
         if request.method == "POST" and form.is_valid():
             try:
-                result = run(form.cleaned_data)
+                with transaction.atomic():  # the form's token and the work, together or not at all
+                    once.claim(request)
+                    result = run(form.cleaned_data)
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
@@ -222,6 +225,7 @@ class ReadOnlyScoped(ScopedAdminMixin, RoleActionsMixin, ReadOnlyAdminMixin, adm
             "about": about,
             "submit": submit or title,
             "multipart": any(isinstance(f, forms.FileField) for f in form.fields.values()),
+            **once.context(),
         }
         return TemplateResponse(request, "admin/collectives/step.html", context)
 

@@ -10,12 +10,15 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from disbursements.money import to_fen
+from households import once
 from households.admin_base import ServiceImportMixin
 
 from . import rules, services
@@ -79,6 +82,7 @@ def _form_page(
             "action_name": action,
             "submit": submit,
             "opts": model_admin.model._meta,
+            **once.context(),
         },
     )
 
@@ -114,7 +118,15 @@ def _step_action(
                 intro=intro,
                 submit=submit,
             )
-        count = model_admin.each(request, queryset, lambda obj: run(obj, form.cleaned_data, request.user))
+        try:
+            with transaction.atomic():  # the form's token with the work: a double click does it once
+                once.claim(request)
+                count = model_admin.each(
+                    request, queryset, lambda obj: run(obj, form.cleaned_data, request.user)
+                )
+        except ValidationError as exc:
+            model_admin.message_user(request, exc.messages[0], messages.WARNING)
+            return None
         if count:
             model_admin.message_user(request, done.format(count=count), messages.SUCCESS)
         return None

@@ -729,3 +729,19 @@ class Job(models.Model):
 
     def get_kind_display(self) -> str:
         return _job_kinds().get(self.kind, self.kind)
+
+
+class FormSubmission(models.Model):
+    """A form that may be sent only once (`households.once`): its token, claimed in the same
+    transaction as the work it asks for, so a double click or a resent page does the work once."""
+
+    token = models.CharField(_("表单令牌"), max_length=32, unique=True)
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", verbose_name=_("提交人"))
+    submitted_at = models.DateTimeField(_("提交时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("表单提交记录")
+        verbose_name_plural = _("表单提交记录")
+
+    def __str__(self) -> str:
+        return self.token

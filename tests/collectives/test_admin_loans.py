@@ -59,8 +59,13 @@ def test_the_township_writes_off_a_loan_only_with_a_reason(lending_village: dict
     )
     assert "超过核销后尚未收回的 6,000.00 元" in over.content.decode()
     assert not write_off.recoveries.exists()
-    part = township.post(WRITE_OFFS, {**url_data, "amount": "2500", "received_on": "2017-09-01"}, follow=True)
+    page = township.post(WRITE_OFFS, {"action": "recover", "_selected_action": [write_off.pk]})
+    token = page.context["once_token"]  # the form as the browser gets it, sent twice (a double click)
+    sent = {**url_data, "amount": "2500", "received_on": "2017-09-01", "_once": token}
+    part = township.post(WRITE_OFFS, sent, follow=True)
     assert "已登记收回 1 笔" in part.content.decode()
+    twice = township.post(WRITE_OFFS, sent, follow=True)
+    assert "这张表单已经提交过一次，未重复办理" in twice.content.decode()
     assert write_off.recoveries.get().amount == Decimal("2500.00")
 
 

@@ -287,3 +287,26 @@ def test_cooperative_spending_needs_its_voucher_and_moves_the_sub_account(
         follow=True,
     )
     assert "已登记支出 80,000.00 元：购置青稞加工设备。" in done.content.decode()
+
+
+def test_a_repayment_form_sent_twice_is_recorded_once(lending_village: dict[str, Any]) -> None:
+    """A double click (or the page sent again) posts the same form twice: one repayment, and the second
+    request says so; a refused form's token is not used up, so the corrected form goes through."""
+    ctx = lending_village
+    loan = lend(ctx, "C1", "6000", term=6)
+    village = client_for(ctx["village_user"])
+    url = f"/admin/collectives/loan/{loan.pk}/repay/"
+    page = village.get(url)
+    token = page.context["once_token"]
+    assert f'value="{token}"' in page.content.decode()
+    refused = village.post(
+        url, {"amount": "6000.01", "paid_on": "2017-06-01", "payer": loan.household_id, "_once": token}
+    )
+    assert "超过该笔贷款尚欠" in refused.content.decode()
+    form = {"amount": "1000", "paid_on": "2017-06-01", "payer": loan.household_id, "_once": token}
+    first = village.post(url, form)
+    assert first.status_code == 302
+    again = village.post(url, form)
+    assert again.status_code == 200 and "这张表单已经提交过一次，未重复办理" in again.content.decode()
+    assert Repayment.objects.filter(loan=loan).count() == 1
+    assert services.outstanding(loan) == Decimal("5000.00")

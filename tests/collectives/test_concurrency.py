@@ -84,3 +84,45 @@ def test_concurrent_loans_never_take_the_lending_account_below_zero(lending_vill
     assert all("余额不足" in o for o in outcomes if o != "paid"), outcomes
     assert ledger.balances([lending], 2017)[lending.pk] == Decimal("10000.00")
     assert Loan.objects.filter(status=Loan.Status.DISBURSED).count() == 1
+
+
+def test_the_same_repayment_form_sent_twice_at_once_is_recorded_once(lending_village: dict[str, Any]) -> None:
+    """Two requests carrying one form's token at the same moment (a double click reaching two server
+    workers): the second waits on the token's unique index, then is told; one repayment, one entry."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and real concurrency need PostgreSQL (DATABASE_URL=postgres://…)")
+    from django.test import Client
+
+    from collectives.models import Repayment
+
+    from .conftest import lend
+
+    ctx = lending_village
+    loan = lend(ctx, "C1", "6000", term=6)
+    url = f"/admin/collectives/loan/{loan.pk}/repay/"
+    form = {
+        "amount": "1000",
+        "paid_on": "2017-06-01",
+        "payer": loan.household_id,
+        "_once": "0123456789abcdef0123456789abcdef",
+    }
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def post() -> None:
+        try:
+            client = Client()
+            client.force_login(ctx["village_user"])
+            barrier.wait()
+            statuses.append(client.post(url, form).status_code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(statuses) == [200, 302], statuses  # one done (redirect), one told (the form again)
+    assert Repayment.objects.filter(loan=loan).count() == 1
+    assert services.outstanding(loan) == Decimal("5000.00")
