@@ -21,7 +21,7 @@ from households.models import Household, Role, User, Village, VillageGroup
 from households.roster import roster_import
 
 from . import equity, loan_batches, report, services, supervision
-from .models import Counterparty, Loan
+from .models import Counterparty, Loan, VillageFund
 
 # Members of the demo village's joint-guarantee group, added when the village has fewer households.
 MEMBERS = ("农布次仁", "阿旺次仁多吉", "格桑卓玛", "扎西平措", "次里拉姆", "达瓦央金", "鲁茸此里")
@@ -100,6 +100,8 @@ def seed(year: int = 2017) -> str:
     village = _demo_village()
     if village is None:
         return "没有贫困村，未生成村集体经济演示数据。"
+    if VillageFund.objects.filter(village=village, year=year).exists():  # seeded before: nothing twice
+        return f"村集体经济：{village.name}的演示数据已存在。"
     city = _official(Role.CITY, village, "vc_city")
     village_user = _official(Role.VILLAGE, village, "vc_village")
     township_user = _official(Role.TOWNSHIP, village, "vc_township")

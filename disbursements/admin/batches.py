@@ -318,9 +318,12 @@ class PayoutAdmin(ScopedAdminMixin, RoleActionsMixin, admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Only the receipt scan can be added, by whoever hands over the money.
-        payers = frozenset(r for kind in BATCH_KINDS for r in kind.pay_roles)
-        return getattr(request.user, "role", "") in payers and not (obj and obj.is_reversed)
+        # Only the receipt scan can be added, by whoever hands over the money of that batch's kind (a
+        # township paying village loans does not thereby edit the receipts of household grants).
+        role = getattr(request.user, "role", "")
+        if obj is None:
+            return role in frozenset(r for kind in BATCH_KINDS for r in kind.pay_roles)
+        return role in BATCH_KINDS[obj.line.batch.kind].pay_roles and not obj.is_reversed
 
     def save_model(self, request: HttpRequest, obj: Payout, form: Any, change: bool) -> None:
         if "receipt" in form.changed_data and form.cleaned_data.get("receipt"):
