@@ -27,7 +27,7 @@ from .models import MemberIncome, ProgrammeFunding, VillageFund
 class BudgetForm(forms.Form):
     amount = forms.DecimalField(label="到位金额（元）", max_digits=14, decimal_places=2, min_value=0.01)
     received_on = forms.DateField(label="到位日期", widget=forms.DateInput(attrs={"type": "date"}))
-    reference = forms.CharField(label="文号/凭证号", max_length=64, required=False)
+    reference = forms.CharField(label="文号/凭证号", max_length=64, help_text="同一文号只登记一次")
 
     def clean_received_on(self) -> datetime.date:
         day: datetime.date = self.cleaned_data["received_on"]

@@ -122,6 +122,11 @@ class ProgrammeFunding(models.Model):
         verbose_name_plural = _("村集体经济专项资金到位")
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="programme_funding_positive"),
+            models.UniqueConstraint(
+                fields=["year", "reference"],
+                condition=~Q(reference=""),
+                name="one_programme_funding_per_reference",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -105,19 +105,31 @@ def budget_receive(
     amount = to_fen(amount)
     if amount <= 0:
         raise ValidationError("到位金额必须大于零。")
+    reference = reference.strip()[:64]
+    if not reference:
+        raise ValidationError("请填写专项资金到位的文号或凭证号（同一文号只登记一次）。")
+    # One arrival per document: a double click, a resent form or a second run of the command with the
+    # same 文号 must not credit city HQ twice (the unique constraint catches two at once).
+    twice = ValidationError(f"文号/凭证号“{reference}”的 {year} 年专项资金到位已登记过，未重复登记。")
+    if ProgrammeFunding.objects.filter(year=year, reference=reference).exists():
+        raise twice
     (entry,) = ledger.post(
-        [Move(accounts.source(), accounts.city_account(), amount, accounts.E_BUDGET, reference[:200])],
+        [Move(accounts.source(), accounts.city_account(), amount, accounts.E_BUDGET, reference)],
         year=year,
         actor=actor,
     )
-    return ProgrammeFunding.objects.create(
-        year=year,
-        amount=amount,
-        received_on=received_on,
-        reference=reference.strip()[:64],
-        entry=entry,
-        recorded_by=actor,
-    )
+    try:
+        with transaction.atomic():
+            return ProgrammeFunding.objects.create(
+                year=year,
+                amount=amount,
+                received_on=received_on,
+                reference=reference,
+                entry=entry,
+                recorded_by=actor,
+            )
+    except IntegrityError:
+        raise twice from None  # the outer transaction rolls the ledger entry back with it
 
 
 def city_balance(year: int) -> Decimal:

@@ -33,12 +33,12 @@ def poor_villages() -> list[Village]:
     return villages
 
 
-def receive(amount: str, city: Any) -> None:
+def receive(amount: str, city: Any, reference: str = "香财农〔2017〕12号") -> None:
     services.budget_receive(
         year=2017,
         amount=D(amount),
         received_on=datetime.date(2017, 3, 1),
-        reference="香财农〔2017〕12号",
+        reference=reference,
         actor=city,
     )
 
@@ -52,7 +52,7 @@ def test_all_poor_villages_are_funded_at_once_from_what_has_arrived(poor_village
         services.funds_allocate_all(year=2017, actor=city)
     assert not VillageFund.objects.exists()
     assert services.city_balance(2017) == D("19999999.99")
-    receive("0.01", city)
+    receive("0.01", city, reference="香财农〔2017〕13号")  # a second document: a second arrival
     with CaptureQueriesContext(connection) as queries:
         funds = services.funds_allocate_all(year=2017, actor=city)
     assert len(funds) == 20 and {f.amount for f in funds} == {D("1000000.00")}
@@ -75,7 +75,11 @@ def test_funding_is_set_based() -> None:
     for year, flagged in ((2017, villages[:5]), (2018, villages)):
         Village.objects.filter(pk__in=[v.pk for v in flagged]).update(is_poor_village=True)
         services.budget_receive(
-            year=year, amount=D("20000000"), received_on=datetime.date(year, 3, 1), reference="", actor=city
+            year=year,
+            amount=D("20000000"),
+            received_on=datetime.date(year, 3, 1),
+            reference=f"香财农〔{year}〕12号",
+            actor=city,
         )
         with CaptureQueriesContext(connection) as queries:
             funds = services.funds_allocate_all(year=year, actor=city)
@@ -99,8 +103,9 @@ def test_the_command_funds_and_says_so_once(poor_villages: list[Village]) -> Non
     with pytest.raises(CommandError, match="不足以向 20 个贫困村"):
         call_command("fund_villages", "--user", "city_h", stdout=out)
     call_command(
-        "fund_villages", "--user", "city_h", "--budget", "20000000", "--received-on", "2017-03-01", stdout=out
-    )
+        "fund_villages", "--user", "city_h", "--budget", "20000000", "--received-on", "2017-03-01",
+        "--reference", "香财农〔2017〕12号", stdout=out,
+    )  # fmt: skip
     assert "已向 20 个贫困村下拨 2017 年扶持资金，合计 20,000,000.00 元" in out.getvalue()
     again = io.StringIO()
     call_command("fund_villages", "--user", "city_h", stdout=again)
@@ -118,7 +123,16 @@ def test_city_hq_funds_the_villages_from_the_admin(poor_villages: list[Village])
     assert "以下 20 个贫困村尚未下拨" in page and "共需 20,000,000.00 元" in page
     refused = city.post(url, {"_allocate": "1"}, follow=True).content.decode()
     assert "不足以向 20 个贫困村" in refused and not VillageFund.objects.exists()
-    city.post(url, {"_budget": "1", "amount": "20000000", "received_on": "2017-03-01", "reference": "香财农"})
+    arrived = {
+        "_budget": "1",
+        "amount": "20000000",
+        "received_on": "2017-03-01",
+        "reference": "香财农〔2017〕12号",
+    }
+    city.post(url, arrived)
+    twice = city.post(url, arrived, follow=True).content.decode()  # a double click, or the page resent
+    assert "“香财农〔2017〕12号”的 2017 年专项资金到位已登记过，未重复登记" in twice
+    assert services.city_balance(2017) == D("20000000.00")
     done = city.post(url, {"_allocate": "1"}, follow=True).content.decode()
     assert "已向 20 个贫困村下拨 2017 年扶持资金，合计 20,000,000.00 元" in done
     assert "全部贫困村的扶持资金均已下拨" in done and VillageFund.objects.count() == 20
