@@ -147,6 +147,7 @@ def labelled(model: Any, name: str) -> bool:
 
 
 _ROLE: ContextVar[str] = ContextVar("collectives_admin_role", default="")
+_LATE: ContextVar[dict[int, Any] | None] = ContextVar("collectives_admin_late", default=None)
 
 
 class ReadOnlyScoped(ScopedAdminMixin, RoleActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
@@ -711,6 +712,15 @@ class LoanAdmin(LoanStepsMixin, LoanImportMixin, ReadOnlyScoped):  # type: ignor
     ) -> Any:
         self._role = role_of(request)
         return super().change_view(request, object_id, form_url, extra_context)
+
+    # The page's overdue loans, for the 逾期天数 column: per request, like `_role` (not on the instance).
+    @property
+    def _late(self) -> dict[int, Any]:
+        return _LATE.get() or {}
+
+    @_late.setter
+    def _late(self, late: dict[int, Any]) -> None:
+        _LATE.set(late)
 
     @admin.display(description="逾期天数")
     def overdue_days(self, loan: Loan) -> str:

@@ -21,7 +21,7 @@ from households.admin_base import ScopedAdminMixin
 from households.models import Village
 
 from . import report, services
-from .models import MemberIncome, ProgrammeFunding, VillageFund
+from .models import MemberIncome, ProgrammeFunding, VillageFund, YearEndReport
 
 
 class BudgetForm(forms.Form):
@@ -114,6 +114,11 @@ class MemberIncomeForm(forms.ModelForm):  # type: ignore[type-arg]
             and not report.reached_households(fund).filter(pk=household.pk).exists()
         ):
             raise forms.ValidationError(report.MSG_NOT_REACHED.format(name=household.head_name))
+        for name in ("before", "after"):
+            if data.get(name) is not None and data[name] < 0:
+                self.add_error(name, "收入不能为负数。")
+        if fund is not None and YearEndReport.objects.filter(fund=fund, submitted_on__isnull=False).exists():
+            raise forms.ValidationError("报告已报市指挥部，收入数据不能再改。")
         return data
 
     def _post_clean(self) -> None:

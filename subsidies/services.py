@@ -88,6 +88,11 @@ def policy_record_revision(*, policy: Policy, actor: User | None, reason: str = 
     version = (last.version + 1) if last is not None else locked.version
     Policy.objects.filter(pk=locked.pk).update(version=version, updated_at=timezone.now(), updated_by=actor)
     policy.version = version
+    # The dashboard's figures follow the policy (who is eligible, the letters' deadline): every
+    # township's figures of that year are owed a refresh.
+    from disbursements import summaries
+
+    summaries.figures_changed(year=locked.year)
     return PolicyRevision.objects.create(
         policy=locked, version=version, snapshot=snapshot, changed_by=actor, reason=reason
     )

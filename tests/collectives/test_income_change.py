@@ -105,6 +105,12 @@ def test_the_village_enters_an_income_in_the_admin(lending_village: dict[str, An
         "/admin/collectives/memberincome/add/", {**data, "household": ctx["households"]["C4"].pk}
     )
     assert "不是本村扶持资金的受益户" in refused.content.decode() and not MemberIncome.objects.exists()
+    negative = client.post(
+        "/admin/collectives/memberincome/add/",
+        {**data, "before": "-5", "household": ctx["households"]["C3"].pk},
+    )  # a typing slip: the form says so, never a server error
+    assert negative.status_code == 200 and "收入不能为负数" in negative.content.decode()
+    assert not MemberIncome.objects.exists()
     done = client.post(
         "/admin/collectives/memberincome/add/", {**data, "household": ctx["households"]["C3"].pk}
     )

@@ -245,3 +245,18 @@ def test_a_change_still_running_when_the_worker_reads_is_not_lost(
     assert DashboardState.objects.get(year=2017, township=town).stale  # still owed a refresh
     summaries.refresh_stale()
     assert_agrees(data)
+
+
+def test_a_policy_change_is_owed_to_the_figures(year_in_progress: dict[str, Any]) -> None:
+    """City HQ moves the letters' deadline: the stored figures are refreshed like any other change."""
+    import datetime
+
+    from subsidies.models import Policy
+
+    data = year_in_progress
+    assert_agrees(data)
+    policy = Policy.objects.get(year=2017)
+    policy.commitment_deadline = datetime.date(2017, 4, 25)
+    policy.save()
+    plan_services.policy_record_revision(policy=policy, actor=data["city_user"], reason="推迟签订期限")
+    assert_agrees(data)
