@@ -643,7 +643,12 @@ def test_a_township_print_is_laid_out_village_by_village_and_reads_as_one_run_di
 
     renders: list[int] = []
     real_render = notices.render_sheets
-    monkeypatch.setattr(notices, "render_sheets", lambda s: renders.append(len(s)) or real_render(s))
+
+    def counting_render(some: list[notices.Sheet]) -> bytes:
+        renders.append(len(some))
+        return real_render(some)
+
+    monkeypatch.setattr(notices, "render_sheets", counting_render)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setattr("tempfile.tempdir", str(scratch))
