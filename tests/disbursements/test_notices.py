@@ -131,6 +131,7 @@ def test_township_notice_is_one_pdf_with_a_sheet_per_village(
             "--output",
             str(output),
         )
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".part") == []  # nothing half-written
 
 
 def test_long_lists_paginate_with_repeated_headers_and_only_chinese_fonts(

@@ -46,11 +46,11 @@ class Command(BaseCommand):
                 raise CommandError(f"找不到乡镇“{options['township']}”")
             villages = villages_of(township, None)
         output: Path = options["output"]
+        # A township's print is laid out village by village and joined (`print_villages`): its memory
+        # is one village's, however large the township. Written beside the target first, so that a
+        # failure leaves no half-written file under the requested name.
+        partial = output.with_name(output.name + ".part")
         try:
-            # A township's print is laid out village by village and joined (`print_villages`): its
-            # memory is one village's, however large the township. Written beside the target first,
-            # so that a failure leaves no half-written file under the requested name.
-            partial = output.with_name(output.name + ".part")
             with partial.open("wb") as file:
                 printed, lines = print_villages(
                     kind=options["kind"],
@@ -61,12 +61,12 @@ class Command(BaseCommand):
                     start=options["start"],
                     days=options["days"],
                 )
+            if not printed:
+                raise CommandError("没有可公示的内容。")
+            partial.replace(output)
         except ValidationError as exc:
-            partial.unlink(missing_ok=True)
             raise CommandError(exc.messages[0]) from None
-        if not printed:
+        finally:
             partial.unlink(missing_ok=True)
-            raise CommandError("没有可公示的内容。")
-        partial.replace(output)
         unit = NOTICE_KINDS[options["kind"]].unit
         self.stdout.write(self.style.SUCCESS(f"已生成 {printed} 个村、{lines} {unit}的公示：{output}"))
