@@ -338,6 +338,15 @@ COMMANDS = [
 ]
 
 
+def _notice_print_rows(databases: list[str]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The notice print of the first synthetic township (基准1乡: 10 villages; ~800 rows at 1 k, ~10,700
+    at 2 M), laid out village by village and joined (issue 14 goal 4)."""
+    OUT.mkdir(exist_ok=True)
+    out = str(OUT / "scale-notice.pdf")
+    argv = ["print_notice", "--kind", "grant", "--year", "2017", "--township", "基准1乡", "--output", out]
+    return [("print_notice --township 基准1乡", [_timed_command(db, argv) for db in databases])]
+
+
 def cmd_commands(args: argparse.Namespace) -> None:
     """Peak RSS and time of the year's commands at each size, the same run; with `--allocate`, also
     a first allocation (the year's allocation entries removed, then posted again) against its floor."""
@@ -348,6 +357,8 @@ def cmd_commands(args: argparse.Namespace) -> None:
         out = str(OUT / "scale-entitlements.xlsx")
         argv = ["export_entitlements", "--year", "2017", "--output", out]
         rows.append(("export_entitlements, whole city", [_timed_command(db, argv) for db in args.database]))
+    if args.notice:
+        rows.extend(_notice_print_rows(args.database))
     if args.allocate:
         floors = [_allocation_floor(db, 2017) for db in args.database]
         rows.append(
@@ -409,6 +420,7 @@ def main() -> None:
     commands.add_argument("--database", action="append", required=True)
     commands.add_argument("--allocate", action="store_true", help="also a first allocation (writes!)")
     commands.add_argument("--export", action="store_true", help="also export_entitlements (slow at 2 M)")
+    commands.add_argument("--notice", action="store_true", help="also a township's notice print")
     commands.set_defaults(func=cmd_commands)
     args = parser.parse_args()
     args.func(args)

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import IO, Any
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -378,6 +378,50 @@ def _laid_out(sheet: Sheet) -> Any:
         )
         budget = budget.tighter()
     return document
+
+
+def print_villages(
+    *,
+    kind: str,
+    year: int,
+    villages: Sequence[Village],
+    user: User | None,
+    output: IO[bytes],
+    start: datetime.date | None = None,
+    days: int | None = None,
+    on_village: Callable[[int], None] | None = None,
+) -> tuple[int, int]:
+    """A township's print: every village's notice in one PDF written to `output`, each numbered on its
+    own (第 N 页 / 共 M 页 of its village). Built and laid out one village at a time — its rows read,
+    its sheet rendered by WeasyPrint into a temporary file, then let go — and the files joined with
+    pypdf, so memory holds one village's layout, not the township's (issue 14 goal 4). Returns
+    (villages printed, rows printed); `on_village(n)` after each village, for progress."""
+    import tempfile
+
+    from pypdf import PdfWriter
+
+    printed = lines = 0
+    with tempfile.TemporaryDirectory(prefix="notices-") as folder:
+        parts: list[str] = []
+        for done, village in enumerate(villages, start=1):
+            sheet = build_sheet(kind=kind, year=year, village=village, user=user, start=start, days=days)
+            if sheet.rows:
+                part = f"{folder}/{len(parts):05d}.pdf"
+                with open(part, "wb") as file:
+                    file.write(render_sheets([sheet]))
+                parts.append(part)
+                printed += 1
+                lines += len(sheet.rows)
+            del sheet
+            if on_village is not None:
+                on_village(done)
+        if parts:
+            writer = PdfWriter()
+            for part in parts:
+                writer.append(part)
+            writer.write(output)
+            writer.close()
+    return printed, lines
 
 
 def villages_of(township: Township, user: User | None) -> list[Village]:
@@ -778,23 +822,24 @@ MSG_PRINT_READ_ONLY = "您的角色只能查看和打印单个村的公示，不
 
 def print_township_notices(job: Job, run: JobRun) -> None:
     """Every village of a township in one PDF (a background job of kind `notice_print`), scoped to the
-    job's actor; progress counts villages, then the PDF is laid out."""
+    job's actor, laid out village by village (`print_villages`); progress counts villages."""
+    import tempfile
+
     township = Township.objects.get(pk=job.params["township"])
     kind, year = job.params["kind"], int(job.params["year"])
     villages = villages_of(township, job.actor)
-    run.progress(0, total=len(villages), step="逐村整理公示名单")
-    sheets = []
-    for done, village in enumerate(villages, start=1):
-        sheet = build_sheet(kind=kind, year=year, village=village, user=job.actor)
-        if sheet.rows:
-            sheets.append(sheet)
-        run.progress(done)
-    if not sheets:
-        raise ValidationError(f"{township.name}没有可公示的内容。")
-    run.progress(step=f"排版 PDF（{len(sheets)} 个村）")
-    name = f"{township.name}{year}年{NOTICE_KINDS.label(kind)}公示-{len(sheets)}个村.pdf"
-    run.save_file(name, render_sheets(sheets))
-    run.result = {"villages": len(sheets)}
+    run.progress(0, total=len(villages), step="逐村整理和排版公示")
+    with tempfile.TemporaryFile() as output:
+        printed, _lines = print_villages(
+            kind=kind, year=year, villages=villages, user=job.actor, output=output, on_village=run.progress
+        )
+        if not printed:
+            raise ValidationError(f"{township.name}没有可公示的内容。")
+        run.progress(step=f"合并 PDF（{printed} 个村）")
+        output.seek(0)
+        name = f"{township.name}{year}年{NOTICE_KINDS.label(kind)}公示-{printed}个村.pdf"
+        run.save_file(name, output)
+    run.result = {"villages": printed}
 
 
 def print_job_start(*, kind: str, year: int, township: Township, actor: User) -> Job:

@@ -131,6 +131,7 @@ def test_township_notice_is_one_pdf_with_a_sheet_per_village(
             "--output",
             str(output),
         )
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".part") == []  # nothing half-written
 
 
 def test_long_lists_paginate_with_repeated_headers_and_only_chinese_fonts(
@@ -611,3 +612,68 @@ def test_recording_and_resolving_an_objection_in_the_admin(city_year: dict[str, 
     client.post(resolve, {"resolution": "核实：仍在村内发展养殖", "resolved_on": "2017-03-05"})
     objection.refresh_from_db()
     assert objection.resolved_on == datetime.date(2017, 3, 5) and objection.resolved_by == village_user
+
+
+def test_a_township_print_is_laid_out_village_by_village_and_reads_as_one_run_did(
+    city_year: dict[str, Any], import_rows, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14 goal 4: a township's print renders each village on its own (memory: one village's
+    layout) and joins the files; the joined PDF has the pages and text one WeasyPrint run gave, each
+    village numbered on its own, the same queries for every village, and no temporary file left."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # 红坡村 long enough for two pages, so a village's own 第N页/共M页 has to survive the join.
+    rows = [roster_row(户编号=f"T{i:03d}", 户主姓名=f"农布次仁{i}") for i in range(40)]
+    assert import_rows(rows).ok
+    for household in Household.objects.filter(code__startswith="T"):
+        assert household.cadre is not None
+        plan_services.plan_save(
+            household=household, year=2017, species="猪", quantity=Decimal(2), actor=household.cadre
+        )
+    township = city_year["hongpo"].township
+    villages = notices.villages_of(township, None)
+    today = datetime.date(2026, 12, 1)
+    sheets = [
+        s
+        for v in villages
+        if (s := notices.build_sheet(kind="grant", year=2017, village=v, user=None, start=today)).rows
+    ]
+    assert len(sheets) == 2
+    before = PdfReader(io.BytesIO(notices.render_sheets(sheets)))  # the one-run print, as it was
+
+    renders: list[int] = []
+    real_render = notices.render_sheets
+
+    def counting_render(some: list[notices.Sheet]) -> bytes:
+        renders.append(len(some))
+        return real_render(some)
+
+    monkeypatch.setattr(notices, "render_sheets", counting_render)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(scratch))
+    queries: list[int] = []
+    output = io.BytesIO()
+    with CaptureQueriesContext(connection) as captured:
+        printed, lines = notices.print_villages(
+            kind="grant",
+            year=2017,
+            villages=villages,
+            user=None,
+            output=output,
+            start=today,
+            on_village=lambda done: queries.append(len(captured.captured_queries)),
+        )
+    assert (printed, lines) == (2, sum(len(s.rows) for s in sheets))
+    assert renders == [1, 1]  # one WeasyPrint run per village, never the township at once
+    per_village = [b - a for a, b in zip([0, *queries], queries, strict=False)]
+    assert len(set(per_village)) == 1, per_village  # 40 households or 3: the same queries
+    assert list(scratch.iterdir()) == []  # the temporary files are gone
+
+    after = PdfReader(io.BytesIO(output.getvalue()))
+    assert len(after.pages) == len(before.pages) >= 3
+    for old, new in zip(before.pages, after.pages, strict=True):
+        assert flat(new.extract_text()) == flat(old.extract_text())
+    numbers = [re.search(r"第(\d+)页/共(\d+)页", flat(p.extract_text())) for p in after.pages]
+    assert [m.groups() for m in numbers if m] == [("1", "2"), ("2", "2"), ("1", "1")]

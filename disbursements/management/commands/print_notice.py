@@ -1,5 +1,6 @@
 """python manage.py print_notice --kind grant --year 2017 (--village 红坡村 | --township 建塘镇)
---output FILE.pdf: one village's notice, or every village of a township in one PDF."""
+--output FILE.pdf: one village's notice, or every village of a township in one PDF (laid out one
+village at a time and joined, so memory does not grow with the township)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from disbursements.notices import NOTICE_KINDS, build_sheet, render_sheets, villages_of
+from disbursements.notices import NOTICE_KINDS, print_villages, villages_of
 from households.models import Township, Village
 
 
@@ -44,26 +45,28 @@ class Command(BaseCommand):
             if township is None:
                 raise CommandError(f"找不到乡镇“{options['township']}”")
             villages = villages_of(township, None)
+        output: Path = options["output"]
+        # A township's print is laid out village by village and joined (`print_villages`): its memory
+        # is one village's, however large the township. Written beside the target first, so that a
+        # failure leaves no half-written file under the requested name.
+        partial = output.with_name(output.name + ".part")
         try:
-            sheets = [
-                build_sheet(
+            with partial.open("wb") as file:
+                printed, lines = print_villages(
                     kind=options["kind"],
                     year=options["year"],
-                    village=v,
+                    villages=villages,
                     user=None,
+                    output=file,
                     start=options["start"],
                     days=options["days"],
                 )
-                for v in villages
-            ]
+            if not printed:
+                raise CommandError("没有可公示的内容。")
+            partial.replace(output)
         except ValidationError as exc:
             raise CommandError(exc.messages[0]) from None
-        sheets = [s for s in sheets if s.rows]
-        if not sheets:
-            raise CommandError("没有可公示的内容。")
-        options["output"].write_bytes(render_sheets(sheets))
-        lines = sum(len(s.rows) for s in sheets)
+        finally:
+            partial.unlink(missing_ok=True)
         unit = NOTICE_KINDS[options["kind"]].unit
-        self.stdout.write(
-            self.style.SUCCESS(f"已生成 {len(sheets)} 个村、{lines} {unit}的公示：{options['output']}")
-        )
+        self.stdout.write(self.style.SUCCESS(f"已生成 {printed} 个村、{lines} {unit}的公示：{output}"))
