@@ -32,7 +32,7 @@ from .conftest import TIMEOUT_MS, login
 
 pytestmark = pytest.mark.e2e
 
-SHOTS = Path("/work/wt/shots/h13a") if Path("/work/wt/shots").is_dir() else Path("/tmp/shots/collectives")
+SHOTS = Path("/tmp/shots/collectives")
 OFFICIAL: ViewportSize = {"width": 1366, "height": 768}
 # The group of five, and one more household of the village who is in no group.
 MEMBERS = ("农布次仁", "阿旺次仁多吉", "格桑卓玛", "扎西平措", "次里拉姆")
