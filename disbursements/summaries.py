@@ -8,7 +8,8 @@ the one scoping mechanism: a request never scans the registry.
 
 Freshness, per (year, township) (`DashboardState`):
 - whatever changes a section's figures marks its townships stale in the changing transaction —
-  `figures_changed` (one `UPDATE … WHERE NOT stale`): the ledger's `post` (every yuan: allocation,
+  `figures_changed` (an `UPDATE` of the townships' rows, held until the change commits): the
+  ledger's `post` (every yuan: allocation,
   payouts, reversals, repayments), registry changes (`households.events.registry_changed`: imports,
   edits), and the models a section `watch`es (plans, letters, settlement, recovery orders);
 - the first change after a refresh (stale false → true) enqueues one `refresh_figures` task when the
@@ -84,7 +85,7 @@ def figures_changed(*, year: int | None = None, townships: Any = None) -> None:
     """Mark the figures of `townships` (ids, or a queryset of ids; all when None) for `year` (every year
     when None) stale, in the caller's transaction; enqueue one refresh once it commits if any township
     was fresh. One query."""
-    states = DashboardState.objects.filter(stale=False, township__isnull=False)
+    states = DashboardState.objects.filter(township__isnull=False)
     if year is not None:
         states = states.filter(year=year)
     if townships is not None:
@@ -93,7 +94,14 @@ def figures_changed(*, year: int | None = None, townships: Any = None) -> None:
             if not townships:
                 return
         states = states.filter(township__in=townships)
-    if states.update(stale=True, changed_at=timezone.now()):
+    now = timezone.now()
+    fresh = states.filter(stale=False).update(stale=True, changed_at=now)
+    # Every township touched is now written by this transaction, so its row stays locked until the
+    # change commits: the worker claims only rows no writer holds (SKIP LOCKED) and so never marks
+    # fresh figures read before this change committed (a change to an already-stale township was lost
+    # that way). The first change after a refresh enqueues it; later ones find it queued.
+    states.filter(stale=True).exclude(changed_at=now).update(changed_at=now)
+    if fresh:
         transaction.on_commit(enqueue_refresh)
 
 
@@ -175,20 +183,43 @@ def refresh(*, year: int, township_ids: Sequence[int] | None = None) -> int:
     DashboardState.objects.get_or_create(year=year, township=None, defaults={"stale": False})
     sections = _sections()
     written = 0
+    skipped = False
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
-        started = timezone.now()
-        # Claimed before reading: a change committed from here on marks the township stale again.
-        DashboardState.objects.filter(year=year, township_id__in=chunk).update(stale=False)
-        DashboardState.objects.bulk_create(
-            [DashboardState(year=year, township_id=t, stale=False) for t in chunk], ignore_conflicts=True
+        # A township's first refresh creates its row. Only the missing ones: an insert meeting a row
+        # that a writer holds would wait for that writer.
+        have = set(
+            DashboardState.objects.filter(year=year, township_id__in=chunk).values_list(
+                "township_id", flat=True
+            )
         )
+        if missing := [t for t in chunk if t not in have]:
+            DashboardState.objects.bulk_create(
+                [DashboardState(year=year, township_id=t, stale=True) for t in missing], ignore_conflicts=True
+            )
+        started = timezone.now()
+        # Claimed before reading, and only the townships no uncommitted change holds (a writer keeps
+        # its townships' rows locked until it commits): a change committed from here on marks the
+        # township stale again; one still running leaves it stale for a later run.
+        with transaction.atomic():
+            claimed = list(
+                DashboardState.objects.select_for_update(skip_locked=True)
+                .filter(year=year, township_id__in=chunk)
+                .values_list("township_id", flat=True)
+            )
+            DashboardState.objects.filter(year=year, township_id__in=claimed).update(stale=False)
+        skipped = skipped or len(claimed) < len(chunk)
+        chunk = sorted(claimed)
+        if not chunk:
+            continue
         try:
             built = {section.code: section.refresh(year, chunk) for section in sections}
             written += _write(year, chunk, started, built)
         except Exception:
             DashboardState.objects.filter(year=year, township_id__in=chunk).update(stale=True)
             raise
+    if skipped and task_backends["default"].supports_defer:  # back once those writers have committed
+        refresh_figures.using(run_after=timezone.now() + datetime.timedelta(seconds=5)).enqueue()
     return written
 
 
