@@ -15,15 +15,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
 
 from households.models import User
+from households.sql import quote, temporary_table
 
 from . import summaries
 from .models import Account, Entry
@@ -165,6 +169,164 @@ def post(moves: Sequence[Move], *, year: int, actor: User | None) -> list[Entry]
             for m in moves
         ]
     )
+
+
+# --- set-based posting (issue 14) --------------------------------------------------------------------
+
+
+# What a staged move is: its order, both accounts, the amount in whole fen, the entry kind, the memo.
+STAGED_COLUMNS = ("seq", "source_id", "target_id", "fen", "kind", "memo")
+_ACCOUNT_COLUMNS = ("id", "fund", "kind", "key", "name", "township_id", "village_id", "holder_id")
+
+
+@dataclass(frozen=True)
+class Staged:
+    """Moves a programme computed in SQL, held in a temporary table of the transaction: read back for
+    a preview, then posted at once by `post_staged`."""
+
+    table: str
+
+    def summary(self) -> list[tuple[str, str, str, int, Decimal]]:
+        """(source account kind, target account kind, entry kind, moves, amount) per combination."""
+        sql = (
+            f"SELECT s.kind, t.kind, m.kind, COUNT(*), SUM(m.fen) FROM {quote(self.table)} m "
+            f"JOIN {_accounts()} s ON s.id = m.source_id JOIN {_accounts()} t ON t.id = m.target_id "
+            "GROUP BY s.kind, t.kind, m.kind"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            return [(s, t, k, n, from_fen(fen)) for s, t, k, n, fen in cursor.fetchall()]
+
+    def moves(self, limit: int | None = None) -> Iterator[Move]:
+        """The moves in their order, each with its two accounts (as read, not locked), streamed."""
+        columns = ", ".join(f"{side}.{c}" for side in ("s", "t") for c in _ACCOUNT_COLUMNS)
+        sql = (
+            f"SELECT m.fen, m.kind, m.memo, {columns} FROM {quote(self.table)} m "
+            f"JOIN {_accounts()} s ON s.id = m.source_id JOIN {_accounts()} t ON t.id = m.target_id "
+            "ORDER BY m.seq" + (f" LIMIT {int(limit)}" if limit is not None else "")
+        )
+        width = len(_ACCOUNT_COLUMNS)
+        cache: dict[int, Account] = {}
+
+        def account(row: Sequence[Any]) -> Account:
+            found = cache.get(row[0])
+            if found is None:
+                found = Account(
+                    **{("pk" if c == "id" else c): v for c, v in zip(_ACCOUNT_COLUMNS, row, strict=True)}
+                )
+                if len(cache) < 10_000:  # the upper levels repeat; the cadres' purses do not
+                    cache[row[0]] = found
+            return found
+
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(sql)
+            while rows := cursor.fetchmany(5_000):
+                for fen, kind, memo, *accounts in rows:
+                    yield Move(
+                        account(accounts[:width]), account(accounts[width:]), from_fen(fen), kind, memo
+                    )
+
+
+@contextmanager
+def staged_moves(select_sql: str, params: Sequence[Any] = ()) -> Iterator[Staged]:
+    """Stage the moves `select_sql` selects (its columns: `STAGED_COLUMNS`, amounts in whole fen) for
+    the rest of the block, inside the caller's transaction."""
+    with temporary_table("staged_moves", select_sql, params) as table:
+        yield Staged(table)
+
+
+def post_staged(staged: Staged, *, year: int, actor: User | None) -> int:
+    """Post every staged move as one entry, set-based: a fixed number of statements whatever the
+    number of moves. The same rules as `post`: registered kinds, no reversal (those go through
+    `reverse`), amounts above zero, no move across funds, no source of a kind that may not go below
+    zero left below zero. The sources are locked as `post` locks them (in pk order); each one's
+    balance plus what the posting brings it must cover what the posting takes (one aggregate), and
+    the entries are then written in one `INSERT … SELECT`. Returns the entries written."""
+    table = quote(staged.table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT kind FROM {table}")
+        for (kind,) in cursor.fetchall():
+            if kind == REVERSAL:
+                raise ValueError("reversals are posted by ledger.reverse, one by one")
+            ENTRY_KINDS[kind]  # a kind no programme registered is a programming error
+        cursor.execute(
+            f"SELECT s.id, t.id FROM {table} m JOIN {_accounts()} s ON s.id = m.source_id "
+            f"JOIN {_accounts()} t ON t.id = m.target_id WHERE s.fund <> t.fund OR m.fen <= 0 OR s.id = t.id "
+            "ORDER BY m.seq LIMIT 1"
+        )
+        wrong = cursor.fetchone()
+    if wrong is not None:
+        source, target = (Account.objects.get(pk=pk) for pk in wrong)
+        if source.fund != target.fund:
+            raise ValidationError(
+                MSG_CROSS_FUND.format(
+                    source=source, source_fund=source.fund_label, target=target, target_fund=target.fund_label
+                )
+            )
+        raise ValidationError("金额必须大于零。")
+    negative_allowed = [kind.code for kind in ACCOUNT_KINDS if kind.may_go_negative]
+    sources = Account.objects.filter(pk__in=RawSQL(f"SELECT source_id FROM {table}", ())).exclude(
+        kind__in=negative_allowed
+    )
+    for _ in sources.select_for_update(no_key=True).order_by("pk").values_list("pk").iterator(10_000):
+        pass  # locked, in pk order
+    short = _short(table, year, negative_allowed)
+    if short is not None:
+        raise ValidationError(short)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(Entry._meta.db_table)} "
+            "(year, fund, kind, source_id, target_id, amount, memo, reverses_id, created_by_id, created_at) "
+            "SELECT %s, s.fund, m.kind, m.source_id, m.target_id, m.fen / 100.0, m.memo, NULL, %s, %s "
+            f"FROM {table} m JOIN {_accounts()} s ON s.id = m.source_id ORDER BY m.seq",
+            [year, actor.pk if actor else None, connection.ops.adapt_datetimefield_value(timezone.now())],
+        )
+        written = cursor.rowcount
+    summaries.figures_changed(
+        year=year,
+        townships=Account.objects.filter(
+            pk__in=RawSQL(f"SELECT source_id FROM {table} UNION SELECT target_id FROM {table}", ())
+        ).values("township_id"),
+    )
+    return written
+
+
+def _short(table: str, year: int, negative_allowed: Sequence[str]) -> str | None:
+    """The first staged source (of a kind that may not go below zero) whose balance for the year,
+    plus what the staged moves bring it, does not cover what they take from it: `post`'s message."""
+    entry = quote(Entry._meta.db_table)
+    marks = ", ".join(["%s"] * len(negative_allowed)) or "NULL"
+    sources = f"(SELECT DISTINCT source_id FROM {table})"
+    sql = (
+        "SELECT b.account_id, SUM(b.have), SUM(b.need), SUM(b.incoming) FROM ("
+        f"SELECT e.target_id AS account_id, ROUND(e.amount * 100) AS have, 0 AS need, 0 AS incoming "
+        f"FROM {entry} e WHERE e.year = %s AND e.target_id IN {sources} "
+        f"UNION ALL SELECT e.source_id, -ROUND(e.amount * 100), 0, 0 FROM {entry} e "
+        f"WHERE e.year = %s AND e.source_id IN {sources} "
+        f"UNION ALL SELECT m.source_id, 0, m.fen, 0 FROM {table} m "
+        f"UNION ALL SELECT m.target_id, 0, 0, m.fen FROM {table} m WHERE m.target_id IN {sources}"
+        f") b JOIN {_accounts()} a ON a.id = b.account_id WHERE a.kind NOT IN ({marks}) "
+        "GROUP BY b.account_id HAVING SUM(b.need) > SUM(b.have) + SUM(b.incoming) "
+        "ORDER BY b.account_id LIMIT 1"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [year, year, *negative_allowed])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    account_id, have, need, _incoming = row
+    return MSG_INSUFFICIENT.format(
+        account=Account.objects.get(pk=account_id), need=from_fen(need), have=from_fen(have)
+    )
+
+
+def _accounts() -> str:
+    return quote(Account._meta.db_table)
+
+
+def from_fen(fen: Any) -> Decimal:
+    """Whole fen as read back (an integer, a numeric, or SQLite's float of one) in yuan."""
+    return to_fen(Decimal(round(fen)) / 100)
 
 
 @transaction.atomic

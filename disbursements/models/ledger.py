@@ -62,6 +62,10 @@ class Account(models.Model):
         verbose_name = _("资金账户")
         verbose_name_plural = _("资金账户")
         ordering = ["fund", "kind", "township", "village", "pk"]
+        indexes = [
+            # A level of a fund's chain read at once (`allocate` reads 267 k purses at 2 M households).
+            models.Index(fields=["fund", "kind"], name="account_fund_kind"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["fund", "key"], name="one_account_per_key_in_fund"),
             models.CheckConstraint(condition=~Q(key="") & ~Q(fund="") & ~Q(kind=""), name="account_named"),

@@ -23,8 +23,9 @@ from disbursements.models import Account, Entry
 from disbursements.money import ZERO, to_fen
 from disbursements.registry import REVERSAL
 from households.models import Household, User, Village
+from households.sql import batch_memory, quote, temporary_table, yuan_text
 
-from ..models import Policy
+from ..models import HouseholdAccount, Policy
 from . import guard
 from .accounts import (
     CADRE,
@@ -35,9 +36,9 @@ from .accounts import (
     E_RETURN,
     FUND,
     FUNDING,
+    RECEIPT_KINDS,
     TOWNSHIP,
     VILLAGE,
-    cadre_accounts,
     city_account,
     funding_account,
     township_accounts,
@@ -66,7 +67,7 @@ def eligible_households(year: int) -> Any:
 
 
 # The moves an allocation keeps for its preview (the admin shows the first 300); every move is
-# counted and summed per level, and handed to `on_move` as it is made (the command prints them).
+# counted and summed per level, and handed to `on_move` in order (the command prints them).
 MOVES_KEPT = 1000
 
 
@@ -83,22 +84,21 @@ class AllocationResult:
     _funding_back: Decimal = ZERO
     _levels: dict[tuple[str, bool], LevelMoves] = field(default_factory=dict)
 
-    def add(self, move: ledger.Move) -> None:
-        self.move_count += 1
-        self.amount_moved += move.amount
-        if len(self.moves) < MOVES_KEPT:
-            self.moves.append(move)
-        if move.kind == E_FUNDING:
-            self._funding_in += move.amount
-        elif move.kind == E_RETURN and move.target.kind == FUNDING:
-            self._funding_back += move.amount
-        down = move.kind != E_RETURN
-        level = move.target.kind if down else move.source.kind
+    def add_summary(self, source_kind: str, target_kind: str, kind: str, count: int, amount: Decimal) -> None:
+        """Count `count` moves of `kind` between accounts of these kinds, `amount` in all."""
+        self.move_count += count
+        self.amount_moved += amount
+        if kind == E_FUNDING:
+            self._funding_in += amount
+        elif kind == E_RETURN and target_kind == FUNDING:
+            self._funding_back += amount
+        down = kind != E_RETURN
+        level = target_kind if down else source_kind
         row = self._levels.setdefault(
             (level, down), LevelMoves((DOWN_LABELS if down else UP_LABELS).get(level, level))
         )
-        row.entries += 1
-        row.amount += move.amount
+        row.entries += count
+        row.amount += amount
 
     @property
     def new_money(self) -> Decimal:
@@ -141,43 +141,6 @@ UP_LABELS = {
 
 # Entries that move allocated money between the accounts of the chain (not to households).
 ALLOCATION_KINDS = (E_FUNDING, E_ALLOCATION, E_RETURN, E_REASSIGNMENT)
-
-
-def _net_allocated(year: int, accounts: Any) -> dict[int, Decimal]:
-    """Per account of `accounts` (a queryset of ids): what it received from above (or a
-    reassignment) minus what it gave back, net of reversals. What an account passes down to its
-    children is not subtracted: that is theirs. Summed in the database as whole fen, one row per
-    account of `accounts` that has such entries (`allocate` asks for one township at a time)."""
-    entry = connection.ops.quote_name(Entry._meta.db_table)
-    into = (E_FUNDING, E_ALLOCATION, E_REASSIGNMENT)
-    out_of = (E_RETURN, E_REASSIGNMENT)
-    sub, sub_params = accounts.query.sql_with_params()
-
-    def marks(kinds: tuple[str, ...]) -> str:
-        return ", ".join(["%s"] * len(kinds))
-
-    # A reversal counts as its original, negated: its source is the original's target.
-    plain = f"FROM {entry} e WHERE e.kind IN "
-    reversal = f"FROM {entry} e JOIN {entry} o ON o.id = e.reverses_id WHERE e.kind = %s AND o.kind IN "
-    sides = (
-        ("e.target_id", "", plain, into, ()),
-        ("e.source_id", "-", plain, out_of, ()),
-        ("e.source_id", "-", reversal, into, (REVERSAL,)),
-        ("e.target_id", "", reversal, out_of, (REVERSAL,)),
-    )
-    parts, params = [], []
-    for column, sign, source, kinds, first in sides:
-        parts.append(
-            f"SELECT {column} AS account_id, {sign}ROUND(e.amount * 100) AS fen {source}({marks(kinds)}) "
-            f"AND e.year = %s AND e.fund = %s AND {column} IN ({sub})"
-        )
-        params += [*first, *kinds, year, FUND, *sub_params]
-    query = f"SELECT n.account_id, SUM(n.fen) FROM ({' UNION ALL '.join(parts)}) n GROUP BY n.account_id"
-    with connection.cursor() as cursor:
-        cursor.execute(query, params)
-        return defaultdict(
-            lambda: ZERO, {pk: to_fen(Decimal(int(fen)) / 100) for pk, fen in cursor.fetchall()}
-        )
 
 
 @dataclass
@@ -283,106 +246,244 @@ def allocate(
     account's row lock): a second click waits, then finds nothing left to post. A dry run computes
     the same moves, posts none.
 
-    Flat memory (issue 14): the city, township and village levels are settled from per-village
-    targets; the cadres one township at a time (its cadres' targets, accounts and ledger), so what
-    Python holds is one township's cadres, not the province's 268 k. Returns go up first, bottom-up
-    (every township's cadres, then villages, townships, the city), then new money comes down
-    top-down: each `ledger.post` finds its sources' money already there, as one posting would.
+    Set-based (issue 14): the targets and the moves are computed in the database (`_held`, `_moves`)
+    and posted with `ledger.post_staged`, a fixed number of statements whatever the number of
+    households; Python holds the preview's first `MOVES_KEPT` moves. The targets are the same as
+    `allocation_targets` (which `reconcile` computes its own way, in Python: the two agree, or
+    reconcile says so). Returns come first in the posting (bottom-up: cadres, villages, townships,
+    the city), then new money top-down; under the sources' locks, the ledger checks that each
+    source's balance plus what the posting brings it covers what the posting takes.
     """
     funding = funding_account()
     list(Account.objects.select_for_update().filter(pk=funding.pk).order_by().values_list("pk"))
-    flows = guard.receipt_flows(year)
-    targets = allocation_targets(year, per_cadre=False, flows=flows)
-    per_household = targets.per_household
-    result = AllocationResult(year=year, households=targets.households, target_total=targets.city)
-
-    city = city_account()
-    townships, villages = township_accounts(), village_accounts()
-    village_township = {pk: a.township_id for pk, a in villages.items()}
-    upper = (
-        Account.objects.filter(fund=FUND, kind__in=[FUNDING, CITY, TOWNSHIP, VILLAGE]).order_by().values("pk")
-    )
-    net = _net_allocated(year, upper)
-
-    def settle(
-        parent: Account,
-        child: Account,
-        target: Decimal,
-        net: dict[int, Decimal],
-        down: list[ledger.Move],
-        up: list[ledger.Move],
-        kind: str = E_ALLOCATION,
-    ) -> None:
-        difference = target - net[child.pk]
-        memo = f"{year}年度到户产业扶持资金（每户 {per_household:,.2f} 元，核定 {target:,.2f} 元）"
-        if difference > 0:
-            down.append(ledger.Move(parent, child, difference, kind, memo))
-        elif difference < 0:
-            up.append(ledger.Move(child, parent, -difference, E_RETURN, "户数调减，资金上缴：" + memo))
-
-    def post(moves: list[ledger.Move]) -> None:
-        for move in moves:
-            result.add(move)
-            if on_move is not None:
-                on_move(move)
-        if moves and not dry_run:
-            result.posted += len(ledger.post(moves, year=year, actor=actor))
-
-    # The upper levels (a few thousand accounts at most).
-    down_upper: list[ledger.Move] = []
-    up_villages: list[ledger.Move] = []
-    up_townships: list[ledger.Move] = []
-    up_city: list[ledger.Move] = []
-    settle(funding, city, targets.city, net, down_upper, up_city, E_FUNDING)
-    for township_id, account in townships.items():
-        settle(city, account, targets.township.get(township_id, ZERO), net, down_upper, up_townships)
-    for village_id, account in villages.items():
-        parent = townships[village_township[village_id]]  # type: ignore[index]
-        settle(parent, account, targets.village.get(village_id, ZERO), net, down_upper, up_villages)
-
-    # The cadres, one township at a time: their returns first, their new money last (computed
-    # again then, so that no township's moves wait in memory for the others).
-    for township_id in sorted(townships):
-        post(_settle_cadres(year, township_id, villages, flows, settle, returns=True))
-    post(up_villages)
-    post(up_townships)
-    post(up_city)
-    post(down_upper)
-    for township_id in sorted(townships):
-        post(_settle_cadres(year, township_id, villages, flows, settle, returns=False))
+    batch_memory()
+    _condition, per_household = eligible_condition(year)
+    per_household = to_fen(per_household)
+    city_account()
+    township_accounts()
+    village_accounts()
+    result = AllocationResult(year=year)
+    with temporary_table("allocation_held", *_held(year, int(per_household * 100))) as held:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT COALESCE(SUM(households), 0), COALESCE(SUM(fen), 0) FROM {quote(held)}")
+            households, total = cursor.fetchone()
+        result.households, result.target_total = int(households), ledger.from_fen(total)
+        _open_cadre_purses(held)
+        with ledger.staged_moves(*_moves(year, per_household, held)) as staged:
+            for source_kind, target_kind, kind, count, amount in staged.summary():
+                result.add_summary(source_kind, target_kind, kind, count, amount)
+            for number, move in enumerate(staged.moves(None if on_move else MOVES_KEPT)):
+                if number < MOVES_KEPT:
+                    result.moves.append(move)
+                if on_move is not None:
+                    on_move(move)
+            if result.move_count and not dry_run:
+                result.posted = ledger.post_staged(staged, year=year, actor=actor)
     if dry_run:
         transaction.set_rollback(True)  # accounts created on the way are not kept either
     return result
 
 
-def _settle_cadres(
-    year: int,
-    township_id: int,
-    villages: dict[int, Account],
-    flows: tuple[dict[int, Decimal], dict[int, Decimal]],
-    settle: Callable[..., None],
-    *,
-    returns: bool,
-) -> list[ledger.Move]:
-    """One township's cadre purses against their targets: the returns up, or the new money down."""
-    held = Account.objects.filter(fund=FUND, kind=CADRE, township_id=township_id)
-    net = _net_allocated(year, held.order_by().values("pk"))
-    if returns and not any(amount > 0 for amount in net.values()):
-        return []  # nothing held, nothing to give back (e.g. the first allocation)
-    targets = allocation_targets(year, township_id=township_id, flows=flows)
-    cadres: dict[tuple[int, int], Account] = {
-        (a.holder_id, a.village_id): a  # type: ignore[misc]
-        for a in held.order_by()
+def _receipts_sql(year: int) -> tuple[str, list[Any]]:
+    """Every receipt of the year as (household account, paying account, fen), net of reversals: a
+    reversal counts as its original, negated (what `guard.receipt_flows` reads)."""
+    entry = quote(Entry._meta.db_table)
+    marks = ", ".join(["%s"] * len(RECEIPT_KINDS))
+    sql = (
+        f"SELECT e.target_id AS household_account, e.source_id AS payer, ROUND(e.amount * 100) AS fen "
+        f"FROM {entry} e WHERE e.year = %s AND e.fund = %s AND e.kind IN ({marks}) "
+        f"UNION ALL SELECT e.source_id, e.target_id, -ROUND(e.amount * 100) "
+        f"FROM {entry} e JOIN {entry} o ON o.id = e.reverses_id "
+        f"WHERE e.year = %s AND e.fund = %s AND e.kind = %s AND o.kind IN ({marks})"
+    )
+    return sql, [year, FUND, *RECEIPT_KINDS, year, FUND, REVERSAL, *RECEIPT_KINDS]
+
+
+def _held(year: int, per_household_fen: int) -> tuple[str, list[Any]]:
+    """What each holder of the chain needs, in fen, per (township, village, cadre): the rows of the
+    `Targets` rule. P per eligible household, less what each eligible household has already received
+    (at most P), plus what each paying account has paid (it keeps that, whoever holds the households
+    now). A village's own households have no cadre; a township's own payments no village either."""
+    eligible = eligible_households(year)[0].order_by()
+    groups, group_params = (
+        eligible.values("village_id", "cadre_id").annotate(n=Count("pk")).query.sql_with_params()
+    )
+    each, each_params = eligible.values("pk", "village_id", "cadre_id").query.sql_with_params()
+    receipts, receipt_params = _receipts_sql(year)
+    accounts, village = quote(Account._meta.db_table), quote(Village._meta.db_table)
+    household_account = quote(HouseholdAccount._meta.db_table)
+    p = "%s"
+    sql = (
+        f"WITH receipts AS ({receipts}), "
+        f"received AS (SELECT ha.household_id, SUM(r.fen) AS fen FROM receipts r "
+        f"JOIN {household_account} ha ON ha.account_id = r.household_account GROUP BY ha.household_id), "
+        "paid AS (SELECT r.payer, SUM(r.fen) AS fen FROM receipts r GROUP BY r.payer) "
+        "SELECT x.township_id, x.village_id, x.cadre_id, "
+        "SUM(x.households) AS households, SUM(x.fen) AS fen FROM ("
+        f"SELECT v.township_id, g.village_id, g.cadre_id, g.n AS households, g.n * {p} AS fen "
+        f"FROM ({groups}) g JOIN {village} v ON v.id = g.village_id "
+        f"UNION ALL SELECT v.township_id, h.village_id, h.cadre_id, 0, "
+        f"-(CASE WHEN r.fen < {p} THEN r.fen ELSE {p} END) "
+        f"FROM received r JOIN ({each}) h ON h.pk = r.household_id JOIN {village} v ON v.id = h.village_id "
+        "UNION ALL SELECT COALESCE(v.township_id, a.township_id), "
+        f"CASE WHEN a.kind = {p} THEN NULL ELSE a.village_id END, "
+        f"CASE WHEN a.kind = {p} THEN a.holder_id END, 0, p.fen "
+        f"FROM paid p JOIN {accounts} a ON a.id = p.payer LEFT JOIN {village} v ON v.id = a.village_id "
+        f"WHERE a.kind IN ({p}, {p}, {p})"
+        ") x GROUP BY x.township_id, x.village_id, x.cadre_id"
+    )
+    params = [
+        *receipt_params,
+        per_household_fen,
+        *group_params,
+        per_household_fen,
+        per_household_fen,
+        *each_params,
+        TOWNSHIP,
+        CADRE,
+        CADRE,
+        VILLAGE,
+        TOWNSHIP,
+    ]
+    return sql, params
+
+
+def _open_cadre_purses(held: str) -> None:
+    """A purse for each (cadre, village) that is to receive money and has none yet, in one statement
+    (named as `cadre_accounts` names them)."""
+    accounts, village = quote(Account._meta.db_table), quote(Village._meta.db_table)
+    user = quote(User._meta.db_table)
+    key = "'cadre:' || h.cadre_id || ':' || h.village_id"
+    sql = (
+        f"INSERT INTO {accounts} (fund, kind, key, name, township_id, village_id, holder_id) "
+        f"SELECT %s, %s, {key}, "
+        "SUBSTR(COALESCE(NULLIF(u.name, ''), u.username) || '（' || v.name || '）', 1, 64), "
+        f"v.township_id, h.village_id, h.cadre_id FROM {quote(held)} h "
+        f"JOIN {user} u ON u.id = h.cadre_id JOIN {village} v ON v.id = h.village_id "
+        f"WHERE h.cadre_id IS NOT NULL AND h.fen > 0 "
+        f"AND NOT EXISTS (SELECT 1 FROM {accounts} a WHERE a.fund = %s AND a.key = {key}) "
+        "ON CONFLICT DO NOTHING"  # a payout opening the same purse at the same moment
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [FUND, CADRE, FUND])
+
+
+# The chain's levels, in the order new money goes down (returns go up in the reverse order); each
+# level's parent account, found by place (`c` the account, `p` its parent; the funding source and the
+# city are one account each).
+_DOWN_ORDER = (CITY, TOWNSHIP, VILLAGE, CADRE)
+_PARENT = {
+    CITY: (FUNDING, "1 = 1"),
+    TOWNSHIP: (CITY, "1 = 1"),
+    VILLAGE: (TOWNSHIP, "p.township_id = c.township_id"),
+    CADRE: (VILLAGE, "p.village_id = c.village_id"),
+}
+
+
+def _moves(year: int, per_household: Decimal, held: str) -> tuple[str, list[Any]]:
+    """Every account of the chain against its target: the difference as one move, down from its
+    parent (下拨; from the funding source: 资金到位) or up to it (调减上缴), in `ledger.STAGED_COLUMNS`."""
+    accounts, held_table = quote(Account._meta.db_table), quote(held)
+    net_sql, net_params = _net_sql(year)
+    # Each level's targets summed by its place first (1,500 villages, not 267 k purses, are then
+    # looked up by key), then found by their account's key.
+    by = {CADRE: "village_id, cadre_id", VILLAGE: "village_id", TOWNSHIP: "township_id", CITY: ""}
+    # Found by place, as `cadre_accounts` and `village_accounts` place them (integer joins: at two
+    # million households, 267 k purses).
+    place = {
+        CADRE: "a.kind = %s AND a.holder_id = h.cadre_id AND a.village_id = h.village_id",
+        VILLAGE: "a.key = %s || h.village_id",  # a few thousand: looked up by the key's index
+        TOWNSHIP: "a.key = %s || h.township_id",
+        CITY: "a.key = %s",
     }
-    if not returns:  # new money may go to a purse opened now; only a purse that exists gives back
-        missing = [key for key in targets.cadre if key not in cadres]
-        cadres.update(cadre_accounts(missing))
-        cadres = {key: cadres[key] for key in targets.cadre}
-    down: list[ledger.Move] = []
-    up: list[ledger.Move] = []
-    for key, account in cadres.items():
-        settle(villages[key[1]], account, targets.cadre.get(key, ZERO), net, down, up)
-    return up if returns else down
+    place_param = {CADRE: CADRE, VILLAGE: "village:", TOWNSHIP: "township:", CITY: "city"}
+    where = {
+        CADRE: "cadre_id IS NOT NULL",
+        VILLAGE: "village_id IS NOT NULL",
+        TOWNSHIP: "1 = 1",
+        CITY: "1 = 1",
+    }
+
+    def level_targets(level: str) -> str:
+        grouped = f"SELECT {by[level] + ', ' if by[level] else ''}SUM(fen) AS fen FROM {held_table} "
+        grouped += f"WHERE {where[level]}" + (f" GROUP BY {by[level]}" if by[level] else "")
+        return (
+            f"SELECT a.id AS account_id, h.fen FROM ({grouped}) h "
+            f"JOIN {accounts} a ON a.fund = %s AND {place[level]}"
+        )
+
+    def level_chain(n: int, level: str) -> str:
+        parent_place = _PARENT[level][1]
+        return (
+            f"SELECT c.id, c.kind, {n} AS level_order, p.id AS parent_id FROM {accounts} c "
+            f"JOIN {accounts} p ON p.fund = c.fund AND p.kind = %s AND {parent_place} "
+            "WHERE c.fund = %s AND c.kind = %s"
+        )
+
+    targets = " UNION ALL ".join(level_targets(level) for level in _DOWN_ORDER)
+    chain = " UNION ALL ".join(level_chain(n, level) for n, level in enumerate(_DOWN_ORDER))
+    memo = f"{year}年度到户产业扶持资金（每户 {per_household:,.2f} 元，核定 "
+    sql = (
+        f"WITH targets AS ({targets}), net AS ({net_sql}), "
+        "chain AS (SELECT c.id, c.kind, c.parent_id, c.level_order, "
+        "COALESCE(t.fen, 0) AS target, COALESCE(n.fen, 0) AS net "
+        f"FROM ({chain}) c LEFT JOIN targets t ON t.account_id = c.id "
+        "LEFT JOIN net n ON n.account_id = c.id) "
+        "SELECT ROW_NUMBER() OVER ("
+        "ORDER BY CASE WHEN target < net THEN -level_order ELSE 10 + level_order END, id) AS seq, "
+        "CASE WHEN target > net THEN parent_id ELSE id END AS source_id, "
+        "CASE WHEN target > net THEN id ELSE parent_id END AS target_id, "
+        "ABS(target - net) AS fen, "
+        "CASE WHEN target < net THEN %s WHEN kind = %s THEN %s ELSE %s END AS kind, "
+        "CASE WHEN target < net THEN %s ELSE '' END || %s || "
+        f"{yuan_text('target')} || ' 元）' AS memo "
+        "FROM chain WHERE target <> net"
+    )
+    params = [
+        *[value for level in _DOWN_ORDER for value in (FUND, place_param[level])],
+        *net_params,
+        *[value for level in _DOWN_ORDER for value in (_PARENT[level][0], FUND, level)],
+        E_RETURN,
+        CITY,
+        E_FUNDING,
+        E_ALLOCATION,
+        "户数调减，资金上缴：",
+        memo,
+    ]
+    return sql, params
+
+
+def _net_sql(year: int) -> tuple[str, list[Any]]:
+    """Per account of the fund: what it received from above (or a reassignment) minus what it gave
+    back, net of reversals, in fen. What an account passes down to its children is not subtracted:
+    that is theirs."""
+    entry = quote(Entry._meta.db_table)
+    into = (E_FUNDING, E_ALLOCATION, E_REASSIGNMENT)
+    out_of = (E_RETURN, E_REASSIGNMENT)
+
+    def marks(kinds: tuple[str, ...]) -> str:
+        return ", ".join(["%s"] * len(kinds))
+
+    # A reversal counts as its original, negated: its source is the original's target.
+    plain = f"FROM {entry} e WHERE e.kind IN "
+    reversal = f"FROM {entry} e JOIN {entry} o ON o.id = e.reverses_id WHERE e.kind = %s AND o.kind IN "
+    sides = (
+        ("e.target_id", "", plain, into, ()),
+        ("e.source_id", "-", plain, out_of, ()),
+        ("e.source_id", "-", reversal, into, (REVERSAL,)),
+        ("e.target_id", "", reversal, out_of, (REVERSAL,)),
+    )
+    parts, params = [], []
+    for column, sign, source, kinds, first in sides:
+        parts.append(
+            f"SELECT {column} AS account_id, {sign}ROUND(e.amount * 100) AS fen {source}({marks(kinds)}) "
+            "AND e.year = %s AND e.fund = %s"
+        )
+        params += [*first, *kinds, year, FUND]
+    return (
+        f"SELECT n.account_id, SUM(n.fen) AS fen FROM ({' UNION ALL '.join(parts)}) n GROUP BY n.account_id",
+        params,
+    )
 
 
 # --- reconciliation -----------------------------------------------------------------------------

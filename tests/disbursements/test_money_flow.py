@@ -227,6 +227,7 @@ def test_allocate_and_reconcile_commands(city_year: dict[str, Any]) -> None:
     assert "将记账" in out.getvalue() and not Entry.objects.exists()
     call_command("allocate", "--year", "2017", stdout=(out := io.StringIO()))
     assert "符合条件 6 户，应下拨 18,000.00 元" in out.getvalue()
+    assert "逐笔明细：加 --verbosity 2" in out.getvalue() and "红坡村 →" not in out.getvalue()
     call_command("allocate", "--year", "2017", stdout=(out := io.StringIO()))
     assert "无需下拨" in out.getvalue()
     call_command("reconcile", "--year", "2017", "--json", stdout=(out := io.StringIO()))
