@@ -26,6 +26,7 @@ from .imports import (
     ImportFileError,
     ImportReport,
     Row,
+    any_of,
     insert_rows,
     max_length_of,
     text,
@@ -421,14 +422,14 @@ class RosterImport:
         """Check a chunk against the database and, while the file is still clean, write it."""
         existing = {
             h["code"]: h
-            for h in Household.objects.filter(code__in=[r.code for r in chunk]).values(
-                "pk", "code", "village__township_id", *TRACKED
-            )
+            for h in Household.objects.filter(any_of("code", [r.code for r in chunk]))
+            .order_by()
+            .values("pk", "code", "village__township_id", *TRACKED)
         }
         holders = dict(
-            Household.objects.filter(id_number__in=[r.id_number for r in chunk]).values_list(
-                "id_number", "code"
-            )
+            Household.objects.filter(any_of("id_number", [r.id_number for r in chunk]))
+            .order_by()
+            .values_list("id_number", "code")
         )
         for row in chunk:
             holder = holders.get(row.id_number)
@@ -561,7 +562,11 @@ class RosterImport:
                 for row, v in new
             ),
         )
-        ids = dict(Household.objects.filter(code__in=[row.code for row, _ in new]).values_list("code", "pk"))
+        ids = dict(
+            Household.objects.filter(any_of("code", [row.code for row, _ in new]))
+            .order_by()
+            .values_list("code", "pk")
+        )
         return [ids[row.code] for row, _ in new]
 
     def _record_assignments(
