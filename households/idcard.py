@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 from typing import Any
 
@@ -37,8 +38,11 @@ def normalise_id_number(value: Any) -> str:
     if len(raw) != 18 or not raw[:17].isdigit() or not (raw[17].isdigit() or raw[17] == "X"):
         raise ValueError(MSG_SHAPE)
     try:
-        ric.get_birth_date(raw)
-    except StdnumError:
+        if raw.isascii():  # stdnum's own parse, without its per-character Unicode clean-up (imports)
+            datetime.date(int(raw[6:10]), int(raw[10:12]), int(raw[12:14]))
+        else:
+            ric.get_birth_date(raw)
+    except (StdnumError, ValueError):
         raise ValueError(MSG_BIRTH) from None
     if ric.calc_check_digit(raw) != raw[17]:
         raise ValueError(MSG_CHECKSUM)

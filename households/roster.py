@@ -26,6 +26,7 @@ from .imports import (
     ImportFileError,
     ImportReport,
     Row,
+    any_of,
     insert_rows,
     max_length_of,
     text,
@@ -256,6 +257,21 @@ class RowCleaner:
         self.geography = geography
         self.cadres = cadres
         self.report = report
+        # Each cell checked alone, in this order (the order of the messages): (key, index, convert).
+        self.conversions: list[tuple[str, int | None, Callable[[Any], Any]]] = [
+            (key, positions.get(key), convert)
+            for key, convert in (
+                ("code", required_text),
+                ("head_name", required_text),
+                ("id_number", clean_id_number),
+                ("size", whole_number),
+                ("labour", whole_number),
+                ("exit_year", whole_number),
+                ("consolidation", yes_no),
+                ("phone", clean_phone),
+                ("group", required_text),
+            )
+        ]
 
     def cell(self, row: Row, key: str) -> Any:
         index = self.positions.get(key)
@@ -266,23 +282,13 @@ class RowCleaner:
     def clean(self, number: int, row: Row) -> CleanRow | None:
         errors_before = len(self.report.errors)
         values: dict[str, Any] = {}
-
-        def take(key: str, convert: Callable[[Any], Any]) -> None:
-            raw = self.cell(row, key)
+        width = len(row)
+        for key, index, convert in self.conversions:
+            raw = row[index] if index is not None and index < width else None
             try:
                 values[key] = convert(raw)
             except CellError as exc:
                 self.report.add_error(number, HEADER[key], raw, str(exc))
-
-        take("code", required_text)
-        take("head_name", required_text)
-        take("id_number", clean_id_number)
-        take("size", whole_number)
-        take("labour", whole_number)
-        take("exit_year", whole_number)
-        take("consolidation", yes_no)
-        take("phone", clean_phone)
-        take("group", required_text)
 
         if "size" in values and values["size"] < 1:
             self.report.add_error(number, "家庭人口", values["size"], "至少为 1")
@@ -416,14 +422,14 @@ class RosterImport:
         """Check a chunk against the database and, while the file is still clean, write it."""
         existing = {
             h["code"]: h
-            for h in Household.objects.filter(code__in=[r.code for r in chunk]).values(
-                "pk", "code", "village__township_id", *TRACKED
-            )
+            for h in Household.objects.filter(any_of("code", [r.code for r in chunk]))
+            .order_by()
+            .values("pk", "code", "village__township_id", *TRACKED)
         }
         holders = dict(
-            Household.objects.filter(id_number__in=[r.id_number for r in chunk]).values_list(
-                "id_number", "code"
-            )
+            Household.objects.filter(any_of("id_number", [r.id_number for r in chunk]))
+            .order_by()
+            .values_list("id_number", "code")
         )
         for row in chunk:
             holder = holders.get(row.id_number)
@@ -464,26 +470,28 @@ class RosterImport:
         self.groups_created += len(missing)
 
     def _write(self, chunk: list[CleanRow], existing: dict[str, dict[str, Any]]) -> None:
-        new: list[tuple[CleanRow, Household]] = []
+        # New households stay plain values (no model instances: at 100,000 rows that is most of the
+        # writing); changed ones become instances for `bulk_update`.
+        new: list[tuple[CleanRow, dict[str, Any]]] = []
         changed: list[tuple[CleanRow, Household, dict[str, Any]]] = []
+        groups, cadre_pk = self.geography.groups, self.cadres.pk
         for row in chunk:
-            values = {
+            village_id = row.village.pk
+            values = {  # in the order of TRACKED
                 "head_name": row.head_name,
                 "id_number": row.id_number,
-                "village_id": row.village.pk,
-                "group_id": self.geography.groups[(row.village.pk, row.group_name)],
+                "village_id": village_id,
+                "group_id": groups[(village_id, row.group_name)],
                 "size": row.size,
                 "labour": row.labour,
                 "exit_year": row.exit_year,
                 "consolidation": row.consolidation,
                 "phone": row.phone,
-                "cadre_id": self.cadres.pk(row.cadre_key),
+                "cadre_id": cadre_pk(row.cadre_key),
             }
             old = existing.get(row.code)
             if old is None:
-                new.append(
-                    (row, Household(code=row.code, created_at=self.now, updated_at=self.now, **values))
-                )
+                new.append((row, values))
                 continue
             diff = {f: (old[f], v) for f, v in values.items() if old[f] != v}
             if not diff:
@@ -491,14 +499,14 @@ class RosterImport:
                 continue
             changed.append((row, Household(pk=old["pk"], code=row.code, updated_at=self.now, **values), diff))
 
-        self._insert_households([h for _, h in new])
+        new_ids = self._insert_households(new)
         if changed:
             Household.objects.bulk_update(
                 [h for _, h, _ in changed], [*TRACKED, "updated_at"], batch_size=500
             )
-        self._record_assignments(new, changed)
-        self._record_changes(new, changed)
-        villages = {h.village_id for _, h in new} | {h.village_id for _, h, _ in changed}
+        self._record_assignments(new, new_ids, changed)
+        self._record_changes(new, new_ids, changed)
+        villages = {values["village_id"] for _, values in new} | {h.village_id for _, h, _ in changed}
         villages |= {diff["village_id"][0] for _, _, diff in changed if "village_id" in diff}
         events.registry_changed(sorted(villages))
 
@@ -521,42 +529,50 @@ class RosterImport:
         "updated_at",
     )
 
-    def _insert_households(self, households: list[Household]) -> None:
-        """New households in bulk without the ORM's per-object insert machinery, then their ids by code."""
-        if not households:
-            return
+    def _insert_households(self, new: list[tuple[CleanRow, dict[str, Any]]]) -> list[int]:
+        """New households in bulk without the ORM's per-object insert machinery; returns their ids."""
+        if not new:
+            return []
+        # The columns the sheet does not fill get their field's default, as a model instance would.
+        blank = Household()
+        ethnicity, bank_name, bank_account = blank.ethnicity, blank.bank_name, blank.bank_account
+        now = self.now
         insert_rows(
             Household,
             self.NEW_FIELDS,
             (
                 (
-                    h.code,
-                    h.head_name,
-                    h.id_number,
-                    h.village_id,
-                    h.group_id,
-                    h.size,
-                    h.labour,
-                    h.exit_year,
-                    h.consolidation,
-                    h.phone,
-                    h.ethnicity,
-                    h.bank_name,
-                    h.bank_account,
-                    h.cadre_id,
-                    h.created_at,
-                    h.updated_at,
+                    row.code,
+                    v["head_name"],
+                    v["id_number"],
+                    v["village_id"],
+                    v["group_id"],
+                    v["size"],
+                    v["labour"],
+                    v["exit_year"],
+                    v["consolidation"],
+                    v["phone"],
+                    ethnicity,
+                    bank_name,
+                    bank_account,
+                    v["cadre_id"],
+                    now,
+                    now,
                 )
-                for h in households
+                for row, v in new
             ),
         )
-        ids = dict(Household.objects.filter(code__in=[h.code for h in households]).values_list("code", "pk"))
-        for household in households:
-            household.pk = ids[household.code]
+        ids = dict(
+            Household.objects.filter(any_of("code", [row.code for row, _ in new]))
+            .order_by()
+            .values_list("code", "pk")
+        )
+        return [ids[row.code] for row, _ in new]
 
     def _record_assignments(
         self,
-        new: list[tuple[CleanRow, Household]],
+        new: list[tuple[CleanRow, dict[str, Any]]],
+        new_ids: list[int],
         changed: list[tuple[CleanRow, Household, dict[str, Any]]],
     ) -> None:
         moved = [h for _, h, diff in changed if "cadre_id" in diff]
@@ -574,27 +590,32 @@ class RosterImport:
                 self.actor,
             )
         events.relocated([h.pk for _, h, diff in changed if "cadre_id" in diff or "village_id" in diff])
-        starts = [h for _, h in new if h.cadre_id] + [h for h in moved if h.cadre_id]
+        starts = [(pk, v["cadre_id"]) for (_, v), pk in zip(new, new_ids, strict=True) if v["cadre_id"]]
+        starts += [(h.pk, h.cadre_id) for h in moved if h.cadre_id]
         # Audit rows go in without model instances: at 100,000 rows these are two thirds of the writes.
         actor_id = self.actor.pk if self.actor else None
+        now, batch_id = self.now, self.batch.pk
         insert_rows(
             CadreAssignment,
             ["household", "cadre", "started_at", "ended_at", "assigned_by", "import_batch"],
-            ((h.pk, h.cadre_id, self.now, None, actor_id, self.batch.pk) for h in starts),
+            ((pk, cadre_id, now, None, actor_id, batch_id) for pk, cadre_id in starts),
         )
 
     def _record_changes(
         self,
-        new: list[tuple[CleanRow, Household]],
+        new: list[tuple[CleanRow, dict[str, Any]]],
+        new_ids: list[int],
         changed: list[tuple[CleanRow, Household, dict[str, Any]]],
     ) -> None:
         audit: list[tuple[int, str, dict[str, list[str]]]] = []
-        for row, household in new:
-            fields = {TRACKED[f]: ("", self._show(f, getattr(household, f))) for f in TRACKED}
-            fields = {k: v for k, v in fields.items() if v[1] != ""}
-            audit.append(
-                (household.pk, HouseholdChange.Action.CREATE, {k: list(v) for k, v in fields.items()})
-            )
+        show, create = self._show, HouseholdChange.Action.CREATE
+        for (row, values), pk in zip(new, new_ids, strict=True):
+            fields: dict[str, tuple[str, str]] = {}
+            for f, value in values.items():  # TRACKED order; empty values are left out
+                shown = show(f, value)
+                if shown != "":
+                    fields[TRACKED[f]] = ("", shown)
+            audit.append((pk, create, {k: ["", new_value] for k, (_, new_value) in fields.items()}))
             self.report.note_new(Change(row.number, row.code, row.head_name, fields))
         for row, household, diff in changed:
             fields = {
@@ -605,10 +626,11 @@ class RosterImport:
             )
             self.report.note_changed(Change(row.number, row.code, row.head_name, fields))
         actor_id = self.actor.pk if self.actor else None
+        now, batch_id = self.now, self.batch.pk
         insert_rows(
             HouseholdChange,
             ["household", "actor", "at", "action", "changes", "import_batch"],
-            ((pk, actor_id, self.now, action, changes, self.batch.pk) for pk, action, changes in audit),
+            ((pk, actor_id, now, action, changes, batch_id) for pk, action, changes in audit),
         )
 
     def _show(self, field: str, value: Any) -> str:

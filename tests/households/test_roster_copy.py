@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from households.imports import any_of
 from households.models import CadreAssignment, Household, HouseholdChange
 
 from ..factories import roster_row
@@ -35,3 +36,19 @@ def test_new_households_their_cadres_and_audit_rows_are_stored_whichever_way_the
     assert change.action == HouseholdChange.Action.CREATE
     assert change.changes["户主姓名"] == ["", "农布次仁"]
     assert change.changes["挂包干部"] == ["", "阿旺次仁多吉（13800000001）"]
+
+
+def test_the_chunk_lookups_send_one_array_on_postgresql_and_find_what_in_finds(import_rows) -> None:  # type: ignore[no-untyped-def]
+    assert import_rows([roster_row(户编号=f"D{i}") for i in range(3)]).ok
+    codes = ["D0", "D2", "nowhere", "D2", None]
+    query = Household.objects.filter(any_of("code", codes)).order_by()
+    with CaptureQueriesContext(connection) as ctx:
+        found = sorted(query.values_list("code", flat=True))
+    assert found == sorted(Household.objects.filter(code__in=codes).values_list("code", flat=True))
+    assert found == ["D0", "D2"]
+    sql = ctx.captured_queries[0]["sql"]
+    if connection.vendor == "postgresql":
+        assert "= ANY(" in sql and "IN (" not in sql, sql
+    else:
+        assert "IN (" in sql, sql
+    assert list(Household.objects.filter(any_of("code", [None]))) == []
