@@ -136,8 +136,9 @@ def main() -> None:
     ]
     for row in rows:
         households, approve_s, approve_q, pay_s, pay_q, hot = row
+        in_place = f"{int(hot):,}" if args.database_url else "—"
         lines.append(
-            f"| {int(households):,} | {approve_s:.3f} | {int(approve_q)} | {int(hot):,} | {pay_s:.3f} | {int(pay_q)}"
+            f"| {int(households):,} | {approve_s:.3f} | {int(approve_q)} | {in_place} | {pay_s:.3f} | {int(pay_q)}"
             f" | {approve_s + pay_s:.3f} |"
         )
     lines.append("")
