@@ -262,7 +262,7 @@ class HouseholdPlan(models.Model):
     # 1,000) changes no indexed column and PostgreSQL can update the rows in place (HOT), writing no
     # index entries. See the migration that added it for the table's fillfactor.
     live = models.GeneratedField(
-        expression=~Q(status=PlanStatus.SUPERSEDED),
+        expression=~Q(status=PlanStatus.SUPERSEDED),  # type: ignore[arg-type]  # a Q is an expression
         output_field=models.BooleanField(),
         db_persist=True,
         verbose_name=_("有效"),
