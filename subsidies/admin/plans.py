@@ -220,7 +220,8 @@ class HouseholdPlanAdmin(ScopedAdminMixin, RoleActionsMixin, ServiceImportMixin,
     list_filter = (YearFilter, "status", LetterFilter, SpeciesFilter)
     list_select_related = ("household",)
     search_fields = ("household__code", "household__head_name")
-    readonly_fields = [f.name for f in HouseholdPlan._meta.fields]
+    # `live` is the database's copy of what `status` says (for the indexes): not shown twice.
+    readonly_fields = [f.name for f in HouseholdPlan._meta.fields if not f.generated]
     inlines = (CommitmentInline,)
     actions = ("submit_plans", "amend_plans", "approve_amendments")
     action_roles = {"approve_amendments": frozenset({"township"})}
