@@ -456,10 +456,12 @@ def _moves(year: int, per_household: Decimal, held: str) -> tuple[str, list[Any]
 def _net_sql(year: int) -> tuple[str, list[Any]]:
     """Per account of the fund: what it received from above (or a reassignment) minus what it gave
     back, net of reversals, in fen. What an account passes down to its children is not subtracted:
-    that is theirs."""
+    that is theirs. A reassignment (调账) counts for cadres' purses only: it moves a household's money
+    between the holders of one village, and from the village's own account to one of its purses (or
+    back) it is the village passing money down (or taking it back), as `reconcile` counts it."""
     entry = quote(Entry._meta.db_table)
-    into = (E_FUNDING, E_ALLOCATION, E_REASSIGNMENT)
-    out_of = (E_RETURN, E_REASSIGNMENT)
+    into = (E_FUNDING, E_ALLOCATION)
+    out_of = (E_RETURN,)
 
     def marks(kinds: tuple[str, ...]) -> str:
         return ", ".join(["%s"] * len(kinds))
@@ -467,19 +469,25 @@ def _net_sql(year: int) -> tuple[str, list[Any]]:
     # A reversal counts as its original, negated: its source is the original's target.
     plain = f"FROM {entry} e WHERE e.kind IN "
     reversal = f"FROM {entry} e JOIN {entry} o ON o.id = e.reverses_id WHERE e.kind = %s AND o.kind IN "
+    purse = f"AND {{column}} IN (SELECT a.id FROM {quote(Account._meta.db_table)} a WHERE a.kind = %s) "
     sides = (
         ("e.target_id", "", plain, into, ()),
         ("e.source_id", "-", plain, out_of, ()),
         ("e.source_id", "-", reversal, into, (REVERSAL,)),
         ("e.target_id", "", reversal, out_of, (REVERSAL,)),
+        ("e.target_id", "", plain, (E_REASSIGNMENT,), ()),
+        ("e.source_id", "-", plain, (E_REASSIGNMENT,), ()),
+        ("e.source_id", "-", reversal, (E_REASSIGNMENT,), (REVERSAL,)),
+        ("e.target_id", "", reversal, (E_REASSIGNMENT,), (REVERSAL,)),
     )
     parts, params = [], []
     for column, sign, source, kinds, first in sides:
+        only_purses = kinds == (E_REASSIGNMENT,)
         parts.append(
             f"SELECT {column} AS account_id, {sign}ROUND(e.amount * 100) AS fen {source}({marks(kinds)}) "
-            "AND e.year = %s AND e.fund = %s"
+            "AND e.year = %s AND e.fund = %s " + (purse.format(column=column) if only_purses else "")
         )
-        params += [*first, *kinds, year, FUND]
+        params += [*first, *kinds, year, FUND, *([CADRE] if only_purses else [])]
     return (
         f"SELECT n.account_id, SUM(n.fen) AS fen FROM ({' UNION ALL '.join(parts)}) n GROUP BY n.account_id",
         params,
