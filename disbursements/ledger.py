@@ -251,7 +251,7 @@ def post_staged(staged: Staged, *, year: int, actor: User | None) -> int:
             ENTRY_KINDS[kind]  # a kind no programme registered is a programming error
         cursor.execute(
             f"SELECT s.id, t.id FROM {table} m JOIN {_accounts()} s ON s.id = m.source_id "
-            f"JOIN {_accounts()} t ON t.id = m.target_id WHERE s.fund <> t.fund OR m.fen <= 0 OR s.id = t.id "
+            f"JOIN {_accounts()} t ON t.id = m.target_id WHERE s.fund <> t.fund OR m.fen <= 0 OR m.fen <> ROUND(m.fen) OR s.id = t.id "
             "ORDER BY m.seq LIMIT 1"
         )
         wrong = cursor.fetchone()
@@ -263,7 +263,7 @@ def post_staged(staged: Staged, *, year: int, actor: User | None) -> int:
                     source=source, source_fund=source.fund_label, target=target, target_fund=target.fund_label
                 )
             )
-        raise ValidationError("金额必须大于零。")
+        raise ValidationError("金额必须大于零，且以分为单位。")
     negative_allowed = [kind.code for kind in ACCOUNT_KINDS if kind.may_go_negative]
     sources = Account.objects.filter(pk__in=RawSQL(f"SELECT source_id FROM {table}", ())).exclude(
         kind__in=negative_allowed
@@ -295,7 +295,8 @@ def _short(table: str, year: int, negative_allowed: Sequence[str]) -> str | None
     """The first staged source (of a kind that may not go below zero) whose balance for the year,
     plus what the staged moves bring it, does not cover what they take from it: `post`'s message."""
     entry = quote(Entry._meta.db_table)
-    marks = ", ".join(["%s"] * len(negative_allowed)) or "NULL"
+    kinds = list(negative_allowed) or [""]  # `NOT IN (NULL)` would match nothing, and check nothing
+    marks = ", ".join(["%s"] * len(kinds))
     sources = f"(SELECT DISTINCT source_id FROM {table})"
     sql = (
         "SELECT b.account_id, SUM(b.have), SUM(b.need), SUM(b.incoming) FROM ("
@@ -310,7 +311,7 @@ def _short(table: str, year: int, negative_allowed: Sequence[str]) -> str | None
         "ORDER BY b.account_id LIMIT 1"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [year, year, *negative_allowed])
+        cursor.execute(sql, [year, year, *kinds])
         row = cursor.fetchone()
     if row is None:
         return None

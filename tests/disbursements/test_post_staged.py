@@ -76,6 +76,8 @@ def test_a_move_across_funds_or_of_nothing_is_refused(city_year: dict[str, Any])
         post([(funding.pk, other.pk, 100, "funding")])
     with pytest.raises(ValidationError, match="金额必须大于零"):
         post([(funding.pk, city.pk, 0, "funding")])
+    with pytest.raises(ValidationError, match="以分为单位"):
+        post([(funding.pk, city.pk, 150.5, "funding")])  # type: ignore[list-item]
     assert not Entry.objects.exists()
 
 
