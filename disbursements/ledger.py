@@ -251,7 +251,8 @@ def post_staged(staged: Staged, *, year: int, actor: User | None) -> int:
             ENTRY_KINDS[kind]  # a kind no programme registered is a programming error
         cursor.execute(
             f"SELECT s.id, t.id FROM {table} m JOIN {_accounts()} s ON s.id = m.source_id "
-            f"JOIN {_accounts()} t ON t.id = m.target_id WHERE s.fund <> t.fund OR m.fen <= 0 OR m.fen <> ROUND(m.fen) OR s.id = t.id "
+            f"JOIN {_accounts()} t ON t.id = m.target_id "
+            "WHERE s.fund <> t.fund OR m.fen <= 0 OR m.fen <> ROUND(m.fen) OR s.id = t.id "
             "ORDER BY m.seq LIMIT 1"
         )
         wrong = cursor.fetchone()
