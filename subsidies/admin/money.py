@@ -86,7 +86,7 @@ class GrantLineAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         if confirm and result is not None:
             messages.success(
                 request,
-                f"已下拨：新增资金 {result.new_money:,.2f} 元，逐级记账 {result.move_count} 笔。",
+                f"已下拨：{result.money_line}，逐级记账 {result.move_count} 笔。",
             )
         return TemplateResponse(
             request,

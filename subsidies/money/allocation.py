@@ -106,6 +106,18 @@ class AllocationResult:
         return self._funding_in - self._funding_back
 
     @property
+    def money_back(self) -> Decimal:
+        """What goes back to the funding source, net, when households fell away (0 when new money comes)."""
+        return max(ZERO, -self.new_money)
+
+    @property
+    def money_line(self) -> str:
+        """The net flow with the source, as the command and the admin's message say it."""
+        if self.money_back:
+            return f"退回资金来源 {self.money_back:,.2f} 元"
+        return f"新增资金 {self.new_money:,.2f} 元"
+
+    @property
     def levels(self) -> list[LevelMoves]:
         """The entries per level of the chain, down (下拨) and up (上缴), for the preview: the same money
         is booked once per level, so these amounts are not added together."""

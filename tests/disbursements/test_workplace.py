@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from disbursements.approval import advance
 from disbursements.models import Batch, BatchLine, Payout, Transition
-from households.models import Role
+from households.models import Household, Role
 from subsidies.money import services
 
 from ..factories import jpeg_bytes, make_user
@@ -251,3 +251,17 @@ def test_the_allocation_preview_shows_new_money_apart_from_the_entries_per_level
     result = services.allocate(year=2017, actor=None, dry_run=True)
     assert result.new_money == Decimal("18000.00")
     assert result.amount_moved == Decimal("72000.00")  # the old, misleading sum of every level
+
+
+def test_the_allocation_preview_says_money_goes_back_when_households_fell_away(
+    city_year: dict[str, Any],
+) -> None:
+    services.allocate(year=2017, actor=None)
+    Household.objects.filter(code="H2").update(exit_year=2015)  # no longer eligible
+    html = (
+        client_for(city_year["city_user"])
+        .get("/admin/subsidies/grantline/allocate/?year=2017")
+        .content.decode()
+    )
+    assert "本次需退回资金来源：<strong>3,000.00 元</strong>" in html
+    assert "-3,000.00" not in html

@@ -40,7 +40,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.SUCCESS(
                     f"{result.year} 年度：符合条件 {result.households} 户，"
-                    f"应下拨 {result.target_total:,.2f} 元；新增资金 {result.new_money:,.2f} 元，"
+                    f"应下拨 {result.target_total:,.2f} 元；{result.money_line}，"
                     f"{verb} {result.move_count} 笔："
                 )
             )
