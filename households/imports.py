@@ -30,6 +30,7 @@ import struct
 import time
 import unicodedata
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -614,6 +615,8 @@ def _sheet_rows(
                     raise ImportFileError(MSG_NOT_SPREADSHEET.format(what="一行的内容超过 1 MB"))
             pull.close()
         except (ParseError, ValueError, IndexError, KeyError, TypeError, OverflowError) as exc:
+            raise ImportFileError(MSG_BAD_XLSX) from exc
+        except (zlib.error, zipfile.BadZipFile, EOFError) as exc:  # a damaged part, met only while read
             raise ImportFileError(MSG_BAD_XLSX) from exc
 
 

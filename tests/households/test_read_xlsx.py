@@ -165,3 +165,18 @@ def test_a_cell_pointing_past_the_shared_strings_is_a_broken_file() -> None:
     _header, rows = read_xlsx(io.BytesIO(_zipped(parts)))
     with pytest.raises(ImportFileError):
         list(rows)
+
+
+def test_a_damaged_sheet_met_while_reading_is_a_clear_message_not_a_crash() -> None:
+    """The compressed sheet damaged past its start: the zip opens, the error comes mid-stream."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["户编号", "户主姓名"])
+    for n in range(3000):
+        sheet.append([f"H{n}", "阿旺次仁多吉"])
+    data = bytearray(_saved(book))
+    data[data.find(b"xl/worksheets/sheet1.xml") + 200] ^= 0xFF
+    with pytest.raises(ImportFileError, match="不是有效的 Excel 工作簿"):
+        _header, rows = read_xlsx(io.BytesIO(bytes(data)))
+        list(rows)
