@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from disbursements.approval import advance
-from disbursements.models import Batch, BatchLine, Payout, Transition
+from disbursements.models import Batch, BatchLine, Entry, Payout, Transition
 from households.models import Household, Role
 from subsidies.money import services
 
@@ -265,3 +265,12 @@ def test_the_allocation_preview_says_money_goes_back_when_households_fell_away(
     )
     assert "本次需退回资金来源：<strong>3,000.00 元</strong>" in html
     assert "-3,000.00" not in html
+
+
+def test_only_city_hq_may_post_an_allocation_even_with_a_forged_form(city_year: dict[str, Any]) -> None:
+    for user in (city_year["township_user"], city_year["village_user"], city_year["approver"]):
+        response = client_for(user).post(
+            "/admin/subsidies/grantline/allocate/?year=2017", {"year": "2017", "confirm": "yes"}
+        )
+        assert response.status_code == 403
+    assert not Entry.objects.exists()
